@@ -1,0 +1,43 @@
+"""flowrep: deep networks as transport.
+
+Architecture (nothing imports upward): activations -> ridgelet profiles and
+admissibility -> ridgelet transforms -> integral (continuum) networks ->
+fields and flows -> transport scores; DAE, plain-net and ResNet models are
+built on those.
+"""
+
+import importlib.metadata
+
+from . import _ott_compat as _ott_compat  # ott-jax online mode on jax >= 0.10
+
+# --- activations -------------------------------------------------------------
+from ._activations import (
+    AbstractActivation as AbstractActivation,
+    CustomActivation as CustomActivation,
+    Gaussian as Gaussian,
+    get_activation as get_activation,
+    Identity as Identity,
+    LeakyReLU as LeakyReLU,
+    ReLU as ReLU,
+    Sigmoid as Sigmoid,
+    SigmoidDerivative as SigmoidDerivative,
+    Softplus as Softplus,
+    Step as Step,
+    Tanh as Tanh,
+)
+
+# --- ridgelet transform pair -------------------------------------------------
+from ._transform import (
+    dual_ridgelet_transform as dual_ridgelet_transform,
+    ridgelet_transform as ridgelet_transform,
+)
+
+
+# --- ridgelet profiles and admissibility (section: ridgelets) ---------------
+# --- nodes, reconstruction, integral networks (section: integral) -----------
+# --- fields and flows (section: flows) ---------------------------------------
+# --- transport scores (section: transport) -----------------------------------
+# --- laws and DAEs (section: dae) --------------------------------------------
+
+
+__version__ = importlib.metadata.version("flowrep")

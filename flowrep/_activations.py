@@ -1,0 +1,252 @@
+"""Activation profiles sigma and their 1-D Fourier transforms.
+
+Convention (THEORY.md section 1): $\\hat f(\\omega)=\\int f(z)e^{-iz\\omega}dz$. Most
+activations are not integrable, so their transforms are distributions; what
+is returned here is the transform *away from* $\\omega=0$, which is all the
+admissibility pairing needs when the ridgelet side vanishes fast enough at 0.
+"""
+
+import abc
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
+
+
+def _complex(x: Array) -> Array:
+    dtype = jnp.result_type(x, jnp.complex64)
+    return jnp.asarray(x, dtype=dtype)
+
+
+class AbstractActivation(eqx.Module):
+    """A scalar activation profile $\\sigma:\\mathbb R\\to\\mathbb R$, applied elementwise.
+
+    Subclasses give `__call__` (values), `fourier` (the 1-D Fourier transform
+    $\\sigma^\\sharp(\\omega)$ for $\\omega\\neq0$), `parity` (+1 even, -1 odd, 0
+    neither) and `growth` (the polynomial growth order $k$ with
+    $|\\sigma(z)|=O(|z|^k)$; -1 when $\\sigma$ decays and is integrable).
+    """
+
+    name: eqx.AbstractVar[str]
+    parity: eqx.AbstractVar[int]
+    growth: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def __call__(self, z: ArrayLike) -> Array:
+        """Values $\\sigma(z)$, elementwise."""
+
+    @abc.abstractmethod
+    def fourier(self, omega: ArrayLike) -> Array:
+        """$\\sigma^\\sharp(\\omega)$ for $\\omega\\neq0$ (complex), elementwise."""
+
+
+class ReLU(AbstractActivation):
+    """$\\max(z, 0)$; $\\sigma^\\sharp(\\omega)=-1/\\omega^2$ away from 0."""
+
+    name: str = eqx.field(static=True, default="relu", init=False)
+    parity: int = eqx.field(static=True, default=0, init=False)
+    growth: int = eqx.field(static=True, default=1, init=False)
+
+    def __call__(self, z):
+        return jnp.maximum(jnp.asarray(z), 0)
+
+    def fourier(self, omega):
+        omega = jnp.asarray(omega)
+        return _complex(-1.0 / omega**2)
+
+
+class LeakyReLU(AbstractActivation):
+    """$\\max(z,\\alpha z)$ with slope `alpha` in (0, 1); transform $-(1-\\alpha)/\\omega^2$."""
+
+    alpha: float = eqx.field(static=True, default=0.1)
+    name: str = eqx.field(static=True, default="leaky_relu", init=False)
+    parity: int = eqx.field(static=True, default=0, init=False)
+    growth: int = eqx.field(static=True, default=1, init=False)
+
+    def __check_init__(self):
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"LeakyReLU needs 0 < alpha < 1, got alpha={self.alpha}.")
+
+    def __call__(self, z):
+        z = jnp.asarray(z)
+        return jnp.where(z >= 0, z, self.alpha * z)
+
+    def fourier(self, omega):
+        omega = jnp.asarray(omega)
+        return _complex(-(1.0 - self.alpha) / omega**2)
+
+
+class Tanh(AbstractActivation):
+    """$\\tanh z$; $\\sigma^\\sharp(\\omega)=-i\\pi/\\sinh(\\pi\\omega/2)$."""
+
+    name: str = eqx.field(static=True, default="tanh", init=False)
+    parity: int = eqx.field(static=True, default=-1, init=False)
+    growth: int = eqx.field(static=True, default=0, init=False)
+
+    def __call__(self, z):
+        return jnp.tanh(jnp.asarray(z))
+
+    def fourier(self, omega):
+        omega = jnp.asarray(omega)
+        return -1j * jnp.pi / _complex(jnp.sinh(jnp.pi * omega / 2))
+
+
+class Sigmoid(AbstractActivation):
+    """$1/(1+e^{-z})$; $\\sigma^\\sharp(\\omega)=-i\\pi/\\sinh(\\pi\\omega)$ (plus $\\pi\\delta$)."""
+
+    name: str = eqx.field(static=True, default="sigmoid", init=False)
+    parity: int = eqx.field(static=True, default=0, init=False)
+    growth: int = eqx.field(static=True, default=0, init=False)
+
+    def __call__(self, z):
+        return jax.nn.sigmoid(jnp.asarray(z))
+
+    def fourier(self, omega):
+        omega = jnp.asarray(omega)
+        return -1j * jnp.pi / _complex(jnp.sinh(jnp.pi * omega))
+
+
+class Softplus(AbstractActivation):
+    """$\\log(1+e^z)$; $\\sigma^\\sharp(\\omega)=-\\pi/(\\omega\\sinh(\\pi\\omega))$.
+
+    (Its derivative is the sigmoid, so $\\sigma^\\sharp=\\mathrm{sigmoid}^\\sharp/(i\\omega)$.)
+    """
+
+    name: str = eqx.field(static=True, default="softplus", init=False)
+    parity: int = eqx.field(static=True, default=0, init=False)
+    growth: int = eqx.field(static=True, default=1, init=False)
+
+    def __call__(self, z):
+        return jax.nn.softplus(jnp.asarray(z))
+
+    def fourier(self, omega):
+        omega = jnp.asarray(omega)
+        return _complex(-jnp.pi / (omega * jnp.sinh(jnp.pi * omega)))
+
+
+class Gaussian(AbstractActivation):
+    """$G(z)=e^{-z^2/2}$; $\\sigma^\\sharp(\\omega)=\\sqrt{2\\pi}e^{-\\omega^2/2}$."""
+
+    name: str = eqx.field(static=True, default="gaussian", init=False)
+    parity: int = eqx.field(static=True, default=1, init=False)
+    growth: int = eqx.field(static=True, default=-1, init=False)
+
+    def __call__(self, z):
+        z = jnp.asarray(z)
+        return jnp.exp(-0.5 * z**2)
+
+    def fourier(self, omega):
+        omega = jnp.asarray(omega)
+        return _complex(jnp.sqrt(2 * jnp.pi) * jnp.exp(-0.5 * omega**2))
+
+
+class Step(AbstractActivation):
+    """Heaviside step $1[z>0]$; $\\sigma^\\sharp(\\omega)=1/(i\\omega)$ (plus $\\pi\\delta$)."""
+
+    name: str = eqx.field(static=True, default="step", init=False)
+    parity: int = eqx.field(static=True, default=0, init=False)
+    growth: int = eqx.field(static=True, default=0, init=False)
+
+    def __call__(self, z):
+        z = jnp.asarray(z)
+        return jnp.where(z > 0, 1.0, 0.0).astype(jnp.result_type(z, float))
+
+    def fourier(self, omega):
+        omega = jnp.asarray(omega)
+        return -1j / _complex(omega)
+
+
+class SigmoidDerivative(AbstractActivation):
+    """$\\sigma'$ of the sigmoid, $e^{-z}/(1+e^{-z})^2$; transform $\\pi\\omega/\\sinh(\\pi\\omega)$."""
+
+    name: str = eqx.field(static=True, default="sigmoid_derivative", init=False)
+    parity: int = eqx.field(static=True, default=1, init=False)
+    growth: int = eqx.field(static=True, default=-1, init=False)
+
+    def __call__(self, z):
+        s = jax.nn.sigmoid(jnp.asarray(z))
+        return s * (1 - s)
+
+    def fourier(self, omega):
+        omega = jnp.asarray(omega)
+        x = jnp.pi * omega
+        safe = jnp.where(x == 0, 1.0, x)
+        return _complex(jnp.where(x == 0, 1.0, safe / jnp.sinh(safe)))
+
+
+class Identity(AbstractActivation):
+    """$\\sigma(z)=z$. Its transform $2\\pi i\\delta'$ sits at $\\omega=0$: zero elsewhere.
+
+    Polynomials are never admissible (THEORY.md section 1).
+    """
+
+    name: str = eqx.field(static=True, default="identity", init=False)
+    parity: int = eqx.field(static=True, default=-1, init=False)
+    growth: int = eqx.field(static=True, default=1, init=False)
+
+    def __call__(self, z):
+        return jnp.asarray(z)
+
+    def fourier(self, omega):
+        return _complex(jnp.zeros_like(jnp.asarray(omega, dtype=float)))
+
+
+class CustomActivation(AbstractActivation):
+    """A user-supplied activation: a callable and its Fourier transform away from 0.
+
+    **Arguments:**
+
+    - `fn`: elementwise $z\\mapsto\\sigma(z)$.
+    - `fourier_fn`: elementwise $\\omega\\mapsto\\sigma^\\sharp(\\omega)$, $\\omega\\neq0$.
+    - `parity`: +1 even, -1 odd, 0 neither.
+    - `growth`: polynomial growth order (-1 for integrable profiles).
+    - `name`: a label used in messages and reports.
+    """
+
+    fn: Callable[[Array], Array] = eqx.field(static=True)
+    fourier_fn: Callable[[Array], Array] = eqx.field(static=True)
+    parity: int = eqx.field(static=True, default=0)
+    growth: int = eqx.field(static=True, default=0)
+    name: str = eqx.field(static=True, default="custom")
+
+    def __call__(self, z):
+        return self.fn(jnp.asarray(z))
+
+    def fourier(self, omega):
+        return _complex(self.fourier_fn(jnp.asarray(omega)))
+
+
+_BY_NAME: dict[str, Callable[[], AbstractActivation]] = {
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "tanh": Tanh,
+    "sigmoid": Sigmoid,
+    "softplus": Softplus,
+    "gaussian": Gaussian,
+    "step": Step,
+    "sigmoid_derivative": SigmoidDerivative,
+    "identity": Identity,
+    "linear": Identity,
+}
+
+
+def get_activation(name: "str | AbstractActivation") -> AbstractActivation:
+    """Look an activation up by name (`"relu"`, `"tanh"`, ...); instances pass through.
+
+    **Raises:** `ValueError` naming the known activations for an unknown name.
+    """
+    if isinstance(name, AbstractActivation):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(
+            f"Expected an activation name or an AbstractActivation, got {type(name).__name__}."
+        )
+    try:
+        return _BY_NAME[name.lower()]()
+    except KeyError:
+        known = ", ".join(sorted(_BY_NAME))
+        raise ValueError(
+            f"Unknown activation {name!r}; expected one of: {known}."
+        ) from None

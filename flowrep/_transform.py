@@ -1,0 +1,287 @@
+"""The ridgelet transform $R[f;\\rho]$ and its dual $S[\\gamma]$, streamed over tiles.
+
+Both are sums over the $n\\times J$ pairs (point $x_i$, hidden unit $(a_j,b_j)$)
+of a profile evaluated at $a_j\\cdot x_i-b_j$. Neither ever holds the whole
+$n\\times J$ matrix: the pairs are cut into tiles of at most `chunk_size`
+entries, mapped over one side and scanned over the other, and each tile is
+rematerialised in the backward pass (`jax.checkpoint`), so memory is
+$O(n+J+\\text{chunk\\_size})$ for values and gradients alike.
+"""
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.lax as lax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
+
+from ._custom_types import (
+    Gamma,
+    Points,
+    Profile,
+    UnitBiases,
+    UnitScales,
+    Values,
+    Weights,
+)
+
+
+DEFAULT_CHUNK_SIZE = 2**22  # pairs per tile: 16 MiB of float32
+
+
+def _tiles(num_rows: int, num_cols: int, chunk_size: int) -> tuple[int, int]:
+    """Tile shape (rows, cols) with rows*cols <= chunk_size (cols preferred whole)."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}.")
+    cols = min(num_cols, max(1, chunk_size))
+    rows = min(num_rows, max(1, chunk_size // cols))
+    return rows, cols
+
+
+def _pad_rows(x: Array, multiple: int, fill_from_first: bool = True) -> Array:
+    """Pad axis 0 to a multiple of `multiple` (with copies of row 0, so values stay finite)."""
+    n = x.shape[0]
+    pad = (-n) % multiple
+    if pad == 0:
+        return x
+    if fill_from_first:
+        filler = jnp.broadcast_to(x[:1], (pad,) + x.shape[1:])
+    else:
+        filler = jnp.zeros((pad,) + x.shape[1:], x.dtype)
+    return jnp.concatenate([x, filler], axis=0)
+
+
+def pair_sum(
+    kernel: Callable[[Array, Array], Array],
+    rows: Array,
+    cols: Array,
+    values: Array,
+    chunk_size: int,
+) -> Array:
+    """$\\mathrm{out}_p=\\sum_q K(\\mathrm{rows}_p,\\mathrm{cols}_q)\\,\\mathrm{values}_q$, streamed.
+
+    `kernel(rows_tile [P, ...], cols_tile [Q, ...]) -> [P, Q]`; `values` is
+    `[Q, k]`. Returns `[P, k]`. Padding columns carry zero values.
+    """
+    num_rows, num_cols = rows.shape[0], cols.shape[0]
+    tp, tq = _tiles(num_rows, num_cols, chunk_size)
+    rows_p = _pad_rows(rows, tp)
+    cols_p = _pad_rows(cols, tq)
+    values_p = _pad_rows(values, tq, fill_from_first=False)
+    num_p, num_q = rows_p.shape[0] // tp, cols_p.shape[0] // tq
+    rows_b = rows_p.reshape((num_p, tp) + rows.shape[1:])
+    cols_b = cols_p.reshape((num_q, tq) + cols.shape[1:])
+    values_b = values_p.reshape((num_q, tq) + values.shape[1:])
+    out_dtype = jnp.result_type(values.dtype, kernel(rows[:1], cols[:1]).dtype)
+
+    @jax.checkpoint
+    def tile(rows_tile, cols_tile, values_tile):
+        return kernel(rows_tile, cols_tile).astype(out_dtype) @ values_tile.astype(
+            out_dtype
+        )
+
+    def one_row_block(rows_tile):
+        if num_q == 1:
+            return tile(rows_tile, cols_b[0], values_b[0])
+
+        def body(acc, xs):
+            cols_tile, values_tile = xs
+            return acc + tile(rows_tile, cols_tile, values_tile), None
+
+        init = jnp.zeros((tp,) + values.shape[1:], out_dtype)
+        acc, _ = lax.scan(body, init, (cols_b, values_b))
+        return acc
+
+    if num_p == 1:
+        out = one_row_block(rows_b[0])
+    else:
+        out = lax.map(one_row_block, rows_b)
+    return out.reshape((num_p * tp,) + values.shape[1:])[:num_rows]
+
+
+def _check_finite(x: Array, what: str) -> Array:
+    return eqx.error_if(x, ~jnp.all(jnp.isfinite(x)), f"{what} contains NaN or inf.")
+
+
+def _check_units(a: Array, b: Array, m: int) -> None:
+    if a.ndim != 2:
+        raise ValueError(f"`a` must have shape [J, m]; got shape {a.shape}.")
+    if a.shape[0] == 0:
+        raise ValueError("`a` is empty: need at least one hidden unit (J >= 1).")
+    if a.shape[1] != m:
+        raise ValueError(
+            f"`a` has dimension {a.shape[1]} but the points have dimension m={m}; expected a of shape [J, {m}]."
+        )
+    if b.shape != (a.shape[0],):
+        raise ValueError(
+            f"`b` must have shape [J]=({a.shape[0]},) to match `a`; got {b.shape}."
+        )
+
+
+def _check_points(x: Array, what: str = "x") -> None:
+    if x.ndim != 2:
+        raise ValueError(
+            f"`{what}` must have shape [n, m] (one row per point); got shape {x.shape}."
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"`{what}` is empty: need at least one point (n >= 1).")
+
+
+def _check_weights(w: Array, n: int, what: str, of: str) -> None:
+    if w.shape != (n,):
+        raise ValueError(
+            f"`{what}` must have shape [{n}] (one weight per {of}); got {w.shape}."
+        )
+
+
+def _norm_weight(a: Array, s: float) -> Array:
+    if s == 0:
+        return jnp.ones(a.shape[:1], a.dtype)
+    return jnp.linalg.norm(a, axis=-1) ** s
+
+
+def _float_dtype(*arrays):
+    # Python `float` is weakly typed: float32 inputs stay float32.
+    return jnp.result_type(*arrays, float)
+
+
+@eqx.filter_jit
+def ridgelet_transform(
+    f: Callable[[Array], Array] | ArrayLike,
+    rho: Profile,
+    a: UnitScales,
+    b: UnitBiases,
+    x: Points,
+    w: Weights,
+    *,
+    s: float = 0.0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Gamma:
+    """Ridgelet transform on nodes: $R[f;\\rho](a_j,b_j)\\approx\\|a_j\\|^s\\sum_iw_if(x_i)\\overline{\\rho(a_j\\cdot x_i-b_j)}$.
+
+    Ghosts Def. 3 (THEORY.md section 1) with quadrature or importance
+    weights `w` over the points `x`. ACHA's weight $\\|a\\|^s$ is the option `s`.
+
+    **Arguments:**
+
+    - `f`: a callable taking one point `[m]` to a scalar or a vector `[k]`, or
+        the values `f(x_i)` as an array `[n]` or `[n, k]`.
+    - `rho`: the ridgelet profile, elementwise (a `GaussianDerivative`, any
+        activation-like module, or a plain function).
+    - `a`: `[J, m]` scales; `b`: `[J]` biases of the hidden units.
+    - `x`: `[n, m]` nodes; `w`: `[n]` their weights.
+    - `s`: the exponent of ACHA's $\\|a\\|^s$ weight (default 0).
+    - `chunk_size`: at most this many pairs are held at once.
+
+    **Returns:** $\\gamma_j=R[f;\\rho](a_j,b_j)$, `[J]` or `[J, k]`.
+
+    **Raises:** `ValueError` on mismatched shapes or empty inputs;
+    `eqx.EquinoxRuntimeError` when an input holds NaN or inf.
+    """
+    x = jnp.asarray(x)
+    a = jnp.asarray(a)
+    b = jnp.asarray(b)
+    w = jnp.asarray(w)
+    _check_points(x)
+    n, m = x.shape
+    _check_units(a, b, m)
+    _check_weights(w, n, "w", "point x_i")
+    dtype = _float_dtype(x, a, b, w)
+    x, a, b, w = (t.astype(dtype) for t in (x, a, b, w))
+    if callable(f):
+        fx = jax.vmap(f)(x)
+    else:
+        fx = jnp.asarray(f)
+        if fx.ndim not in (1, 2) or fx.shape[0] != n:
+            raise ValueError(
+                f"`f` given as values must have shape [n] or [n, k] with n={n}; got {fx.shape}."
+            )
+    if fx.ndim not in (1, 2):
+        raise ValueError(
+            f"`f` must return a scalar or a vector [k] per point; got values of shape {fx.shape}."
+        )
+    x = _check_finite(x, "x")
+    a = _check_finite(a, "a")
+    b = _check_finite(b, "b")
+    w = _check_finite(w, "w")
+    fx = _check_finite(fx, "f(x)")
+    scalar = fx.ndim == 1
+    values = (w[:, None] * fx.reshape(n, -1)).astype(jnp.result_type(fx, dtype))
+    ab = jnp.concatenate([a, b[:, None]], axis=1)
+
+    def kernel(ab_tile, x_tile):
+        z = ab_tile[:, :m] @ x_tile.T - ab_tile[:, m:]
+        r = rho(z)
+        return jnp.conj(r) if jnp.iscomplexobj(r) else r
+
+    out = pair_sum(kernel, ab, x, values, chunk_size)
+    out = out * _norm_weight(a, s)[:, None]
+    return out[:, 0] if scalar else out
+
+
+@eqx.filter_jit
+def dual_ridgelet_transform(
+    gamma: Gamma,
+    sigma: Profile,
+    a: UnitScales,
+    b: UnitBiases,
+    w: Weights | None,
+    x: Points,
+    *,
+    s: float = 0.0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Values:
+    """Dual ridgelet transform (integral representation) on nodes.
+
+    $S[\\gamma](x_i)\\approx\\sum_jw_j\\gamma_j\\|a_j\\|^{-s}\\sigma(a_j\\cdot x_i-b_j)$
+    (Ghosts Def. 1, THEORY.md section 1). With `w = None` (all ones) this is
+    the finite network $\\sum_jc_j\\sigma(a_j\\cdot x-b_j)$ with $c=\\gamma$.
+
+    **Arguments:**
+
+    - `gamma`: `[J]` or `[J, k]` values of the parameter distribution.
+    - `sigma`: the activation, elementwise.
+    - `a`: `[J, m]`; `b`: `[J]`; `w`: `[J]` quadrature/importance weights or `None`.
+    - `x`: `[n, m]` evaluation points.
+    - `s`, `chunk_size`: as in `ridgelet_transform`.
+
+    **Returns:** `[n]` or `[n, k]`.
+
+    **Raises:** `ValueError` on mismatched shapes or empty inputs;
+    `eqx.EquinoxRuntimeError` when an input holds NaN or inf.
+    """
+    x = jnp.asarray(x)
+    a = jnp.asarray(a)
+    b = jnp.asarray(b)
+    gamma = jnp.asarray(gamma)
+    _check_points(x)
+    _, m = x.shape
+    _check_units(a, b, m)
+    num_units = a.shape[0]
+    if gamma.ndim not in (1, 2) or gamma.shape[0] != num_units:
+        raise ValueError(
+            f"`gamma` must have shape [J] or [J, k] with J={num_units}; got {gamma.shape}."
+        )
+    w = jnp.ones((num_units,), x.dtype) if w is None else jnp.asarray(w)
+    _check_weights(w, num_units, "w", "hidden unit (a_j, b_j)")
+    dtype = _float_dtype(x, a, b, w)
+    x, a, b, w = (t.astype(dtype) for t in (x, a, b, w))
+    x = _check_finite(x, "x")
+    a = _check_finite(a, "a")
+    b = _check_finite(b, "b")
+    w = _check_finite(w, "w")
+    gamma = _check_finite(gamma, "gamma")
+    scalar = gamma.ndim == 1
+    coeff = w / _norm_weight(a, s) if s != 0 else w
+    values = (coeff[:, None] * gamma.reshape(num_units, -1)).astype(
+        jnp.result_type(gamma, dtype)
+    )
+    ab = jnp.concatenate([a, b[:, None]], axis=1)
+
+    def kernel(x_tile, ab_tile):
+        z = x_tile @ ab_tile[:, :m].T - ab_tile[:, m]
+        return sigma(z)
+
+    out = pair_sum(kernel, x, ab, values, chunk_size)
+    return out[:, 0] if scalar else out
