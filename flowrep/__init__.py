@@ -35,6 +35,19 @@ from ._transform import (
 
 # --- ridgelet profiles and admissibility (section: ridgelets) ---------------
 # --- nodes, reconstruction, integral networks (section: integral) -----------
+from ._integral_net import (
+    IntegralNetwork as IntegralNetwork,
+    refit_output as refit_output,
+    sample_network as sample_network,
+)
+from ._nodes import (
+    gaussian_nodes as gaussian_nodes,
+    grid_nodes as grid_nodes,
+    parameter_grid as parameter_grid,
+    sample_parameters as sample_parameters,
+    uniform_nodes as uniform_nodes,
+)
+from ._reconstruct import reconstruct as reconstruct
 # --- fields and flows (section: flows) ---------------------------------------
 # --- transport scores (section: transport) -----------------------------------
 # --- laws and DAEs (section: dae) --------------------------------------------

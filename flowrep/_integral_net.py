@@ -1,0 +1,273 @@
+"""Finite integral networks: the bridge between $\\gamma$ and a trainable network.
+
+A finite network $\\sum_jc_j\\sigma(a_j\\cdot x-b_j)$ is the integral
+representation $S[\\gamma]$ of the empirical measure
+$\\gamma=\\sum_jc_j\\delta_{(a_j,b_j)}$ (THEORY.md section 1).
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, ArrayLike
+
+from ._activations import AbstractActivation, get_activation
+from ._custom_types import Key, Points, UnitBiases, UnitScales, UnitWeights
+from ._transform import _check_units, DEFAULT_CHUNK_SIZE, dual_ridgelet_transform
+
+
+class IntegralNetwork(eqx.Module):
+    """A one-hidden-layer network in integral form, $x\\mapsto\\sum_jc_j\\sigma(a_j\\cdot x-b_j)+c_0$.
+
+    **Fields:**
+
+    - `a`: `[J, m]` hidden-unit scales; `b`: `[J]` biases (note the minus sign:
+      the pre-activation is $a_j\\cdot x-b_j$).
+    - `c`: `[J]` (scalar output) or `[J, k]` (vector output) coefficients.
+    - `sigma`: the activation.
+    - `bias`: optional output bias $c_0$ (`[]` or `[k]`), `None` for none.
+
+    `__call__` takes one point `[m]`; for many points use `evaluate`, which
+    streams over chunks of the (point, unit) pairs.
+    """
+
+    a: UnitScales
+    b: UnitBiases
+    c: Array
+    sigma: AbstractActivation
+    bias: Array | None = None
+
+    def __check_init__(self):
+        _check_units(jnp.asarray(self.a), jnp.asarray(self.b), jnp.shape(self.a)[-1])
+        if self.c.ndim not in (1, 2) or self.c.shape[0] != self.a.shape[0]:
+            raise ValueError(
+                f"`c` must have shape [J] or [J, k] with J={self.a.shape[0]}; got {self.c.shape}."
+            )
+        if self.bias is not None and jnp.shape(self.bias) != self.c.shape[1:]:
+            raise ValueError(
+                f"`bias` must have shape {self.c.shape[1:]} to match `c`; got {jnp.shape(self.bias)}."
+            )
+
+    @property
+    def num_units(self) -> int:
+        return self.a.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.a.shape[1]
+
+    def __call__(self, x: Array) -> Array:
+        """Evaluate at one point `x` `[m]`; returns `[]` or `[k]`."""
+        x = jnp.asarray(x)
+        if x.shape != (self.dim,):
+            raise ValueError(
+                f"IntegralNetwork expects one point of shape ({self.dim},); got {x.shape}. Use `evaluate` or `jax.vmap` for batches."
+            )
+        out = self.sigma(self.a @ x - self.b) @ self.c
+        return out if self.bias is None else out + self.bias
+
+    def evaluate(self, xs: Points, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Array:
+        """Evaluate at `xs` `[n, m]`, streamed (memory O(n + J + chunk_size))."""
+        out = dual_ridgelet_transform(
+            self.c, self.sigma, self.a, self.b, None, xs, chunk_size=chunk_size
+        )
+        return out if self.bias is None else out + self.bias
+
+    @classmethod
+    def from_mlp(
+        cls, mlp: eqx.nn.MLP, sigma: "AbstractActivation | str | None" = None
+    ) -> "IntegralNetwork":
+        """Read a one-hidden-layer `eqx.nn.MLP` ($W_2\\phi(W_1x+b_1)+b_2$) as an integral network.
+
+        `a = W_1`, `b = -b_1`, `c = W_2^T`, `bias = b_2`. The activation is
+        taken from `sigma` when given; else matched by name from the MLP's
+        `activation` (`jax.nn.relu`, `jnp.tanh`, `jax.nn.sigmoid`, ...).
+
+        **Raises:** `ValueError` if the MLP has more than one hidden layer or
+        its activation cannot be matched.
+        """
+        if len(mlp.layers) != 2:
+            raise ValueError(
+                f"from_mlp needs a one-hidden-layer MLP (depth=1, two Linear layers); got {len(mlp.layers)} layers."
+            )
+        if sigma is None:
+            sigma = _activation_of(mlp.activation)
+        sigma = get_activation(sigma)
+        first, second = mlp.layers
+        w1 = first.weight
+        b1 = first.bias if first.bias is not None else jnp.zeros(w1.shape[0], w1.dtype)
+        c = second.weight.T
+        bias = second.bias
+        if mlp.out_size == "scalar":
+            c = c[:, 0]
+            bias = None if bias is None else bias.reshape(())
+        if mlp.in_size == "scalar":
+            raise ValueError(
+                "from_mlp needs an MLP with vector input (in_size an int), not 'scalar'."
+            )
+        return cls(w1, -b1, c, sigma, bias)
+
+    def to_mlp(self) -> eqx.nn.MLP:
+        """The same network as a one-hidden-layer `eqx.nn.MLP` (the converse of `from_mlp`)."""
+        k = "scalar" if self.c.ndim == 1 else self.c.shape[1]
+        mlp = eqx.nn.MLP(
+            self.dim,
+            k,
+            self.num_units,
+            depth=1,
+            activation=self.sigma,
+            use_final_bias=self.bias is not None,
+            key=jr.PRNGKey(0),
+        )
+        c2 = self.c[:, None] if self.c.ndim == 1 else self.c
+        mlp = eqx.tree_at(lambda n: n.layers[0].weight, mlp, self.a)
+        mlp = eqx.tree_at(lambda n: n.layers[0].bias, mlp, -self.b)
+        mlp = eqx.tree_at(lambda n: n.layers[1].weight, mlp, c2.T)
+        if self.bias is not None:
+            mlp = eqx.tree_at(
+                lambda n: n.layers[1].bias, mlp, jnp.reshape(self.bias, (-1,))
+            )
+        return mlp
+
+
+def _activation_of(fn) -> AbstractActivation:
+    if isinstance(fn, AbstractActivation):
+        return fn
+    table = {
+        jax.nn.relu: "relu",
+        jnp.tanh: "tanh",
+        jax.nn.tanh: "tanh",
+        jax.nn.sigmoid: "sigmoid",
+        jax.nn.softplus: "softplus",
+    }
+    for f, name in table.items():
+        if fn is f:
+            return get_activation(name)
+    raise ValueError(
+        f"Cannot match the MLP's activation {fn!r} to a flowrep activation; pass `sigma=` explicitly."
+    )
+
+
+def sample_network(
+    gamma: ArrayLike,
+    a: UnitScales,
+    b: UnitBiases,
+    w: UnitWeights | None,
+    sigma: "AbstractActivation | str",
+    num_units: int,
+    *,
+    key: Key,
+    refit: tuple[Points, ArrayLike] | None = None,
+    ridge: float = 1e-8,
+) -> IntegralNetwork:
+    """Oracle sampling: a finite network of `num_units` units drawn from $|\\gamma|$.
+
+    Units are drawn i.i.d. with probability $p_j\\propto\\|\\gamma_j\\|w_j$ and
+    given $c_j=\\gamma_jw_j/(p_j\\,\\text{num\\_units})$, so the network is an
+    unbiased Monte Carlo estimate of $S[\\gamma]$ with variance $O(1/\\text{num\\_units})$
+    (THEORY.md section 1, Numerics). With `refit=(x, y)` the output weights
+    are then refitted by ridge-regularised least squares on those samples.
+
+    **Arguments:**
+
+    - `gamma`: `[J]` or `[J, k]` values on the units `a [J, m]`, `b [J]`
+      with quadrature/importance weights `w [J]` (`None`: ones).
+    - `sigma`: the activation; `num_units`: units to draw.
+    - `key`: PRNG key. `refit`: optional `(x [n, m], y [n] or [n, k])`.
+    - `ridge`: Tikhonov weight (relative to the Gram matrix's trace) of the refit.
+
+    **Raises:** `ValueError` for mismatched shapes, a zero `gamma`, or
+    `num_units < 1`.
+    """
+    sigma = get_activation(sigma)
+    gamma = jnp.asarray(gamma)
+    a = jnp.asarray(a)
+    b = jnp.asarray(b)
+    _check_units(a, b, a.shape[-1] if a.ndim == 2 else -1)
+    big_j = a.shape[0]
+    if gamma.shape[:1] != (big_j,) or gamma.ndim not in (1, 2):
+        raise ValueError(
+            f"`gamma` must have shape [J] or [J, k] with J={big_j}; got {gamma.shape}."
+        )
+    w = jnp.ones(big_j, a.dtype) if w is None else jnp.asarray(w)
+    if w.shape != (big_j,):
+        raise ValueError(f"`w` must have shape [{big_j}]; got {w.shape}.")
+    if num_units < 1:
+        raise ValueError(f"num_units must be >= 1; got {num_units}.")
+    if not bool(jnp.all(jnp.isfinite(gamma))) or not bool(jnp.all(jnp.isfinite(w))):
+        raise ValueError("`gamma` or `w` contains NaN or inf.")
+    mass = (
+        jnp.abs(gamma) if gamma.ndim == 1 else jnp.linalg.norm(gamma, axis=1)
+    ) * jnp.abs(w)
+    total = jnp.sum(mass)
+    if not float(total) > 0:
+        raise ValueError(
+            "`gamma` is zero on all units: there is nothing to sample from."
+        )
+    p = mass / total
+    idx = jr.choice(key, big_j, (num_units,), p=p)
+    scale = (w[idx] / (p[idx] * num_units)).reshape((-1,) + (1,) * (gamma.ndim - 1))
+    c = gamma[idx] * scale
+    net = IntegralNetwork(a[idx], b[idx], c, sigma)
+    if refit is not None:
+        net = refit_output(net, *refit, ridge=ridge)
+    return net
+
+
+def refit_output(
+    net: IntegralNetwork,
+    x: Points,
+    y: ArrayLike,
+    *,
+    ridge: float = 1e-8,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> IntegralNetwork:
+    """Least-squares refit of the output weights `c` of `net` on samples `(x, y)`.
+
+    Solves $\\min_c\\|\\Phi c-y\\|^2+\\lambda\\|c\\|^2$ with $\\Phi_{ij}=\\sigma(a_j\\cdot x_i-b_j)$,
+    $\\lambda$ = `ridge` times the mean diagonal of $\\Phi^\\top\\Phi$.
+    """
+    x = jnp.asarray(x)
+    y = jnp.asarray(y)
+    if x.ndim != 2 or x.shape[1] != net.dim:
+        raise ValueError(f"refit `x` must have shape [n, {net.dim}]; got {x.shape}.")
+    if y.shape[:1] != x.shape[:1] or y.shape[1:] != net.c.shape[1:]:
+        raise ValueError(
+            f"refit `y` must have shape [{x.shape[0]}]{list(net.c.shape[1:])} to match the network's output; got {y.shape}."
+        )
+    gram, rhs = _normal_equations(net, x, y, chunk_size)
+    lam = ridge * jnp.trace(gram) / gram.shape[0]
+    c = jnp.linalg.solve(gram + lam * jnp.eye(gram.shape[0], dtype=gram.dtype), rhs)
+    c = eqx.error_if(
+        c,
+        ~jnp.all(jnp.isfinite(c)),
+        "refit: the least-squares solve failed (NaN); increase `ridge`.",
+    )
+    return eqx.tree_at(lambda n: n.c, net, c)
+
+
+@eqx.filter_jit
+def _normal_equations(net: IntegralNetwork, x: Array, y: Array, chunk_size: int):
+    """$\Phi^\top\Phi$ and $\Phi^\top y$ accumulated over chunks of points (memory O(J^2 + chunk))."""
+    n = x.shape[0]
+    rows = max(1, min(n, chunk_size // net.num_units))
+    pad = (-n) % rows
+    x = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad, x.shape[1]))])
+    mask = jnp.concatenate([jnp.ones(n, x.dtype), jnp.zeros(pad, x.dtype)])
+    y = jnp.concatenate([y, jnp.zeros((pad,) + y.shape[1:], y.dtype)])
+    xs = x.reshape(-1, rows, x.shape[1])
+    ys = y.reshape((-1, rows) + y.shape[1:])
+    ms = mask.reshape(-1, rows)
+
+    def body(carry, inp):
+        gram, rhs = carry
+        xc, yc, mc = inp
+        phi = net.sigma(xc @ net.a.T - net.b) * mc[:, None]
+        return (gram + phi.T @ phi, rhs + phi.T @ yc), None
+
+    init = (
+        jnp.zeros((net.num_units, net.num_units), x.dtype),
+        jnp.zeros((net.num_units,) + y.shape[1:], x.dtype),
+    )
+    (gram, rhs), _ = jax.lax.scan(body, init, (xs, ys, ms))
+    return gram, rhs

@@ -1,0 +1,220 @@
+"""Nodes and weights for the ridgelet pair: quadrature grids and Monte Carlo proposals.
+
+`ridgelet_transform` integrates over $x$ and `dual_ridgelet_transform` over
+$(a,b)$; both take nodes with weights, built here (THEORY.md section 1,
+Numerics): Riemann/midpoint grids for low dimension, and Monte Carlo samples
+with importance weights $1/(n\\,p)$ otherwise, including heavy-tailed
+proposals in $\\|a\\|$ (for ReLU the integrand decays only like $\\|a\\|^{-2}$).
+"""
+
+import math
+from typing import Literal
+
+import jax.numpy as jnp
+import jax.random as jr
+import jax.scipy.special as jss
+from jaxtyping import Array, ArrayLike
+
+from ._custom_types import Key
+
+
+def _box(
+    lower: ArrayLike, upper: ArrayLike, dim: int | None
+) -> tuple[Array, Array, int]:
+    lower = jnp.atleast_1d(jnp.asarray(lower, dtype=float))
+    upper = jnp.atleast_1d(jnp.asarray(upper, dtype=float))
+    if dim is None:
+        dim = max(lower.shape[0], upper.shape[0])
+    if dim < 1:
+        raise ValueError(f"dim must be >= 1; got {dim}.")
+    lower = jnp.broadcast_to(lower, (dim,)) if lower.shape[0] in (1, dim) else None
+    upper = jnp.broadcast_to(upper, (dim,)) if upper.shape[0] in (1, dim) else None
+    if lower is None or upper is None:
+        raise ValueError(f"lower/upper must be scalars or vectors of length dim={dim}.")
+    if not bool(jnp.all(upper > lower)):
+        raise ValueError(
+            f"Need upper > lower in every coordinate; got lower={lower}, upper={upper}."
+        )
+    return lower, upper, dim
+
+
+def grid_nodes(
+    lower: ArrayLike,
+    upper: ArrayLike,
+    num: int,
+    dim: int | None = None,
+    *,
+    rule: Literal["midpoint", "trapezoid"] = "midpoint",
+) -> tuple[Array, Array]:
+    """A tensor grid on the box $[\\text{lower},\\text{upper}]^m$ with quadrature weights.
+
+    **Arguments:**
+
+    - `lower`, `upper`: scalars or `[m]` corners of the box.
+    - `num`: points per axis (so `num**m` nodes in all).
+    - `dim`: $m$, when `lower`/`upper` are scalars (default 1).
+    - `rule`: `"midpoint"` (cell centres, error $O(h^2)$ for smooth integrands)
+      or `"trapezoid"` (cell corners).
+
+    **Returns:** `(x [num**m, m], w [num**m])` with $\\sum_iw_ig(x_i)\\approx\\int g$.
+
+    **Raises:** `ValueError` for `num < 1` (or `< 2` for the trapezoid rule),
+    an empty box, or mismatched corner lengths.
+    """
+    lower, upper, dim = _box(lower, upper, dim)
+    if num < (2 if rule == "trapezoid" else 1):
+        raise ValueError(
+            f"num must be >= {2 if rule == 'trapezoid' else 1} for the {rule} rule; got {num}."
+        )
+    axes, weights = [], []
+    for d in range(dim):
+        lo, hi = lower[d], upper[d]
+        if rule == "midpoint":
+            h = (hi - lo) / num
+            axes.append(lo + h * (jnp.arange(num) + 0.5))
+            weights.append(jnp.full(num, h))
+        elif rule == "trapezoid":
+            h = (hi - lo) / (num - 1)
+            axes.append(jnp.linspace(lo, hi, num))
+            weights.append(jnp.full(num, h).at[0].mul(0.5).at[-1].mul(0.5))
+        else:
+            raise ValueError(
+                f"Unknown rule {rule!r}; expected 'midpoint' or 'trapezoid'."
+            )
+    mesh = jnp.meshgrid(*axes, indexing="ij")
+    wmesh = jnp.meshgrid(*weights, indexing="ij")
+    x = jnp.stack([g.reshape(-1) for g in mesh], axis=-1)
+    w = math.prod(wm.reshape(-1) for wm in wmesh)
+    return x, jnp.asarray(w)
+
+
+def parameter_grid(
+    a_max: float,
+    b_max: float,
+    num_a: int,
+    num_b: int,
+    dim: int = 1,
+    *,
+    rule: Literal["midpoint", "trapezoid"] = "midpoint",
+) -> tuple[Array, Array, Array]:
+    """A grid over hidden-unit parameters $(a,b)\\in[-A,A]^m\\times[-B,B]$ (ACHA section 7).
+
+    **Returns:** `(a [J, m], b [J], w [J])` with `J = num_a**m * num_b`.
+    """
+    if a_max <= 0 or b_max <= 0:
+        raise ValueError(f"a_max and b_max must be positive; got {a_max}, {b_max}.")
+    a, wa = grid_nodes(-a_max, a_max, num_a, dim, rule=rule)
+    b, wb = grid_nodes(-b_max, b_max, num_b, 1, rule=rule)
+    num_units = a.shape[0] * num_b
+    big_a = jnp.repeat(a, num_b, axis=0)
+    big_b = jnp.tile(b[:, 0], a.shape[0])
+    w = jnp.repeat(wa, num_b) * jnp.tile(wb, a.shape[0])
+    assert big_a.shape[0] == num_units
+    return big_a, big_b, w
+
+
+def gaussian_nodes(
+    key: Key, num: int, mean: ArrayLike, cov: ArrayLike
+) -> tuple[Array, Array]:
+    """Monte Carlo nodes $x_i\\sim N(\\mu,\\Sigma)$ with importance weights $1/(n\\,p(x_i))$.
+
+    With these, $\\sum_iw_ig(x_i)$ is an unbiased estimate of $\\int g\\,dx$.
+    """
+    mean = jnp.atleast_1d(jnp.asarray(mean, dtype=float))
+    cov = jnp.atleast_2d(jnp.asarray(cov, dtype=float))
+    m = mean.shape[0]
+    if cov.shape != (m, m):
+        raise ValueError(
+            f"cov must have shape ({m}, {m}) to match mean; got {cov.shape}."
+        )
+    if num < 1:
+        raise ValueError(f"num must be >= 1; got {num}.")
+    chol = jnp.linalg.cholesky(cov)
+    if not bool(jnp.all(jnp.isfinite(chol))):
+        raise ValueError(
+            "cov must be symmetric positive definite (its Cholesky factorisation failed)."
+        )
+    z = jr.normal(key, (num, m))
+    x = mean + z @ chol.T
+    logdet = 2 * jnp.sum(jnp.log(jnp.diag(chol)))
+    logp = -0.5 * jnp.sum(z**2, axis=1) - 0.5 * logdet - 0.5 * m * jnp.log(2 * jnp.pi)
+    return x, jnp.exp(-logp) / num
+
+
+def uniform_nodes(
+    key: Key, num: int, lower: ArrayLike, upper: ArrayLike, dim: int | None = None
+) -> tuple[Array, Array]:
+    """Monte Carlo nodes uniform on a box, weights $\\mathrm{vol}/n$."""
+    lower, upper, dim = _box(lower, upper, dim)
+    if num < 1:
+        raise ValueError(f"num must be >= 1; got {num}.")
+    x = jr.uniform(key, (num, dim), minval=lower, maxval=upper)
+    return x, jnp.full(num, jnp.prod(upper - lower) / num)
+
+
+def _log_sphere_area(m: int) -> Array:
+    # |S^{m-1}| = 2 pi^{m/2} / Gamma(m/2)
+    return jnp.log(2.0) + 0.5 * m * jnp.log(jnp.pi) - jss.gammaln(m / 2)
+
+
+def sample_parameters(
+    key: Key,
+    num: int,
+    dim: int,
+    *,
+    radius_law: Literal["gaussian", "cauchy", "uniform"] = "gaussian",
+    a_scale: float = 1.0,
+    x_radius: float = 1.0,
+    b_margin: float = 3.0,
+) -> tuple[Array, Array, Array]:
+    """Monte Carlo hidden units $(a_j,b_j)$ with importance weights $1/(J\\,q(a_j,b_j))$.
+
+    The proposal is $a=r\\,u$ with $u$ uniform on the sphere $S^{m-1}$ and the
+    radius $r$ from `radius_law`, then $b\\mid a$ uniform on
+    $[-(\\|a\\|R+B_0),\\|a\\|R+B_0]$ with $R$ = `x_radius` (the radius of the region
+    where $f$ lives) and $B_0$ = `b_margin`: a ridge $a\\cdot x=b$ misses the
+    region otherwise, so this range covers where $R[f;\\rho](a,b)$ is not small.
+
+    - `"gaussian"`: $a\\sim N(0,s^2I)$ (light tails; for smooth targets).
+    - `"cauchy"`: $r$ half-Cauchy with scale $s$: heavy-tailed in $\\|a\\|$,
+      recommended for ReLU whose integrand decays only like $\\|a\\|^{-2}$.
+    - `"uniform"`: $a$ uniform in the ball of radius $s$ (truncation at $A=s$).
+
+    **Returns:** `(a [J, m], b [J], w [J])`; $\\sum_jw_jg(a_j,b_j)$ is an unbiased
+    estimate of $\\int g(a,b)\\,da\\,db$ (over the ball for `"uniform"`).
+    """
+    if num < 1 or dim < 1:
+        raise ValueError(f"num and dim must be >= 1; got num={num}, dim={dim}.")
+    if a_scale <= 0 or x_radius <= 0 or b_margin < 0:
+        raise ValueError(
+            "a_scale and x_radius must be positive and b_margin non-negative."
+        )
+    k_dir, k_rad, k_b = jr.split(key, 3)
+    if radius_law == "gaussian":
+        a = a_scale * jr.normal(k_dir, (num, dim))
+        r = jnp.linalg.norm(a, axis=1)
+        log_qa = (
+            -0.5 * jnp.sum((a / a_scale) ** 2, axis=1)
+            - dim * jnp.log(a_scale)
+            - 0.5 * dim * jnp.log(2 * jnp.pi)
+        )
+    elif radius_law in ("cauchy", "uniform"):
+        u = jr.normal(k_dir, (num, dim))
+        u = u / jnp.linalg.norm(u, axis=1, keepdims=True)
+        if radius_law == "cauchy":
+            r = a_scale * jnp.abs(jnp.tan(jnp.pi * (jr.uniform(k_rad, (num,)) - 0.5)))
+            log_qr = jnp.log(2 / (jnp.pi * a_scale)) - jnp.log1p((r / a_scale) ** 2)
+        else:
+            r = a_scale * jr.uniform(k_rad, (num,)) ** (1.0 / dim)
+            log_qr = jnp.log(dim) + (dim - 1) * jnp.log(r) - dim * jnp.log(a_scale)
+        r = jnp.maximum(r, jnp.finfo(r.dtype).tiny)
+        a = r[:, None] * u
+        log_qa = log_qr - (dim - 1) * jnp.log(r) - _log_sphere_area(dim)
+    else:
+        raise ValueError(
+            f"Unknown radius_law {radius_law!r}; expected 'gaussian', 'cauchy' or 'uniform'."
+        )
+    half = r * x_radius + b_margin
+    b = half * jr.uniform(k_b, (num,), minval=-1.0, maxval=1.0)
+    log_q = log_qa - jnp.log(2 * half)
+    return a, b, jnp.exp(-log_q) / num

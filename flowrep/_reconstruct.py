@@ -1,0 +1,59 @@
+"""Reconstruction $f\\approx S[R[f;\\rho]]/\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$."""
+
+from collections.abc import Callable
+
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
+
+from ._custom_types import Points, Profile, UnitBiases, UnitScales, UnitWeights, Weights
+from ._transform import DEFAULT_CHUNK_SIZE, dual_ridgelet_transform, ridgelet_transform
+
+
+def reconstruct(
+    f: Callable[[Array], Array] | ArrayLike,
+    sigma: Profile,
+    rho: Profile,
+    x: Points,
+    w: Weights,
+    a: UnitScales,
+    b: UnitBiases,
+    w_ab: UnitWeights,
+    x_eval: Points,
+    *,
+    pairing: float | None = None,
+    s: float = 0.0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Array:
+    """Reconstruct $f$ at `x_eval` through its ridgelet spectrum (Ghosts Thm 6).
+
+    $f(x)\\approx\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle^{-1}\\sum_jw^{ab}_j\\,R[f;\\rho](a_j,b_j)\\,\\sigma(a_j\\cdot x-b_j)$,
+    with $R$ discretised on the nodes `(x, w)` and $S$ on `(a, b, w_ab)`.
+
+    **Arguments:**
+
+    - `f`: callable on one point, or its values at `x`.
+    - `sigma`: activation; `rho`: ridgelet profile.
+    - `x [n, m]`, `w [n]`: nodes for $R$; `a [J, m]`, `b [J]`, `w_ab [J]`: nodes for $S$.
+    - `x_eval [p, m]`: where to evaluate.
+    - `pairing`: $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$; computed by
+      `flowrep.admissibility(sigma, rho, m)` when `None`.
+
+    **Returns:** `[p]` or `[p, k]` reconstructed values.
+
+    **Raises:** `NotAdmissibleError` when the pair is not admissible (a
+    non-admissible pair has no normalisation; use `ridgelet_transform` and
+    `dual_ridgelet_transform` directly to see its "ghost", $S[R f]\\approx0$).
+    """
+    if pairing is None:
+        from ._admissibility import admissibility
+
+        pairing = admissibility(sigma, rho, jnp.shape(x)[-1], s=s)
+    if not jnp.isfinite(pairing) or pairing == 0:
+        raise ValueError(f"`pairing` must be finite and non-zero; got {pairing}.")
+    gamma = ridgelet_transform(f, rho, a, b, x, w, s=s, chunk_size=chunk_size)
+    return (
+        dual_ridgelet_transform(
+            gamma, sigma, a, b, w_ab, x_eval, s=s, chunk_size=chunk_size
+        )
+        / pairing
+    )

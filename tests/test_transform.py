@@ -1,0 +1,232 @@
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import flowrep as fr
+
+
+def _numpy_ridgelet(fx, rho, a, b, x, w, s=0.0):
+    z = np.asarray(a) @ np.asarray(x).T - np.asarray(b)[:, None]
+    vals = np.asarray(fx).reshape(len(x), -1) * np.asarray(w)[:, None]
+    out = np.asarray(rho(z)) @ vals
+    out = out * (np.linalg.norm(a, axis=1) ** s)[:, None]
+    return out
+
+
+def _numpy_dual(gamma, sigma, a, b, w, x, s=0.0):
+    z = np.asarray(x) @ np.asarray(a).T - np.asarray(b)[None, :]
+    coeff = np.asarray(w) / np.linalg.norm(a, axis=1) ** s
+    return np.asarray(sigma(z)) @ (
+        np.asarray(gamma).reshape(len(a), -1) * coeff[:, None]
+    )
+
+
+def _problem(getkey, n=301, num_units=257, m=3):
+    x = jax.random.normal(getkey(), (n, m))
+    w = jax.random.uniform(getkey(), (n,))
+    a = jax.random.normal(getkey(), (num_units, m))
+    b = jax.random.normal(getkey(), (num_units,))
+    return x, w, a, b
+
+
+def _g2(z):
+    return (z**2 - 1) * jnp.exp(-(z**2) / 2)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 97, 5000, 10**8])
+@pytest.mark.parametrize("vector", [False, True])
+def test_ridgelet_transform_matches_brute_force(getkey, chunk_size, vector):
+    x, w, a, b = _problem(getkey)
+    if vector:
+
+        def f(p):
+            return jnp.stack([jnp.sin(p[0]), p[1] * p[2]])
+    else:
+
+        def f(p):
+            return jnp.cos(p[0] + p[1])
+
+    out = fr.ridgelet_transform(f, _g2, a, b, x, w, chunk_size=chunk_size, s=1.0)
+    ref = _numpy_ridgelet(jax.vmap(f)(x), _g2, a, b, x, w, s=1.0)
+    assert out.shape == ((len(a), 2) if vector else (len(a),))
+    np.testing.assert_allclose(
+        np.asarray(out).reshape(len(a), -1), ref, rtol=1e-10, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("chunk_size", [1, 97, 10**8])
+def test_dual_matches_brute_force(getkey, chunk_size):
+    x, _, a, b = _problem(getkey)
+    gamma = jax.random.normal(getkey(), (len(a), 2))
+    wj = jax.random.uniform(getkey(), (len(a),))
+    out = fr.dual_ridgelet_transform(
+        gamma, fr.Tanh(), a, b, wj, x, chunk_size=chunk_size, s=0.5
+    )
+    np.testing.assert_allclose(
+        out, _numpy_dual(gamma, np.tanh, a, b, wj, x, s=0.5), rtol=1e-10, atol=1e-12
+    )
+
+
+def test_values_array_equals_callable(getkey):
+    x, w, a, b = _problem(getkey)
+
+    def f(p):
+        return jnp.exp(-jnp.sum(p**2))
+
+    np.testing.assert_allclose(
+        fr.ridgelet_transform(f, _g2, a, b, x, w),
+        fr.ridgelet_transform(jax.vmap(f)(x), _g2, a, b, x, w),
+        rtol=1e-12,
+    )
+
+
+def test_float32_stays_float32(getkey):
+    x, w, a, b = (t.astype(jnp.float32) for t in _problem(getkey))
+    gamma = fr.ridgelet_transform(
+        jnp.ones(len(x), jnp.float32), _g2, a, b, x, w, chunk_size=1000
+    )
+    assert gamma.dtype == jnp.float32
+    out = fr.dual_ridgelet_transform(gamma, fr.ReLU(), a, b, None, x, chunk_size=1000)
+    assert out.dtype == jnp.float32
+    ref = _numpy_dual(
+        np.asarray(gamma, np.float64),
+        lambda z: np.maximum(z, 0),
+        a,
+        b,
+        np.ones(len(a)),
+        x,
+    )[:, 0]
+    np.testing.assert_allclose(out, ref, rtol=2e-4, atol=2e-4 * np.abs(ref).max())
+
+
+def test_grad_and_vmap(getkey):
+    x, w, a, b = _problem(getkey, n=50, num_units=40, m=2)
+    gamma = jax.random.normal(getkey(), (40,))
+
+    def loss(a_):
+        return jnp.sum(
+            fr.dual_ridgelet_transform(gamma, fr.Tanh(), a_, b, None, x, chunk_size=64)
+            ** 2
+        )
+
+    def loss_ref(a_):
+        return jnp.sum((jnp.tanh(x @ a_.T - b) @ gamma) ** 2)
+
+    np.testing.assert_allclose(jax.grad(loss)(a), jax.grad(loss_ref)(a), rtol=1e-10)
+    # vmap over a batch of coefficient vectors
+    gammas = jax.random.normal(getkey(), (3, 40))
+    batched = jax.vmap(
+        lambda g: fr.dual_ridgelet_transform(g, fr.Tanh(), a, b, None, x, chunk_size=64)
+    )(gammas)
+    for i in range(3):
+        np.testing.assert_allclose(
+            batched[i], jnp.tanh(x @ a.T - b) @ gammas[i], rtol=1e-10
+        )
+
+
+def test_gradient_checkpointed_tiles_bound_memory(getkey):
+    """The backward pass of the streamed dual must not keep every tile: compare the
+    compiled temp memory of a small-tile and a whole-matrix evaluation."""
+    x, _, a, b = _problem(getkey, n=2048, num_units=2048, m=2)
+    gamma = jax.random.normal(getkey(), (2048,))
+
+    def make(chunk):
+        def loss(g):
+            return jnp.sum(
+                fr.dual_ridgelet_transform(
+                    g, fr.Tanh(), a, b, None, x, chunk_size=chunk
+                )
+                ** 2
+            )
+
+        return jax.jit(jax.grad(loss)).lower(gamma).compile().memory_analysis()
+
+    small, big = make(2**14), make(2**23)
+    if small is None or big is None:
+        pytest.skip("memory analysis unavailable on this backend")
+    assert small.temp_size_in_bytes < big.temp_size_in_bytes / 8
+
+
+def test_no_retrace(getkey):
+    x, w, a, b = _problem(getkey, n=20, num_units=10, m=2)
+
+    @eqx.debug.assert_max_traces(max_traces=1)
+    def run(gamma):
+        return fr.dual_ridgelet_transform(gamma, fr.Tanh(), a, b, None, x)
+
+    jitted = eqx.filter_jit(run)
+    for _ in range(3):
+        jitted(jax.random.normal(getkey(), (10,)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(a=np.ones((5, 2))), "dimension 2 but the points have dimension m=3"),
+        (dict(b=np.ones(4)), "`b` must have shape"),
+        (dict(x=np.ones(7)), r"`x` must have shape \[n, m\]"),
+        (dict(x=np.ones((0, 3)), w=np.ones(0)), "empty"),
+        (dict(a=np.ones((0, 3)), b=np.ones(0)), "empty"),
+        (dict(w=np.ones(6)), "`w` must have shape"),
+        (dict(f=np.ones(6)), "`f` given as values"),
+    ],
+)
+def test_bad_shapes(kwargs, match):
+    args = dict(
+        f=np.ones(7),
+        rho=_g2,
+        a=np.ones((5, 3)),
+        b=np.ones(5),
+        x=np.ones((7, 3)),
+        w=np.ones(7),
+    )
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        fr.ridgelet_transform(**args)
+
+
+@pytest.mark.parametrize("where", ["x", "w", "f", "a"])
+def test_nan_input_raises(getkey, where):
+    x, w, a, b = _problem(getkey, n=10, num_units=5, m=2)
+    fx = jnp.ones(10)
+    if where == "x":
+        x = x.at[0, 0].set(jnp.nan)
+    elif where == "w":
+        w = w.at[1].set(jnp.inf)
+    elif where == "f":
+        fx = fx.at[2].set(jnp.nan)
+    else:
+        a = a.at[0, 1].set(jnp.nan)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="NaN or inf"):
+        fr.ridgelet_transform(fx, _g2, a, b, x, w)
+
+
+def test_dual_bad_gamma():
+    with pytest.raises(ValueError, match="`gamma` must have shape"):
+        fr.dual_ridgelet_transform(
+            np.ones(4), fr.ReLU(), np.ones((5, 2)), np.ones(5), None, np.ones((3, 2))
+        )
+    with pytest.raises(eqx.EquinoxRuntimeError, match="gamma contains NaN"):
+        fr.dual_ridgelet_transform(
+            np.full(5, np.nan),
+            fr.ReLU(),
+            np.ones((5, 2)),
+            np.ones(5),
+            None,
+            np.ones((3, 2)),
+        )
+
+
+def test_bad_chunk_size():
+    with pytest.raises(ValueError, match="chunk_size"):
+        fr.dual_ridgelet_transform(
+            np.ones(5),
+            fr.ReLU(),
+            np.ones((5, 2)),
+            np.ones(5),
+            None,
+            np.ones((3, 2)),
+            chunk_size=0,
+        )
