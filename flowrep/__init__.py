@@ -1,3 +1,4 @@
+# ruff: noqa: I001  (imports are grouped by layer, in architecture order)
 """flowrep: deep networks as transport.
 
 Architecture (nothing imports upward): activations -> ridgelet profiles and
@@ -34,6 +35,22 @@ from ._transform import (
 
 
 # --- ridgelet profiles and admissibility (section: ridgelets) ---------------
+from ._admissibility import (
+    ACHA_TABLE5 as ACHA_TABLE5,
+    admissibility as admissibility,
+    admissibility_status as admissibility_status,
+    admissibility_table as admissibility_table,
+    AdmissibilityTable as AdmissibilityTable,
+    NotAdmissibleError as NotAdmissibleError,
+)
+from ._ridgelets import (
+    AbstractRidgelet as AbstractRidgelet,
+    CustomRidgelet as CustomRidgelet,
+    gaussian_mixture_ridgelet_transform as gaussian_mixture_ridgelet_transform,
+    gaussian_ridgelet_transform as gaussian_ridgelet_transform,
+    GaussianDerivative as GaussianDerivative,
+    LambdaGaussian as LambdaGaussian,
+)
 # --- nodes, reconstruction, integral networks (section: integral) -----------
 from ._integral_net import (
     IntegralNetwork as IntegralNetwork,
@@ -49,6 +66,7 @@ from ._nodes import (
 )
 from ._reconstruct import reconstruct as reconstruct
 # --- fields and flows (section: flows) ---------------------------------------
+# --- resnets and plain nets (section: resnet) ---
 # --- transport scores (section: transport) -----------------------------------
 # --- laws and DAEs (section: dae) --------------------------------------------
 

@@ -1,9 +1,156 @@
-"""The `flowrep` command (placeholder until the CLI issue lands)."""
+"""The `flowrep` command: `flowrep demo`, `flowrep reproduce NAME`."""
 
+import argparse
+import os
 import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ._report import atomic_report, CLIError, Report
+
+
+def _print_table(rows: list[dict[str, Any]], keys: list[str]) -> None:
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return "-" if v is None else str(v)
+
+    cells = [[fmt(r.get(k)) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    print("  ".join(k.ljust(w) for k, w in zip(keys, widths)))
+    for c in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths)))
+
+
+def _demo(report: Report, args) -> None:
+    from . import _ridgelet_jobs as rj
+
+    quick = not args.full
+    t = time.perf_counter()
+    print("[1/2] ridgelet reconstructions (ACHA section 7)...", flush=True)
+    report.data["acha_1d"] = rj.acha_1d(report, quick=quick)
+    print("[2/2] admissibility table (ACHA Table 5)...", flush=True)
+    report.data["admissibility_table"] = rj.table5(report, dims=(1,))
+    report.data["seconds"] = time.perf_counter() - t
+    report.section(
+        "What this shows",
+        "A one-hidden-layer network of infinite width is the dual ridgelet transform S of a parameter "
+        "distribution gamma(a, b). For an admissible (activation, ridgelet) pair, gamma = R[f; rho] / <<sigma, rho>> "
+        "represents f; for a non-admissible pair the spectrum is a ghost that S maps to ~0.",
+    )
+    print()
+    _print_table(
+        report.data["acha_1d"]["pairs"],
+        ["activation", "ridgelet", "status", "pairing", "sup_error_inner"],
+    )
+    ok = report.data["admissibility_table"]["matches_published"]
+    print(
+        f"\nACHA Table 5 (m=1) {'matches' if ok else 'DIFFERS FROM'} the published pattern."
+    )
+
+
+def _reproduce_factory(name: str) -> Callable[[Report, Any], None]:
+    from . import _ridgelet_jobs as rj
+
+    def acha(report, args):
+        report.data.update(rj.acha_1d(report, quick=not args.full))
+        _print_table(
+            report.data["pairs"],
+            [
+                "activation",
+                "ridgelet",
+                "status",
+                "pairing",
+                "sup_error_inner",
+                "reconstructs",
+            ],
+        )
+
+    def table(report, args):
+        report.data.update(rj.table5(report, dims=(1, 2)))
+        for key in ("dim1", "dim2"):
+            print(report.sections[-2 if key == "dim1" else -1][1])
+            print()
+
+    def ghost(report, args):
+        report.data.update(rj.ghosts(report, quick=not args.full))
+        _print_table(
+            report.data["rows"],
+            ["k", "status", "pairing", "raw_max_abs", "spectrum_max_abs"],
+        )
+
+    jobs = {"acha-1d": acha, "admissibility-table": table, "ghosts": ghost}
+    return jobs[name]
+
+
+REPRODUCTIONS = ("acha-1d", "admissibility-table", "ghosts")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="flowrep",
+        description="Deep networks as transport: ridgelet spectra, flows and OT scores.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser(
+        "demo", help="the end-to-end example (small and CPU-friendly by default)"
+    )
+    rep = sub.add_parser("reproduce", help="reproduce a paper result")
+    rep.add_argument("name", help=f"one of: {', '.join(REPRODUCTIONS)}")
+    for q in (demo, rep):
+        q.add_argument(
+            "--out",
+            default=None,
+            help="output directory (default: ./flowrep-out/<job>)",
+        )
+        mode = q.add_mutually_exclusive_group()
+        mode.add_argument("--quick", action="store_true", help="small sizes (default)")
+        mode.add_argument(
+            "--full", action="store_true", help="paper-sized runs (slower)"
+        )
+        q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    print("flowrep: command line coming soon", file=sys.stderr)
-    return 1
+    parser = _parser()
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as e:  # argparse already printed one line of usage + error
+        return int(e.code or 0)
+    try:
+        if args.command == "demo":
+            job, title, name = _demo, "flowrep demo", "demo"
+        else:
+            if args.name not in REPRODUCTIONS:
+                raise CLIError(
+                    f"unknown reproduction {args.name!r}; expected one of: {', '.join(REPRODUCTIONS)}"
+                )
+            job, title, name = (
+                _reproduce_factory(args.name),
+                f"flowrep reproduce {args.name}",
+                args.name,
+            )
+        out = args.out or os.path.join("flowrep-out", name)
+        with atomic_report(out, title) as report:
+            report.data["job"] = name
+            report.data["seed"] = args.seed
+            report.data["mode"] = "full" if args.full else "quick"
+            job(report, args)
+        print(f"\nwrote {os.path.abspath(out)}/ (report.json, index.html, figures)")
+        return 0
+    except CLIError as e:
+        print(f"flowrep: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("flowrep: interrupted; no output written", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if os.environ.get("FLOWREP_DEBUG"):
+            raise
+        print(
+            f"flowrep: error: {type(e).__name__}: {e} (no output written; set FLOWREP_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        return 1

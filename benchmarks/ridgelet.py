@@ -1,0 +1,232 @@
+"""Throughput of the streamed ridgelet transform pair against a NumPy baseline.
+
+For n = J (points = hidden units) and dimension m, times
+
+- R: `ridgelet_transform(f, G^(4), a, b, x, w)` (n*J pair evaluations), and
+- S: `dual_ridgelet_transform(gamma, tanh, a, b, w, x)`,
+
+in float32, compile time separately, against a straightforward NumPy
+implementation on the same data in the same run (chunked over J so it fits in
+memory; above `--numpy-max-pairs` pairs NumPy runs on a slice of the units
+and its pairs/s is quoted, since its cost is linear in J). The XLA temporary
+buffer size of each compiled call shows that memory is bounded by the chunk
+size, not by n*J. A GPU, when JAX sees one, is reported beside its FP32 peak.
+
+    python benchmarks/ridgelet.py --quick
+    python benchmarks/ridgelet.py            # n = J in {1e3, 1e4, 1e5}
+    python benchmarks/ridgelet.py --full     # adds 3e5
+    python benchmarks/ridgelet.py --json out.json
+"""
+
+import argparse
+import json
+import sys
+import time
+import timeit
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import flowrep as fr
+
+
+FP32_PEAK_TFLOPS = {
+    "H100": 67.0,
+    "H200": 67.0,
+    "A100": 19.5,
+    "V100": 15.7,
+    "T4": 8.1,
+    "L4": 30.3,
+}
+
+
+def _np_g4(z):
+    z2 = z * z
+    return (z2 * z2 - 6.0 * z2 + 3.0) * np.exp(-0.5 * z2)
+
+
+def numpy_ridgelet(fx, a, b, x, w, block=2048):
+    out = np.empty((a.shape[0],), dtype=x.dtype)
+    v = w * fx
+    for s in range(0, a.shape[0], block):
+        z = a[s : s + block] @ x.T - b[s : s + block, None]
+        out[s : s + block] = _np_g4(z) @ v
+    return out
+
+
+def numpy_dual(gamma, a, b, wj, x, block=2048):
+    out = np.empty((x.shape[0],), dtype=x.dtype)
+    c = wj * gamma
+    for s in range(0, x.shape[0], block):
+        z = x[s : s + block] @ a.T - b
+        out[s : s + block] = np.tanh(z) @ c
+    return out
+
+
+def _best(fn, repeat):
+    return min(timeit.repeat(fn, number=1, repeat=repeat))
+
+
+def run_one(n, m, chunk_size, repeat, numpy_max_pairs, rng):
+    dtype = np.float32
+    x = rng.standard_normal((n, m)).astype(dtype)
+    w = np.full(n, 1.0 / n, dtype)
+    a = (rng.standard_normal((n, m)) / np.sqrt(m)).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype)
+    fx = np.exp(-0.5 * np.sum(x**2, axis=1) / m).astype(dtype)
+    rho, sigma = fr.GaussianDerivative(4), fr.Tanh()
+    jx, jw, ja, jb, jfx = map(jnp.asarray, (x, w, a, b, fx))
+    rows = []
+    for op in ("R", "S"):
+        if op == "R":
+
+            def call(ja=ja, jb=jb):
+                return fr.ridgelet_transform(
+                    jfx, rho, ja, jb, jx, jw, chunk_size=chunk_size
+                )
+
+            lowered = jax.jit(
+                lambda fx_, a_, b_, x_, w_: fr.ridgelet_transform(
+                    fx_, rho, a_, b_, x_, w_, chunk_size=chunk_size
+                )
+            ).lower(jfx, ja, jb, jx, jw)
+        else:
+            gamma = np.asarray(
+                fr.ridgelet_transform(jfx, rho, ja, jb, jx, jw, chunk_size=chunk_size)
+            )
+            jg = jnp.asarray(gamma)
+
+            def call(ja=ja, jb=jb, jg=jg):
+                return fr.dual_ridgelet_transform(
+                    jg, sigma, ja, jb, jw, jx, chunk_size=chunk_size
+                )
+
+            lowered = jax.jit(
+                lambda g_, a_, b_, w_, x_: fr.dual_ridgelet_transform(
+                    g_, sigma, a_, b_, w_, x_, chunk_size=chunk_size
+                )
+            ).lower(jg, ja, jb, jw, jx)
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(call())
+        compile_s = time.perf_counter() - t0
+        mem = lowered.compile().memory_analysis()
+        temp_mb = None if mem is None else mem.temp_size_in_bytes / 2**20
+        t_jax = _best(lambda: jax.block_until_ready(call()), repeat)
+        # NumPy baseline on the same data (a slice of units when too large)
+        units = n if n * n <= numpy_max_pairs else max(1, numpy_max_pairs // n)
+        if op == "R":
+            ref = numpy_ridgelet(fx, a[:units], b[:units], x, w)
+            err = float(
+                np.max(np.abs(np.asarray(out)[:units] - ref))
+                / (np.max(np.abs(ref)) + 1e-30)
+            )
+            t_np = _best(lambda: numpy_ridgelet(fx, a[:units], b[:units], x, w), 1)
+        else:
+            gamma_np = np.asarray(gamma)
+            ref = numpy_dual(gamma_np[:units], a[:units], b[:units], w[:units], x)
+            full = (
+                numpy_dual(gamma_np, a, b, w, x[: max(1, numpy_max_pairs // n)])
+                if units < n
+                else None
+            )
+            if full is not None:
+                k = full.shape[0]
+                err = float(
+                    np.max(np.abs(np.asarray(out)[:k] - full))
+                    / (np.max(np.abs(full)) + 1e-30)
+                )
+                t_np = _best(lambda: numpy_dual(gamma_np, a, b, w, x[:k]), 1)
+                units = k
+            else:
+                err = float(
+                    np.max(np.abs(np.asarray(out) - ref))
+                    / (np.max(np.abs(ref)) + 1e-30)
+                )
+                t_np = _best(lambda: numpy_dual(gamma_np, a, b, w, x), 1)
+        if err > 1e-3:
+            raise RuntimeError(
+                f"{op} n={n} m={m}: flowrep and NumPy disagree (relative error {err:.2e})"
+            )
+        pairs = n * n
+        np_rate = n * units / t_np
+        rows.append(
+            dict(
+                op=op,
+                n=n,
+                J=n,
+                m=m,
+                compile_s=compile_s,
+                run_s=t_jax,
+                pairs_per_s=pairs / t_jax,
+                numpy_pairs_per_s=np_rate,
+                speedup=(pairs / t_jax) / np_rate,
+                numpy_pairs_timed=n * units,
+                temp_mib=temp_mb,
+                rel_err=err,
+            )
+        )
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="n = J in {1e3, 1e4}, m in {2, 16}"
+    )
+    parser.add_argument("--full", action="store_true", help="add n = J = 3e5")
+    parser.add_argument("--dims", type=int, nargs="*", default=None)
+    parser.add_argument("--sizes", type=int, nargs="*", default=None)
+    parser.add_argument("--chunk-size", type=int, default=2**22)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--numpy-max-pairs", type=float, default=2e8)
+    parser.add_argument("--json", type=str, default=None)
+    args = parser.parse_args(argv)
+    sizes = args.sizes or (
+        [1000, 10_000]
+        if args.quick
+        else [1000, 10_000, 100_000] + ([300_000] if args.full else [])
+    )
+    dims = args.dims or ([2, 16] if args.quick else [1, 2, 16, 128])
+    device = jax.devices()[0]
+    print(
+        f"# flowrep ridgelet benchmark on {device.platform}: {device.device_kind}; float32; chunk_size={args.chunk_size}"
+    )
+    peak = next(
+        (v for k, v in FP32_PEAK_TFLOPS.items() if k in device.device_kind), None
+    )
+    rng = np.random.default_rng(0)
+    rows = []
+    header = f"{'op':>2} {'n=J':>7} {'m':>4} {'compile_s':>9} {'run_s':>9} {'pairs/s':>10} {'numpy/s':>10} {'speedup':>8} {'temp_MiB':>9}"
+    print(header)
+    for n in sizes:
+        for m in dims:
+            for r in run_one(
+                n, m, args.chunk_size, args.repeat, int(args.numpy_max_pairs), rng
+            ):
+                if peak is not None:
+                    # ~2m flops (matmul) + ~20 (profile) + 2 (reduction) per pair
+                    r["fraction_of_fp32_peak"] = (
+                        r["pairs_per_s"] * (2 * m + 22) / (peak * 1e12)
+                    )
+                rows.append(r)
+                temp = "n/a" if r["temp_mib"] is None else f"{r['temp_mib']:.1f}"
+                print(
+                    f"{r['op']:>2} {n:>7} {m:>4} {r['compile_s']:>9.3f} {r['run_s']:>9.4f} {r['pairs_per_s']:>10.3e} "
+                    f"{r['numpy_pairs_per_s']:>10.3e} {r['speedup']:>7.1f}x {temp:>9}",
+                    flush=True,
+                )
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(
+                dict(device=device.device_kind, platform=device.platform, rows=rows),
+                fh,
+                indent=2,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
