@@ -68,6 +68,31 @@ from ._reconstruct import reconstruct as reconstruct
 # --- fields and flows (section: flows) ---------------------------------------
 # --- resnets and plain nets (section: resnet) ---
 # --- transport scores (section: transport) -----------------------------------
+from ._entropy import knn_entropy as knn_entropy
+from ._plot_transport import (
+    plot_layer_w2 as plot_layer_w2,
+    plot_scores as plot_scores,
+    plot_tracks as plot_tracks,
+)
+from ._scores import score_tracks as score_tracks, TransportScores as TransportScores
+from ._tracks import record_tracks as record_tracks, Tracks as Tracks
+from ._transport import (
+    AffineMap as AffineMap,
+    assignment_map as assignment_map,
+    barycentric_projection as barycentric_projection,
+    EntropicMap as EntropicMap,
+    entropic_map as entropic_map,
+    exact_assignment as exact_assignment,
+    gaussian_fit as gaussian_fit,
+    gaussian_ot_map as gaussian_ot_map,
+    gaussian_w2 as gaussian_w2,
+    sinkhorn as sinkhorn,
+    sinkhorn_divergence as sinkhorn_divergence,
+    SinkhornDivergenceResult as SinkhornDivergenceResult,
+    SinkhornResult as SinkhornResult,
+    W2Result as W2Result,
+    wasserstein2 as wasserstein2,
+)
 # --- laws and DAEs (section: dae) --------------------------------------------
 
 

@@ -1,0 +1,269 @@
+"""Transport scores: how close are tracks to the OT map and the W2 geodesic.
+
+THEORY.md section 4 (Gai & Zhang 2021; kinetic and Eulerian ratios derived;
+affine non-linearity after Bouniot et al. 2023).
+"""
+
+from typing import Any, Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Float
+
+from ._custom_types import FloatScalar
+from ._tracks import Tracks
+from ._transport import (
+    _barycentric,
+    _divergence_impl,
+    _hungarian,
+    _is_traced,
+    gaussian_ot_map,
+    mean_cost,
+    plan_argmax,
+)
+
+
+class TransportScores(eqx.Module):
+    """All transport scores of a set of [`Tracks`][] (L steps, n samples).
+
+    Lagrangian (sample-wise) scores:
+
+    - `lss`: mean over samples of the line-shape score
+      $\\mathrm{LSS}_i=L_i/\\|\\tilde x_i^L-\\tilde x_i^0\\|\\ge1$ (Gai & Zhang), where
+      $\\tilde x$ advances by unit steps along $x^{l+1}-x^l$ and $L_i$ counts the
+      non-zero steps (a resting sample has $\\mathrm{LSS}_i=1$). The paper's
+      aggregation over samples is not stated; we report the mean, plus
+      `lss_per_sample` `(n,)`.
+    - `c_net`: $\\frac1n\\sum_i\\|x_i^L-x_i^0\\|^2$; `w2_sq`: $W_2^2(\\mu_0,\\mu_L)$.
+    - `cost_ratio` $=c_{net}/W_2^2\\ge1$, `monge_gap` $=c_{net}-W_2^2\\ge0$,
+      `matched_fraction`: share of samples the OT plan sends where the tracks do.
+    - `kinetic_energy` $E=\\sum_l\\frac{1}{\\Delta t_l}\\frac1n\\sum_i\\|x_i^{l+1}-x_i^l\\|^2$
+      ($=L\\sum_l\\ldots$ for uniform steps), `kinetic_ratio` $=E/W_2^2$
+      $=$ `speed_factor` $(E/c_{net})\\times$ `cost_ratio`, all $\\ge1$.
+
+    Eulerian (distribution-wise) scores:
+
+    - `layer_w2` `(L,)`: $W_2(\\mu_l,\\mu_{l+1})$; `path_ratio`
+      $=\\sum_lW_2(\\mu_l,\\mu_{l+1})/W_2(\\mu_0,\\mu_L)\\ge1$.
+    - `w2_from_source` `(L+1,)`: $W_2(\\mu_0,\\mu_l)$ (a geodesic has $s_lW_2(\\mu_0,\\mu_L)$,
+      $s_l$ the normalised time).
+    - `speed_cv`: coefficient of variation of the metric speed
+      $W_2(\\mu_l,\\mu_{l+1})/\\Delta t_l$ (0 iff constant speed).
+    - `interpolant_deviation` `(L+1,)`: $W_2(\\mu_l,\\rho_{s_l})$, $\\rho$ the
+      displacement interpolant $((1-s)\\mathrm{Id}+sT)_\\#\\mu_0$.
+    - `nonlinearity` `(L,)`: $\\sqrt{W_2^2(T_{aff}\\#\\mu_l,\\mu_{l+1})/(2\\,\\mathrm{tr}\\Sigma_{l+1})}$
+      with $T_{aff}$ the Gaussian OT map between fitted Gaussians; 0 for an
+      affine layer on Gaussian data. `1 - nonlinearity` is Bouniot et al.'s
+      affinity score $\\rho_{aff}$.
+
+    `converged` is `False` if a Sinkhorn solve did not converge; `method` is
+    `"exact"` or `"sinkhorn"`.
+    """
+
+    lss: FloatScalar
+    lss_per_sample: Float[Array, " n"]
+    c_net: FloatScalar
+    w2_sq: FloatScalar
+    cost_ratio: FloatScalar
+    monge_gap: FloatScalar
+    matched_fraction: FloatScalar
+    kinetic_energy: FloatScalar
+    kinetic_ratio: FloatScalar
+    speed_factor: FloatScalar
+    layer_w2: Float[Array, " L"]
+    path_ratio: FloatScalar
+    w2_from_source: Float[Array, " T"]
+    speed_cv: FloatScalar
+    interpolant_deviation: Float[Array, " T"]
+    nonlinearity: Float[Array, " L"]
+    converged: Bool[Array, ""]
+    method: str = eqx.field(static=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary of plain floats and lists (per-sample LSS is
+        summarised by its median and max)."""
+        out: dict[str, Any] = {"method": self.method}
+        for name in self.__dataclass_fields__:
+            if name in ("method", "lss_per_sample"):
+                continue
+            val = np.asarray(getattr(self, name))
+            if val.dtype == bool:
+                out[name] = bool(val)
+            elif val.ndim == 0:
+                out[name] = float(val)
+            else:
+                out[name] = [float(v) for v in val]
+        lps = np.asarray(self.lss_per_sample)
+        out["lss_median"] = float(np.median(lps))
+        out["lss_max"] = float(np.max(lps))
+        return out
+
+
+def _lss(points: Array) -> Array:
+    steps = points[1:] - points[:-1]
+    norms = jnp.linalg.norm(steps, axis=-1)
+    moving = norms > 0
+    unit = steps / jnp.where(moving, norms, 1.0)[..., None]
+    chord = jnp.linalg.norm(jnp.sum(unit, 0), axis=-1)
+    count = jnp.sum(moving, 0).astype(points.dtype)
+    return jnp.where(count > 0, count / jnp.where(count > 0, chord, 1.0), 1.0)
+
+
+def _pair_solver(method: str, eps, kw: dict):
+    """A traceable (w2_sq, images, argmatch, converged) solver for one pair."""
+
+    def exact(x, y):
+        perm = _hungarian(x, y)
+        img = y[perm]
+        return jnp.mean(jnp.sum((x - img) ** 2, -1)), img, perm, jnp.array(True)
+
+    def sink(x, y):
+        out = _divergence_impl(x, y, eps, **kw)
+        img = _barycentric(x, y, out.cross.f, out.cross.g, out.epsilon, kw["chunk"])
+        match = plan_argmax(x, y, out.cross.g, kw["chunk"])
+        return out.divergence, img, match, out.converged
+
+    return exact if method == "exact" else sink
+
+
+@eqx.filter_jit
+def _score_impl(points, dt, eps, *, method, kw):
+    L = points.shape[0] - 1
+    n = points.shape[1]
+    solve = _pair_solver(method, eps, kw)
+
+    def w2sq(pair):
+        c, _, _, ok = solve(*pair)
+        return c, ok
+
+    x0, xL = points[0], points[-1]
+    lss_i = _lss(points)
+    c_net = jnp.mean(jnp.sum((xL - x0) ** 2, -1))
+    w2_sq, img, match, ok0 = solve(x0, xL)
+    matched = jnp.mean((match == jnp.arange(n)).astype(points.dtype))
+    steps_sq = jnp.mean(jnp.sum((points[1:] - points[:-1]) ** 2, -1), -1)
+    energy = jnp.sum(steps_sq / dt)
+
+    lw_sq, ok1 = jax.lax.map(w2sq, (points[:-1], points[1:]))
+    layer_w2 = jnp.sqrt(lw_sq)
+    w2 = jnp.sqrt(w2_sq)
+    src_sq, ok2 = jax.lax.map(
+        w2sq, (jnp.broadcast_to(x0, points[1:].shape), points[1:])
+    )
+    w2_from_source = jnp.concatenate([jnp.zeros(1, points.dtype), jnp.sqrt(src_sq)])
+    speed = layer_w2 / dt
+    mean_speed = jnp.sum(dt * speed)
+    speed_cv = jnp.sqrt(jnp.sum(dt * (speed - mean_speed) ** 2)) / mean_speed
+
+    s = jnp.concatenate([jnp.zeros(1, dt.dtype), jnp.cumsum(dt)])
+    interp = (1 - s[:, None, None]) * x0 + s[:, None, None] * img
+    dev_sq, ok3 = jax.lax.map(w2sq, (points[1:-1], interp[1:-1]))
+    zero = jnp.zeros(1, points.dtype)
+    deviation = jnp.concatenate([zero, jnp.sqrt(dev_sq), zero])
+
+    def affine_push(pair):
+        X, Y = pair
+        d = X.shape[1]
+        m1, m2 = jnp.mean(X, 0), jnp.mean(Y, 0)
+        S1 = (X - m1).T @ (X - m1) / n
+        S2 = (Y - m2).T @ (Y - m2) / n
+        reg = 1e-9 * (jnp.trace(S1) + jnp.trace(S2)) / d + jnp.finfo(X.dtype).tiny
+        T = gaussian_ot_map(m1, S1 + reg * jnp.eye(d), m2, S2)
+        Z = X @ T.matrix.T + T.shift
+        c, ok = w2sq((Z.astype(X.dtype), Y))
+        return jnp.sqrt(
+            c / (2 * jnp.maximum(jnp.trace(S2), jnp.finfo(X.dtype).tiny))
+        ), ok
+
+    nonlin, ok4 = jax.lax.map(affine_push, (points[:-1], points[1:]))
+    converged = ok0 & jnp.all(ok1) & jnp.all(ok2) & jnp.all(ok3) & jnp.all(ok4)
+    del L
+    return TransportScores(
+        lss=jnp.mean(lss_i),
+        lss_per_sample=lss_i,
+        c_net=c_net,
+        w2_sq=w2_sq,
+        cost_ratio=c_net / w2_sq,
+        monge_gap=c_net - w2_sq,
+        matched_fraction=matched,
+        kinetic_energy=energy,
+        kinetic_ratio=energy / w2_sq,
+        speed_factor=energy / c_net,
+        layer_w2=layer_w2,
+        path_ratio=jnp.sum(layer_w2) / w2,
+        w2_from_source=w2_from_source,
+        speed_cv=speed_cv,
+        interpolant_deviation=deviation,
+        nonlinearity=nonlin,
+        converged=converged,
+        method=method,
+    )
+
+
+def score_tracks(
+    tracks: Tracks | ArrayLike,
+    *,
+    method: Literal["auto", "exact", "sinkhorn"] = "auto",
+    exact_max: int = 1024,
+    epsilon: float | None = None,
+    relative_epsilon: float = 0.01,
+    threshold: float = 1e-3,
+    max_iterations: int = 2000,
+    chunk_size: int = 256,
+) -> TransportScores:
+    """Score how close tracks are to optimal transport and the W2 geodesic.
+
+    One call computes every score of [`TransportScores`][] (THEORY.md section 4).
+    All $W_2$ values between pairs of layers use the same solver: the exact
+    assignment (`"exact"`, default when `n <= exact_max`) or the debiased
+    Sinkhorn divergence (`"sinkhorn"`) with one $\\varepsilon$ for every pair,
+    `relative_epsilon` times the mean cost between $\\mu_0$ and $\\mu_L$ unless
+    `epsilon` is given. With Sinkhorn the OT map is the barycentric projection
+    and the matched fraction uses the row-wise argmax of the plan.
+
+    **Arguments:**
+
+    - `tracks`: [`Tracks`][] or an array `(L+1, n, d)`.
+    - `method`, `exact_max`, `epsilon`, `relative_epsilon`, `threshold`,
+      `max_iterations`, `chunk_size`: solver options.
+
+    **Returns:** a [`TransportScores`][]; `.to_dict()` gives plain JSON.
+
+    **Raises:** `ValueError` on bad tracks (see [`Tracks`][]), an unknown
+    method, or a source and target that coincide ($W_2=0$: ratios undefined).
+    """
+    if not isinstance(tracks, Tracks):
+        tracks = Tracks(tracks)
+    n = tracks.n_samples
+    if method == "auto":
+        method = "exact" if n <= exact_max else "sinkhorn"
+    if method not in ("exact", "sinkhorn"):
+        raise ValueError(
+            f"`method` must be 'auto', 'exact' or 'sinkhorn'; got {method!r}."
+        )
+    points = tracks.points
+    if epsilon is None:
+        eps = relative_epsilon * mean_cost(points[0], points[-1])
+    else:
+        if not epsilon > 0:
+            raise ValueError(f"`epsilon` must be positive; got {epsilon}.")
+        eps = jnp.asarray(epsilon, points.dtype)
+    kw = dict(
+        mode="dense" if n * n <= 2**27 else "online",
+        threshold=threshold,
+        norm=1,
+        max_iterations=max_iterations,
+        inner=10,
+        omega=1.0,
+        chunk=chunk_size,
+        init="gaussian",
+    )
+    out = _score_impl(points, tracks.dt, eps, method=method, kw=kw)
+    if not _is_traced(out.w2_sq) and float(out.w2_sq) <= 0:
+        raise ValueError(
+            "the first and last layers have the same distribution (W2 = 0), so "
+            "the transport ratios are undefined."
+        )
+    return out

@@ -1,0 +1,159 @@
+"""Tracks: the features $x_i^l$, $l=0..L$, of n samples through layers or times."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
+
+from ._custom_types import Points, TrackArray
+from ._transport import _check_finite, _is_traced
+
+
+class Tracks(eqx.Module):
+    """Features of n samples at L+1 recorded layers or times (THEORY.md section 4).
+
+    - `points`: array `(L+1, n, d)`; `points[l, i]` is $x_i^l$.
+    - `times`: array `(L+1,)`, strictly increasing; layer l sits at `times[l]`
+      (default $l/L$). Scores use the normalised steps
+      $\\Delta t_l=(t_{l+1}-t_l)/(t_L-t_0)$.
+
+    Build with [`Tracks.from_array`][], [`Tracks.from_flow`][] or
+    [`record_tracks`][].
+    """
+
+    points: TrackArray
+    times: Float[Array, " T"]
+
+    def __init__(
+        self, points: ArrayLike | Sequence[ArrayLike], times: ArrayLike | None = None
+    ):
+        """**Arguments:**
+
+        - `points`: an array `(L+1, n, d)`, or a sequence of L+1 arrays `(n, d)`.
+        - `times`: optional `(L+1,)` strictly increasing times.
+
+        **Raises:** `ValueError` when fewer than 2 layers or 2 samples, layers of
+        unequal shape, NaN/inf, or bad times.
+        """
+        if not hasattr(points, "ndim"):
+            layers = [jnp.asarray(p) for p in points]  # pyright: ignore
+            if len(layers) < 2:
+                raise ValueError(f"tracks need at least 2 layers; got {len(layers)}.")
+            for idx, p in enumerate(layers):
+                if p.ndim != 2 or p.shape != layers[0].shape:
+                    raise ValueError(
+                        "every layer of a track must have the same shape (n, d); "
+                        f"layer 0 has {layers[0].shape} but layer {idx} has {p.shape}."
+                    )
+            points = jnp.stack(layers)
+        pts = jnp.asarray(points)
+        if pts.ndim != 3:
+            raise ValueError(
+                f"tracks must be an array of shape (L+1, n, d); got shape {pts.shape}."
+            )
+        if pts.shape[0] < 2:
+            raise ValueError(f"tracks need at least 2 layers; got {pts.shape[0]}.")
+        if pts.shape[1] < 2:
+            raise ValueError(f"tracks need at least 2 samples; got {pts.shape[1]}.")
+        if pts.shape[2] < 1:
+            raise ValueError(f"tracks need dimension d >= 1; got shape {pts.shape}.")
+        if not jnp.issubdtype(pts.dtype, jnp.floating):
+            pts = pts.astype(jnp.result_type(float))
+        self.points = _check_finite(pts, "tracks")
+        L = pts.shape[0] - 1
+        if times is None:
+            ts = jnp.linspace(0.0, 1.0, L + 1, dtype=pts.dtype)
+        else:
+            ts = jnp.asarray(times, dtype=pts.dtype)
+            if ts.shape != (L + 1,):
+                raise ValueError(
+                    f"`times` must have shape ({L + 1},) to match the tracks; got {ts.shape}."
+                )
+            ts = _check_finite(ts, "times")
+            if not _is_traced(ts) and not bool(jnp.all(jnp.diff(ts) > 0)):
+                raise ValueError("`times` must be strictly increasing.")
+        self.times = ts
+
+    @classmethod
+    def from_array(
+        cls, arr: ArrayLike | Sequence[ArrayLike], times: ArrayLike | None = None
+    ) -> "Tracks":
+        """Tracks from an array `(L+1, n, d)` or a list of `(n, d)` arrays."""
+        return cls(arr, times)
+
+    @classmethod
+    def from_flow(cls, result: Any) -> "Tracks":
+        """Tracks from a flow result: reads `result.tracks` `(T, n, d)` and
+        `result.ts` `(T,)` (duck-typed, e.g. the output of `flowrep.flow`)."""
+        if not (hasattr(result, "tracks") and hasattr(result, "ts")):
+            raise TypeError(
+                "`from_flow` expects an object with `.tracks` (T, n, d) and `.ts` (T,); "
+                f"got {type(result).__name__}."
+            )
+        return cls(result.tracks, result.ts)
+
+    @property
+    def n_layers(self) -> int:
+        """L, the number of steps (there are L+1 recorded layers)."""
+        return self.points.shape[0] - 1
+
+    @property
+    def n_samples(self) -> int:
+        return self.points.shape[1]
+
+    @property
+    def dim(self) -> int:
+        return self.points.shape[2]
+
+    @property
+    def source(self) -> Points:
+        """$x^0$, shape `(n, d)`."""
+        return self.points[0]
+
+    @property
+    def target(self) -> Points:
+        """$x^L$, shape `(n, d)`."""
+        return self.points[-1]
+
+    @property
+    def dt(self) -> Float[Array, " L"]:
+        """Normalised steps $\\Delta t_l$, summing to 1."""
+        dts = jnp.diff(self.times)
+        return dts / jnp.sum(dts)
+
+
+def record_tracks(layers: Sequence[Callable[[Array], Array]], x: Points) -> Tracks:
+    """Run samples through a list of layers and record every intermediate feature.
+
+    Each layer (an `eqx.Module` or any callable) takes one unbatched sample and
+    is `jax.vmap`-ed over the n samples; records $x^0=x$, $x^{l+1}=\\text{layer}_l(x^l)$.
+    Works for finite ResNets (blocks $x+hv(x)$) and plain nets alike, as long
+    as every layer keeps the dimension.
+
+    **Arguments:**
+
+    - `layers`: sequence of L callables `(d,) -> (d,)`.
+    - `x`: samples `(n, d)`.
+
+    **Returns:** [`Tracks`][] with L+1 layers at times $l/L$.
+
+    **Raises:** `ValueError` if `layers` is empty or a layer changes the dimension.
+    """
+    x = jnp.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"`x` must have shape (n, d); got {x.shape}.")
+    layers = list(layers)
+    if not layers:
+        raise ValueError("`layers` must contain at least one layer.")
+    feats = [x]
+    for idx, layer in enumerate(layers):
+        nxt = eqx.filter_vmap(layer)(feats[-1])
+        if nxt.shape != x.shape:
+            raise ValueError(
+                "tracks need every layer to keep the shape (n, d) = "
+                f"{x.shape}; layer {idx} maps to {nxt.shape}."
+            )
+        feats.append(nxt)
+    return Tracks(jnp.stack(feats))
