@@ -66,7 +66,35 @@ from ._nodes import (
 )
 from ._reconstruct import reconstruct as reconstruct
 # --- fields and flows (section: flows) ---------------------------------------
+from ._field import RidgeletField as RidgeletField
+from ._fit import (
+    fit as fit,
+    load_field as load_field,
+    mse_loss as mse_loss,
+    save_field as save_field,
+    sinkhorn_loss as sinkhorn_loss,
+)
+from ._flow import (
+    flow as flow,
+    flow_entropy as flow_entropy,
+    FlowResult as FlowResult,
+    RK4 as RK4,
+)
 # --- resnets and plain nets (section: resnet) ---
+from ._plainnet import (
+    plain_net_flow as plain_net_flow,
+    PlainNetField as PlainNetField,
+    refine as refine,
+    rotation_log as rotation_log,
+)
+from ._resnet import (
+    AbstractResNet as AbstractResNet,
+    euler_network as euler_network,
+    EulerNetwork as EulerNetwork,
+    field_from_resnet as field_from_resnet,
+    ResNet as ResNet,
+    ResNetField as ResNetField,
+)
 # --- transport scores (section: transport) -----------------------------------
 from ._entropy import knn_entropy as knn_entropy
 from ._plot_transport import (
@@ -94,6 +122,33 @@ from ._transport import (
     wasserstein2 as wasserstein2,
 )
 # --- laws and DAEs (section: dae) --------------------------------------------
+from ._dae import (
+    blurring_mean_shift_flow as blurring_mean_shift_flow,
+    BlurringMeanShiftField as BlurringMeanShiftField,
+    dae_story as dae_story,
+    deep_dae_flow as deep_dae_flow,
+    deep_dae_map as deep_dae_map,
+    DeepDAEField as DeepDAEField,
+    Denoiser as Denoiser,
+    depth_table as depth_table,
+    displacement_network as displacement_network,
+    entropy_curves as entropy_curves,
+    mean_shift as mean_shift,
+    relative_map_error as relative_map_error,
+    shallow_dae as shallow_dae,
+    shallow_dae_pushforward as shallow_dae_pushforward,
+    stacked_dae as stacked_dae,
+    stacked_dae_laws as stacked_dae_laws,
+    train_denoiser as train_denoiser,
+    train_stacked_denoisers as train_stacked_denoisers,
+)
+from ._laws import (
+    AbstractLaw as AbstractLaw,
+    CollapseError as CollapseError,
+    fit_mixture as fit_mixture,
+    GaussianLaw as GaussianLaw,
+    GaussianMixture as GaussianMixture,
+)
 
 
 __version__ = importlib.metadata.version("flowrep")

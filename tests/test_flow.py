@@ -1,0 +1,426 @@
+from typing import Any
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.stats
+
+import flowrep
+from flowrep._flow import _solve_counted
+
+from .helpers import loglog_slope
+
+
+A = np.array([[0.1, -1.0, 0.3], [0.8, -0.2, 0.0], [-0.4, 0.5, 0.05]])
+
+
+def linear_field(t, x, args):
+    return jnp.asarray(A) @ x
+
+
+class LinearModule(eqx.Module):
+    mat: jax.Array
+
+    def __call__(self, t, x, args):
+        return self.mat @ x
+
+
+FIXED: dict[str, Any] = dict(solver="rk4", num_steps=40)
+TIGHT: dict[str, Any] = dict(rtol=1e-10, atol=1e-10)
+
+
+def smooth_field(key):
+    # Chebyshev in time: smooth, so fixed-step orders are clean.
+    return flowrep.RidgeletField.random(
+        key, 2, 12, basis="chebyshev", num_knots=3, sigma="tanh"
+    )
+
+
+# ----------------------------------------------------------------------------- linear fields
+
+
+@pytest.mark.parametrize(
+    "kw,tol",
+    [
+        (dict(rtol=1e-10, atol=1e-10), 1e-8),
+        pytest.param(
+            dict(solver="dopri5", rtol=1e-10, atol=1e-10), 1e-8, marks=pytest.mark.slow
+        ),
+        (dict(solver="rk4", num_steps=200), 1e-8),
+        (dict(solver="rk4", num_steps=200, adjoint="recursive"), 1e-8),
+        pytest.param(dict(solver="heun", dt0=1e-3), 1e-5, marks=pytest.mark.slow),
+    ],
+)
+def test_linear_field_matches_expm(getkey, kw, tol):
+    x0 = jr.normal(getkey(), (7, 3))
+    ts = np.linspace(0.0, 1.5, 4)
+    res = flowrep.flow(linear_field, x0, 0.0, 1.5, ts=ts, **kw)
+    assert res.tracks.shape == (4, 7, 3)
+    assert bool(res.successful)
+    for k, t in enumerate(ts):
+        expected = x0 @ scipy.linalg.expm(t * A).T
+        np.testing.assert_allclose(res.tracks[k], expected, atol=tol, rtol=0)
+    np.testing.assert_allclose(res.xs, res.tracks[-1])
+
+
+def test_backward_flow_inverts(getkey):
+    x0 = jr.normal(getkey(), (5, 3))
+    x1 = x0 @ scipy.linalg.expm(1.2 * A).T
+    back = flowrep.flow(
+        LinearModule(jnp.asarray(A)), x1, 1.2, 0.0, rtol=1e-11, atol=1e-11
+    )
+    np.testing.assert_allclose(back.xs, x0, atol=1e-8)
+    back = flowrep.flow(
+        linear_field, x1, 1.2, 0.0, solver="rk4", num_steps=300
+    )  # the scan path
+    np.testing.assert_allclose(back.xs, x0, atol=1e-8)
+    # A nonlinear field: forward then backward returns to the start.
+    field = smooth_field(getkey())
+    y0 = jr.normal(getkey(), (8, 2))
+    fwd = flowrep.flow(field, y0, 0.0, 1.0, **TIGHT)
+    bwd = flowrep.flow(field, fwd.xs, 1.0, 0.0, **TIGHT)
+    np.testing.assert_allclose(bwd.xs, y0, atol=1e-8)
+    assert float(jnp.max(jnp.abs(fwd.xs - y0))) > 1e-2  # it did move
+
+
+def test_single_point_and_batch_agree(getkey):
+    field = smooth_field(getkey())
+    x0 = jr.normal(getkey(), (8, 2))
+    batch = flowrep.flow(field, x0, 0.0, 1.0, **FIXED)
+    for i in range(2):
+        one = flowrep.flow(field, x0[i], 0.0, 1.0, **FIXED)
+        assert one.tracks.shape == (2, 2)
+        np.testing.assert_allclose(one.xs, batch.xs[i], rtol=1e-12, atol=1e-12)
+    # A plain vmapped field (no batch_call) gives the same as the fused one.
+    plain = lambda t, x, args: field(t, x, args)  # noqa: E731
+    res = flowrep.flow(plain, x0, 0.0, 1.0, **FIXED)
+    np.testing.assert_allclose(res.xs, batch.xs, rtol=1e-12, atol=1e-12)
+
+
+def cubic_field(t, x, args):
+    # Smooth, nonlinear, time-dependent (random ridgelet fields sit
+    # pre-asymptotic at these step sizes).
+    return -(x**3) / 3 + jnp.sin(5 * t)
+
+
+@pytest.mark.parametrize(
+    "solver,order,kw",
+    [
+        ("euler", 1, {}),
+        ("heun", 2, {}),
+        pytest.param("midpoint", 2, {}, marks=pytest.mark.slow),
+        ("rk4", 4, {}),
+        # The same through diffrax's loop (dt0, one compilation for all h).
+        pytest.param("rk4", 4, dict(max_steps=64), marks=pytest.mark.slow),
+    ],
+)
+def test_fixed_step_order(solver, order, kw):
+    # As diffrax/test/test_integrate.py::test_ode_order: regress log error on log h.
+    x0 = jr.normal(jr.PRNGKey(0), (8, 3))
+    ref = flowrep.flow(
+        cubic_field, x0, 0.0, 1.0, solver="dopri8", rtol=1e-13, atol=1e-13
+    ).xs
+    steps = [8, 16, 32, 64]
+    step_kw = [dict(dt0=1 / s) if kw else dict(num_steps=s) for s in steps]
+    errors = [
+        float(
+            jnp.max(
+                jnp.abs(
+                    flowrep.flow(
+                        cubic_field, x0, 0.0, 1.0, solver=solver, **skw, **kw
+                    ).xs
+                    - ref
+                )
+            )
+        )
+        for skw in step_kw
+    ]
+    slope = loglog_slope([1 / s for s in steps], errors)
+    assert abs(slope - order) < 0.1, (slope, errors)
+
+
+# ----------------------------------------------------------------------------- log-density
+
+
+def test_log_density_exact_gaussian_pushforward(getkey):
+    n, t1 = 64, 0.8
+    x0 = jr.normal(getkey(), (n, 3))
+    ts = np.array([0.0, 0.4, 0.8])
+    logp0 = scipy.stats.multivariate_normal(np.zeros(3), np.eye(3)).logpdf(  # pyright: ignore
+        np.asarray(x0)
+    )
+    res = flowrep.flow(
+        LinearModule(jnp.asarray(A)),
+        x0,
+        0.0,
+        t1,
+        ts=ts,
+        log_density="exact",
+        solver="rk4",
+        num_steps=100,
+    )
+    logp = res.log_densities(logp0)
+    for k, t in enumerate(ts):
+        e = scipy.linalg.expm(t * A)
+        closed = scipy.stats.multivariate_normal(np.zeros(3), e @ e.T).logpdf(  # pyright: ignore
+            np.asarray(res.tracks[k])
+        )
+        np.testing.assert_allclose(logp[k], closed, atol=1e-8)
+    assert res.log_density_change is not None
+    np.testing.assert_allclose(res.log_density_change, -t1 * np.trace(A), atol=1e-9)
+    # Entropy: H_t = H_0 + t tr A exactly for the estimator; H_0 close to the closed form.
+    h = flowrep.flow_entropy(res, logp0)
+    np.testing.assert_allclose(h - h[0], ts * np.trace(A), atol=1e-9)
+    closed_h0 = 0.5 * 3 * np.log(2 * np.pi * np.e)
+    assert abs(float(h[0]) - closed_h0) < 4 * np.std(logp0) / np.sqrt(n)
+
+
+@pytest.mark.slow
+def test_log_density_exact_ridgelet_liouville(getkey):
+    field = smooth_field(getkey())
+    x0 = jr.normal(getkey(), (8, 2))
+    fused = flowrep.flow(field, x0, 0.0, 1.0, log_density="exact", **FIXED)
+    # Against the Jacobian determinant of the time-1 map (Liouville), by reverse mode.
+    flow_map = lambda x: flowrep.flow(field, x, 0.0, 1.0, **FIXED).xs  # noqa: E731
+    jac = jax.jacrev(flow_map)(x0)  # [8, 2, 8, 2]: block diagonal in the points
+    for i in range(3):
+        logdet = np.linalg.slogdet(np.asarray(jac[i, :, i, :]))[1]
+        # Both sides are RK4 discretisations of the same quantity: agree to O(h^4).
+        assert fused.log_density_change is not None
+        np.testing.assert_allclose(-fused.log_density_change[i], logdet, atol=1e-5)
+
+
+def test_log_density_hutchinson_statistics(getkey):
+    n, t1 = 4000, 1.0
+    x0 = jr.normal(getkey(), (n, 3))
+    res = flowrep.flow(
+        linear_field,
+        x0,
+        0.0,
+        t1,
+        log_density="hutchinson",
+        key=getkey(),
+        solver="rk4",
+        num_steps=20,
+    )
+    est = np.asarray(res.log_density_change)
+    # For a linear field each estimate is -t eps^T A eps: mean -t trA, variance t^2 sum_{i<j}(A_ij+A_ji)^2.
+    sym = A + A.T
+    var = t1**2 * sum(sym[i, j] ** 2 for i in range(3) for j in range(i + 1, 3))
+    assert abs(est.mean() + t1 * np.trace(A)) < 4 * np.sqrt(var / n)
+    assert abs(est.var() / var - 1) < 0.15
+    # More probes shrink the variance.
+    res4 = flowrep.flow(
+        linear_field,
+        x0,
+        0.0,
+        t1,
+        log_density="hutchinson",
+        key=getkey(),
+        num_probes=4,
+        solver="rk4",
+        num_steps=20,
+    )
+    assert np.var(np.asarray(res4.log_density_change)) < 0.4 * var
+
+
+def test_kinetic_and_jacobian_regularisers(getkey):
+    x0 = jr.normal(getkey(), (3000, 3))
+    t1 = 0.5
+    res = flowrep.flow(
+        linear_field,
+        x0,
+        0.0,
+        t1,
+        kinetic=True,
+        jacobian=True,
+        key=getkey(),
+        solver="rk4",
+        num_steps=50,
+        ts=np.linspace(0, t1, 51),
+    )
+    assert res.kinetic is not None and res.jacobian_frobenius is not None
+    # Kinetic energy: trapezoid of |A x_t|^2 along the recorded track.
+    speed2 = jnp.sum((res.tracks @ A.T) ** 2, axis=-1)
+    trap = 0.5 * (speed2[1:] + speed2[:-1]).sum(0) * (t1 / 50)
+    np.testing.assert_allclose(res.kinetic, trap, rtol=1e-3)
+    # Jacobian term: E|A eps|^2 = ||A||_F^2 per unit time.
+    frob = float(jnp.mean(res.jacobian_frobenius))
+    assert abs(frob / (t1 * np.sum(A**2)) - 1) < 0.05
+
+
+# ----------------------------------------------------------------------------- gradients
+
+
+@pytest.mark.parametrize(
+    "adjoint",
+    ["recursive", "backsolve", pytest.param("direct", marks=pytest.mark.slow)],
+)
+def test_gradient_matches_finite_differences(getkey, adjoint):
+    field = smooth_field(getkey())
+    x0 = jr.normal(getkey(), (8, 2))
+    params, static = eqx.partition(field, eqx.is_inexact_array)
+    direction = jax.tree.map(lambda p: jr.normal(getkey(), p.shape), params)
+
+    def loss(p, x):
+        f = eqx.combine(p, static)
+        res = flowrep.flow(f, x, 0.0, 1.0, adjoint=adjoint, **TIGHT)
+        return jnp.sum(jnp.sin(res.xs) ** 2)
+
+    gp, gx = jax.grad(loss, argnums=(0, 1))(params, x0)
+    eps = 1e-5
+    shift = lambda s: jax.tree.map(lambda p, d: p + s * d, params, direction)  # noqa: E731
+    fd = (loss(shift(eps), x0) - loss(shift(-eps), x0)) / (2 * eps)
+    ad = sum(
+        jnp.sum(g * d) for g, d in zip(jax.tree.leaves(gp), jax.tree.leaves(direction))
+    )
+    np.testing.assert_allclose(ad, fd, rtol=1e-6)
+    dx = jr.normal(getkey(), x0.shape)
+    fdx = (loss(params, x0 + eps * dx) - loss(params, x0 - eps * dx)) / (2 * eps)
+    np.testing.assert_allclose(jnp.sum(gx * dx), fdx, rtol=1e-6)
+
+
+def test_gradient_fixed_step_matches_finite_differences(getkey):
+    field = smooth_field(getkey())
+    x0 = jr.normal(getkey(), (8, 2))
+
+    def loss(f):
+        return jnp.sum(flowrep.flow(f, x0, 0.0, 1.0, **FIXED).xs ** 2)
+
+    g = eqx.filter_grad(loss)(field)
+    d = jr.normal(getkey(), field.c.shape)
+    eps = 1e-6
+    plus = eqx.tree_at(lambda f: f.c, field, field.c + eps * d)
+    minus = eqx.tree_at(lambda f: f.c, field, field.c - eps * d)
+    fd = (loss(plus) - loss(minus)) / (2 * eps)
+    np.testing.assert_allclose(jnp.sum(g.c * d), fd, rtol=1e-7)
+    # The scan storing every stage gives the same gradient.
+    for adjoint in ("scan",):
+        g2 = eqx.filter_grad(
+            lambda f: jnp.sum(
+                flowrep.flow(f, x0, 0.0, 1.0, adjoint=adjoint, **FIXED).xs ** 2
+            )
+        )(field)
+        np.testing.assert_allclose(g2.c, g.c, rtol=1e-10, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- jit
+
+
+def test_no_retrace_on_new_values(getkey):
+    field = smooth_field(getkey())
+    x0 = jr.normal(getkey(), (8, 2))
+    flowrep.flow(field, x0, 0.0, 1.0, **FIXED)
+    before = eqx.debug.get_num_traces(_solve_counted)
+    # New points, new times, new weights (same shapes): no new trace.
+    field2 = eqx.tree_at(lambda f: f.c, field, 2 * field.c)
+    flowrep.flow(field2, x0 + 1.0, 0.5, 1.7, **FIXED)
+    flowrep.flow(field, 2 * x0, 1.0, 0.0, **FIXED)
+    assert eqx.debug.get_num_traces(_solve_counted) == before
+
+
+def test_jit_and_vmap_of_flow(getkey):
+    field = smooth_field(getkey())
+    x0 = jr.normal(getkey(), (8, 2))
+
+    @eqx.filter_jit
+    @eqx.debug.assert_max_traces(max_traces=1)
+    def run(f, x, t1):
+        return flowrep.flow(f, x, 0.0, t1, **FIXED).xs
+
+    a = run(field, x0, jnp.asarray(1.0))
+    b = run(field, x0, jnp.asarray(1.0))
+    c = run(field, x0 + 1, jnp.asarray(0.5))
+    np.testing.assert_allclose(a, b)
+    assert c.shape == a.shape
+    np.testing.assert_allclose(a, flowrep.flow(field, x0, 0.0, 1.0, **FIXED).xs)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_bad_input_dimension(getkey):
+    field = smooth_field(getkey())
+    with pytest.raises(ValueError, match="dimension m=3 but the field acts on R\\^2"):
+        flowrep.flow(field, jnp.ones((4, 3)), 0.0, 1.0)
+    with pytest.raises(ValueError, match="velocity of shape \\(3,\\)"):
+        flowrep.flow(lambda t, x, args: x[:2], jnp.ones((4, 3)), 0.0, 1.0)
+    with pytest.raises(ValueError, match="does the field act on R\\^3"):
+        flowrep.flow(
+            lambda t, x, args: jnp.ones((2, 2)) @ x, jnp.ones((4, 3)), 0.0, 1.0
+        )
+    with pytest.raises(ValueError, match="shape \\[n, m\\] or \\[m\\]"):
+        flowrep.flow(field, jnp.ones((2, 2, 2)), 0.0, 1.0)
+    with pytest.raises(ValueError, match="empty"):
+        flowrep.flow(field, jnp.ones((0, 2)), 0.0, 1.0)
+
+
+def test_bad_input_times_and_options(getkey):
+    field = smooth_field(getkey())
+    x0 = jnp.ones((4, 2))
+    with pytest.raises(ValueError, match="t1 == t0"):
+        flowrep.flow(field, x0, 0.5, 0.5)
+    with pytest.raises(ValueError, match="must be finite"):
+        flowrep.flow(field, x0, 0.0, float("inf"))
+    with pytest.raises(ValueError, match="Unknown solver"):
+        flowrep.flow(field, x0, 0.0, 1.0, solver="rk45")
+    with pytest.raises(ValueError, match="Unknown adjoint"):
+        flowrep.flow(field, x0, 0.0, 1.0, adjoint="magic")
+    with pytest.raises(ValueError, match="no error estimate"):
+        flowrep.flow(field, x0, 0.0, 1.0, solver="euler")
+    with pytest.raises(ValueError, match="log_density must be"):
+        flowrep.flow(field, x0, 0.0, 1.0, log_density="trace")  # pyright: ignore
+    with pytest.raises(ValueError, match="need a PRNG `key`"):
+        flowrep.flow(field, x0, 0.0, 1.0, log_density="hutchinson")
+    with pytest.raises(ValueError, match="needs a fixed-step explicit Runge-Kutta"):
+        flowrep.flow(field, x0, 0.0, 1.0, adjoint="scan")
+    with pytest.raises(ValueError, match="either `dt0` or `num_steps`"):
+        flowrep.flow(field, x0, 0.0, 1.0, dt0=0.1, num_steps=10)
+    with pytest.raises(ValueError, match="Give t0 and t1"):
+        flowrep.flow(linear_field, jnp.ones((2, 3)))
+
+
+def test_bad_input_traced_equal_times(getkey):
+    field = smooth_field(getkey())
+
+    @jax.jit
+    def run(t):
+        return flowrep.flow(field, jnp.ones((8, 2)), t, t, **FIXED).xs
+
+    with pytest.raises(Exception, match="t1 == t0"):
+        run(0.3)
+
+
+def test_nan_in_x0(getkey):
+    field = smooth_field(getkey())
+    x0 = jnp.ones((8, 2)).at[1, 0].set(jnp.nan)
+    with pytest.raises(Exception, match="x0 contains NaN or inf"):
+        flowrep.flow(field, x0, 0.0, 1.0, **FIXED)
+    with pytest.raises(Exception, match="x0 contains NaN or inf"):
+        flowrep.flow(field, x0.at[1, 0].set(jnp.inf), 0.0, 1.0, **FIXED)
+
+
+def test_diverging_flow(getkey):
+    blowup = lambda t, x, args: x**2  # noqa: E731  x(t) = x0 / (1 - x0 t): blows up at t = 1/x0
+    x0 = jnp.ones((3, 1))
+    with pytest.raises(Exception, match="max_steps.*diverged"):
+        flowrep.flow(blowup, x0, 0.0, 2.0, max_steps=256)
+    res = flowrep.flow(blowup, x0, 0.0, 2.0, max_steps=256, throw=False)
+    assert not bool(res.successful)
+    assert res.result == diffrax.RESULTS.max_steps_reached
+    # Fixed steps run into inf instead.
+    with pytest.raises(Exception, match="NaN or inf before t1: the flow diverged"):
+        flowrep.flow(blowup, 3 * x0, 0.0, 2.0, solver="euler", num_steps=20)
+    res = flowrep.flow(
+        blowup, 3 * x0, 0.0, 2.0, solver="euler", num_steps=20, throw=False
+    )
+    assert res.result == diffrax.RESULTS.nonfinite
+    # Below the blow-up time the same field is fine and matches x0 / (1 - x0 t).
+    ok = flowrep.flow(blowup, 0.5 * x0, 0.0, 1.0, max_steps=256, throw=False)
+    assert bool(ok.successful)
+    np.testing.assert_allclose(ok.xs, 0.5 / (1 - 0.5) * np.ones((3, 1)), rtol=1e-4)
