@@ -24,30 +24,43 @@ def _print_table(rows: list[dict[str, Any]], keys: list[str]) -> None:
 
 
 def _demo(report: Report, args) -> None:
-    from . import _ridgelet_jobs as rj
+    from ._demo import run_demo
 
-    quick = not args.full
     t = time.perf_counter()
-    print("[1/2] ridgelet reconstructions (ACHA section 7)...", flush=True)
-    report.data["acha_1d"] = rj.acha_1d(report, quick=quick)
-    print("[2/2] admissibility table (ACHA Table 5)...", flush=True)
-    report.data["admissibility_table"] = rj.table5(report, dims=(1,))
+    report.data.update(run_demo(report, quick=not args.full, seed=args.seed))
     report.data["seconds"] = time.perf_counter() - t
-    report.section(
-        "What this shows",
-        "A one-hidden-layer network of infinite width is the dual ridgelet transform S of a parameter "
-        "distribution gamma(a, b). For an admissible (activation, ridgelet) pair, gamma = R[f; rho] / <<sigma, rho>> "
-        "represents f; for a non-admissible pair the spectrum is a ghost that S maps to ~0.",
+    d = report.data
+    print()
+    print(
+        f"flow (held-out samples): W2(moons, N(0,I)) = {d['flow']['w2_source_to_target']:.3f} -> W2(flowed moons, N(0,I)) = "
+        f"{d['flow']['w2_flowed_to_target']:.3f} (two independent Gaussian samples: {d['flow']['w2_gaussian_sample_to_target']:.3f})"
+    )
+    s = d["scores"]
+    print(
+        f"flow transport scores: LSS {s['lss']:.3f}  cost ratio {s['cost_ratio']:.3f}  kinetic ratio {s['kinetic_ratio']:.3f}  path ratio {s['path_ratio']:.3f}"
     )
     print()
     _print_table(
-        report.data["acha_1d"]["pairs"],
-        ["activation", "ridgelet", "status", "pairing", "sup_error_inner"],
+        d["depth_sweep"]["rows"],
+        [
+            "L",
+            "rms_error_to_flow",
+            "w2_to_target",
+            "lss",
+            "cost_ratio",
+            "kinetic_ratio",
+            "path_ratio",
+        ],
     )
-    ok = report.data["admissibility_table"]["matches_published"]
+    sweep = d["depth_sweep"]
     print(
-        f"\nACHA Table 5 (m=1) {'matches' if ok else 'DIFFERS FROM'} the published pattern."
+        f"ResNet(L) -> flow: log-log slope {sweep['loglog_slope']:.2f} (claim O(1/L): {'reproduced' if sweep['reproduced'] else 'NOT reproduced'})"
     )
+    e = d["entropy"]
+    print(
+        f"entropy (k-NN) along the flow: {e['knn'][0]:.3f} -> {e['knn'][-1]:.3f} (N(0, I): {e['gaussian_closed_form']:.3f} exact, {e['gaussian_knn_same_n']:.3f} by k-NN at the same n)"
+    )
+    print(f"done in {d['seconds']:.0f} s")
 
 
 def _reproduce_factory(name: str) -> Callable[[Report, Any], None]:
@@ -87,6 +100,20 @@ def _reproduce_factory(name: str) -> Callable[[Report, Any], None]:
 REPRODUCTIONS = ("acha-1d", "admissibility-table", "ghosts")
 
 
+def _bench(args) -> int:
+    from ._bench import run_bench
+
+    table = run_bench(quick=not args.full)
+    print()
+    _print_table(
+        table, ["benchmark", "config", "flowrep", "peer", "peer_result", "ratio"]
+    )
+    print(
+        "ratio = peer time / flowrep time (or flowrep throughput / peer throughput); > 1 means flowrep is faster"
+    )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flowrep",
@@ -97,6 +124,15 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="the end-to-end example (small and CPU-friendly by default)"
     )
     rep = sub.add_parser("reproduce", help="reproduce a paper result")
+    bench = sub.add_parser(
+        "bench",
+        help="run the benchmarks (flowrep vs NumPy, torchdiffeq, POT) and print one table",
+    )
+    bmode = bench.add_mutually_exclusive_group()
+    bmode.add_argument("--quick", action="store_true", help="small sizes (default)")
+    bmode.add_argument(
+        "--full", action="store_true", help="the sizes quoted in the README"
+    )
     rep.add_argument("name", help=f"one of: {', '.join(REPRODUCTIONS)}")
     for q in (demo, rep):
         q.add_argument(
@@ -120,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # argparse already printed one line of usage + error
         return int(e.code or 0)
     try:
+        if args.command == "bench":
+            return _bench(args)
         if args.command == "demo":
             job, title, name = _demo, "flowrep demo", "demo"
         else:

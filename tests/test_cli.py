@@ -1,0 +1,151 @@
+"""End-to-end tests of the `flowrep` command (quick mode, into temp dirs)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from flowrep._cli import main
+from flowrep._cli._report import atomic_report, CLIError
+
+
+def _report(out):
+    with open(out / "report.json") as fh:
+        data = json.load(fh)
+    assert (out / "index.html").exists()
+    return data
+
+
+def test_demo_quick(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out), "--seed", "1"]) == 0
+    data = _report(out)
+    for name in ("tracks.png", "spectrum.png", "depth.png", "entropy.png"):
+        assert (out / name).stat().st_size > 1000
+    assert data["mode"] == "quick" and data["seed"] == 1
+    # the flow moves held-out moons towards the Gaussian, to within a few sampling noise levels
+    flow = data["flow"]
+    assert flow["w2_flowed_to_target"] < flow["w2_source_to_target"]
+    assert flow["w2_flowed_to_target"] < 3 * flow["w2_gaussian_sample_to_target"]
+    # Euler broken lines converge to the flow at O(1/L)
+    sweep = data["depth_sweep"]
+    errs = [r["rms_error_to_flow"] for r in sweep["rows"]]
+    assert all(e1 > e2 for e1, e2 in zip(errs, errs[1:]))
+    assert -1.3 < sweep["loglog_slope"] < -0.7 and sweep["reproduced"]
+    # transport scores are >= 1 (1 = geodesic)
+    for key in ("lss", "cost_ratio", "kinetic_ratio", "path_ratio"):
+        assert data["scores"][key] >= 1 - 1e-6
+    assert len(data["entropy"]["knn"]) == len(data["entropy"]["ts"])
+    printed = capsys.readouterr().out
+    assert "ResNet(L) -> flow" in printed and "wrote" in printed
+
+
+def test_reproduce_admissibility_table(tmp_path):
+    out = tmp_path / "t5"
+    assert main(["reproduce", "admissibility-table", "--out", str(out)]) == 0
+    data = _report(out)
+    assert data["matches_published"] is True
+    for dim in ("dim1", "dim2"):
+        assert data[dim]["status"] == data[dim]["published"]
+    assert data["dim1"]["status"]["relu"] == ["inf", "inf", "+"]
+
+
+def test_reproduce_ghosts(tmp_path):
+    out = tmp_path / "ghosts"
+    assert main(["reproduce", "ghosts", "--out", str(out)]) == 0
+    rows = {r["k"]: r for r in _report(out)["rows"]}
+    # tanh is odd: even k >= 2 vanish (ghosts), odd k >= m + 1 = 2 are admissible;
+    # k = 0, 1 diverge at omega -> 0 (tanh^# ~ 1/omega)
+    for k in (2, 4):
+        assert rows[k]["status"] == "ghost"
+        assert rows[k]["raw_max_abs"] < 1e-3 * rows[3]["raw_max_abs"]
+    assert rows[3]["status"] == "admissible"
+    assert rows[0]["status"] == rows[1]["status"] == "diverges"
+
+
+def test_reproduce_acha_1d(tmp_path):
+    out = tmp_path / "acha"
+    assert main(["reproduce", "acha-1d", "--out", str(out)]) == 0
+    pairs = _report(out)["pairs"]
+    by = {(p["activation"], p["ridgelet"]): p for p in pairs}
+    assert (
+        by[("relu", "G^(4)")]["reconstructs"]
+        and by[("gaussian", "G^(2)")]["reconstructs"]
+    )
+    assert (
+        by[("tanh", "G^(2)")]["status"] == "ghost"
+        and not by[("tanh", "G^(2)")]["reconstructs"]
+    )
+    assert by[("relu", "G^(2)")]["status"] == "diverges"
+    assert (out / "acha_1d.png").exists()
+
+
+def test_unknown_reproduction(tmp_path, capsys):
+    assert main(["reproduce", "nope", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown reproduction 'nope'" in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_bad_option(capsys):
+    assert main(["demo", "--seed", "abc"]) != 0
+    assert "invalid int value" in capsys.readouterr().err
+
+
+def test_unwritable_out(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert (
+        main(["reproduce", "admissibility-table", "--out", str(blocker / "sub")]) == 2
+    )
+    assert "error" in capsys.readouterr().err
+    assert main(["reproduce", "admissibility-table", "--out", str(blocker)]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert blocker.read_text() == "x"
+
+
+def test_no_half_written_report(tmp_path):
+    out = tmp_path / "r"
+    with pytest.raises(RuntimeError):
+        with atomic_report(out, "t") as report:
+            (report.dir / "partial.png").write_text("x")
+            raise RuntimeError("boom")
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+    # an existing report is replaced only on success
+    with atomic_report(out, "t") as report:
+        report.data["v"] = 1
+    with pytest.raises(RuntimeError):
+        with atomic_report(out, "t") as report:
+            report.data["v"] = 2
+            raise RuntimeError("boom")
+    assert json.loads((out / "report.json").read_text())["v"] == 1
+
+
+def test_job_error_is_one_line(tmp_path, capsys, monkeypatch):
+    import flowrep._cli._ridgelet_jobs as rj
+
+    def broken(*a, **k):
+        raise ValueError("synthetic failure")
+
+    monkeypatch.setattr(rj, "ghosts", broken)
+    assert main(["reproduce", "ghosts", "--out", str(tmp_path / "g")]) == 1
+    err = capsys.readouterr().err
+    assert "ValueError: synthetic failure" in err and err.count("\n") == 1
+    assert not (tmp_path / "g").exists()
+
+
+def test_python_dash_m(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "flowrep", "reproduce", "nope"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+    )
+    assert proc.returncode == 2 and "unknown reproduction" in proc.stderr
+
+
+def test_cli_error_type():
+    assert issubclass(CLIError, Exception)
