@@ -271,3 +271,120 @@ def test_bad_orders():
         CustomRidgelet(fn=3, fourier_fn=lambda w: w)  # pyright: ignore[reportArgumentType]
     with pytest.raises(ValueError, match="parity"):
         CustomRidgelet(fn=jnp.sin, fourier_fn=jnp.cos, parity=2)
+
+
+# ----------------------------------------------------------------------------
+# Odd m: the Dawson-table path against the independent contour reference
+# ----------------------------------------------------------------------------
+
+_ODD_GRID = np.concatenate(
+    [
+        np.linspace(-30.0, 30.0, 1201),
+        np.geomspace(30.0, 1e4, 60),
+        -np.geomspace(1e-6, 1e4, 60),
+        [0.0],
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "m,order", [(1, 0), (1, 1), (1, 4), (3, 0), (3, 3), (5, 2), (7, 1), (1, 8)]
+)
+def test_lambda_gaussian_odd_matches_contour_reference(m, order):
+    from flowrep._ridgelets import _dawson_tables, _lambda_gaussian_odd_contour
+
+    switch = _dawson_tables(m + order).z_switch
+    z = np.concatenate([_ODD_GRID, [switch * (1 - 1e-12), switch, -switch]])
+    ref = np.asarray(_lambda_gaussian_odd_contour(m, order, jnp.asarray(z)))
+    got = np.asarray(LambdaGaussian(m, order)(jnp.asarray(z)))
+    scale = np.max(np.abs(ref))
+    # Everywhere: to 1e-14 of the peak value (the reference is good to ~5e-16).
+    np.testing.assert_allclose(got, ref, rtol=1e-11, atol=1e-14 * scale)
+    # Tails (no zeros there): pointwise relative accuracy down to |z|^-(n+1) ~ 1e-40.
+    tail = np.abs(z) >= 8.0
+    np.testing.assert_allclose(got[tail], ref[tail], rtol=1e-12, atol=0)
+
+
+def test_lambda_gaussian_odd_is_dawson_derivative():
+    # Lambda^1 G^(l) = (2/sqrt pi) 2^{-n/2} D^(n)(z/sqrt2), n = l+1, with D from
+    # scipy.special.dawsn and D' = 1-2xD, D^(k+1) = -2x D^(k) - 2k D^(k-1),
+    # a recurrence that is stable for |x| <= 1.
+    x = np.linspace(-1.0, 1.0, 81)
+    z = math.sqrt(2) * x
+    d = [special.dawsn(x), 1 - 2 * x * special.dawsn(x)]
+    for k in range(1, 8):
+        d.append(-2 * x * d[k] - 2 * k * d[k - 1])
+    for n in range(1, 9):
+        ref = 2 / math.sqrt(math.pi) * 2 ** (-n / 2) * d[n]
+        got = np.asarray(LambdaGaussian(1, n - 1)(jnp.asarray(z)))
+        np.testing.assert_allclose(
+            got, ref, rtol=1e-12, atol=1e-14 * np.max(np.abs(ref))
+        )
+        # The odd-m reduction |w|^m = (-1)^{(m-1)/2} |w| (iw)^{m-1}.
+        if n >= 3:
+            got3 = np.asarray(LambdaGaussian(3, n - 3)(jnp.asarray(z)))
+            np.testing.assert_allclose(
+                got3, -ref, rtol=1e-12, atol=1e-14 * np.max(np.abs(ref))
+            )
+
+
+def test_lambda_gaussian_odd_tables_nodes_match_scipy_dawsn():
+    from flowrep._ridgelets import _dawson_derivatives
+
+    for i in (0, 3, 16, 47, 100, 200):
+        x = i / 16
+        d = _dawson_derivatives(i, 2)
+        np.testing.assert_allclose(float(d[0]), special.dawsn(x), rtol=2e-15, atol=0)
+        np.testing.assert_allclose(
+            float(d[1]), 1 - 2 * x * float(d[0]), rtol=1e-13, atol=1e-300
+        )
+
+
+def test_lambda_gaussian_odd_high_order_matches_contour_reference():
+    from flowrep._ridgelets import _lambda_gaussian_odd_contour
+
+    z = np.concatenate([np.linspace(-25.0, 25.0, 501), [1e2, -1e3, 1e4]])
+    ref = np.asarray(_lambda_gaussian_odd_contour(9, 6, jnp.asarray(z)))
+    got = np.asarray(LambdaGaussian(9, 6)(jnp.asarray(z)))
+    # The contour reference itself degrades to ~5e-15 of the peak at m + l = 15.
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=2e-14 * np.max(np.abs(ref)))
+
+
+def test_lambda_gaussian_odd_derivatives_are_exact():
+    rho = LambdaGaussian(3, 1)
+    z = jnp.array([-25.0, -4.1, -0.6, 0.0, 0.35, 2.7, 11.0, 300.0])
+    grad = jax.vmap(jax.grad(rho))(z)
+    np.testing.assert_allclose(grad, LambdaGaussian(3, 2)(z), rtol=1e-13, atol=1e-15)
+    second = jax.vmap(jax.grad(jax.grad(rho)))(z)
+    np.testing.assert_allclose(second, LambdaGaussian(3, 3)(z), rtol=1e-13, atol=1e-15)
+    # ... and match the profile itself: central differences (step 1e-4, error ~1e-8).
+    h = 1e-4
+    fd = (rho(z + h) - rho(z - h)) / (2 * h)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
+
+
+def test_lambda_gaussian_odd_float32_vmap_jit():
+    from flowrep._ridgelets import _lambda_gaussian_odd_contour
+
+    z = np.concatenate([np.linspace(-15.0, 15.0, 61), [40.0, -300.0, 2e3]])
+    for m, order in ((1, 0), (3, 1)):
+        rho = LambdaGaussian(m, order)
+        ref = np.asarray(_lambda_gaussian_odd_contour(m, order, jnp.asarray(z)))
+        out = eqx.filter_jit(rho)(jnp.asarray(z, jnp.float32))
+        assert out.dtype == jnp.float32
+        np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-6 * np.max(np.abs(ref)))
+        # Tails keep float32 relative accuracy.
+        np.testing.assert_allclose(out[-3:], ref[-3:], rtol=2e-5)
+        grid = jnp.asarray(z[:60].reshape(6, 10))
+        batched = jax.vmap(rho)(grid)
+        assert batched.shape == (6, 10)
+        np.testing.assert_allclose(batched, rho(grid), rtol=1e-15)
+
+
+def test_lambda_gaussian_odd_non_finite_inputs():
+    rho = LambdaGaussian(1, 1)
+    out = np.asarray(rho(jnp.array([jnp.nan, jnp.inf, -jnp.inf, 1.0])))
+    assert np.isnan(out[0])
+    # The algebraic tails go to 0 at +-inf.
+    assert out[1] == 0.0 and out[2] == 0.0
+    assert np.isfinite(out[3])
