@@ -149,3 +149,22 @@ def test_python_dash_m(tmp_path):
 
 def test_cli_error_type():
     assert issubclass(CLIError, Exception)
+
+
+def test_reproduce_li_shi(tmp_path, capsys):
+    out = tmp_path / "ls"
+    assert main(["reproduce", "li-shi", "--out", str(out)]) == 0
+    data = _report(out)
+    errs = [r["max_error"] for r in data["rows"]]
+    assert errs[-1] < errs[0] / 10
+    assert data["reproduced"] is True
+    assert "reproduced" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["gai-zhang", "dae"])
+def test_reproduce_slow_jobs(tmp_path, name):
+    out = tmp_path / name
+    assert main(["reproduce", name, "--out", str(out)]) == 0
+    data = _report(out)
+    assert isinstance(data["reproduced"], bool)

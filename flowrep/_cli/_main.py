@@ -93,11 +93,84 @@ def _reproduce_factory(name: str) -> Callable[[Report, Any], None]:
             ["k", "status", "pairing", "raw_max_abs", "spectrum_max_abs"],
         )
 
-    jobs = {"acha-1d": acha, "admissibility-table": table, "ghosts": ghost}
+    def li_shi(report, args):
+        from . import _paper_jobs as pj
+
+        report.data.update(pj.li_shi(report, quick=not args.full, seed=args.seed))
+        _print_table(report.data["rows"], ["n", "depth", "max_error", "rms_error"])
+        _print_verdicts(report.data)
+
+    def gai_zhang(report, args):
+        from . import _paper_jobs as pj
+
+        report.data.update(pj.gai_zhang(report, quick=not args.full, seed=args.seed))
+        for name, ds in report.data["datasets"].items():
+            print(f"\n{name}:")
+            _print_table(
+                ds["table"],
+                [
+                    "model",
+                    "accuracy",
+                    "lss",
+                    "cost_ratio",
+                    "kinetic_ratio",
+                    "path_ratio",
+                ],
+            )
+        _print_verdicts(report.data)
+
+    def dae(report, args):
+        from . import _paper_jobs as pj
+
+        report.data.update(pj.dae(report, quick=not args.full, seed=args.seed))
+        for name, sweep in report.data["l_sweep"].items():
+            print(f"\n{name}:")
+            _print_table(
+                sweep["rows"],
+                [
+                    k
+                    for k in ("L", "distance", "entropy", "entropy_deep")
+                    if k in sweep["rows"][0]
+                ],
+            )
+        _print_verdicts(report.data)
+
+    jobs = {
+        "acha-1d": acha,
+        "admissibility-table": table,
+        "ghosts": ghost,
+        "li-shi": li_shi,
+        "gai-zhang": gai_zhang,
+        "dae": dae,
+    }
     return jobs[name]
 
 
-REPRODUCTIONS = ("acha-1d", "admissibility-table", "ghosts")
+def _print_verdicts(data: dict) -> None:
+    """Print any `reproduced`/`verdict` entries of a job's results, one per line."""
+
+    def walk(obj, path):
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if k in ("reproduced", "reproduces") and isinstance(v, bool):
+                    print(
+                        f"{'/'.join(path) or 'claim'}: {'reproduced' if v else 'NOT reproduced'}"
+                    )
+                else:
+                    walk(v, path + [str(k)])
+
+    print()
+    walk(data, [])
+
+
+REPRODUCTIONS = (
+    "acha-1d",
+    "admissibility-table",
+    "ghosts",
+    "li-shi",
+    "gai-zhang",
+    "dae",
+)
 
 
 def _bench(args) -> int:

@@ -1,0 +1,224 @@
+"""The `flowrep reproduce` jobs li-shi, gai-zhang and dae, run in quick mode into a temp dir."""
+
+import json
+import sys
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+import pytest
+
+from flowrep._cli import _paper_jobs as pj
+from flowrep._cli._report import CLIError, Report
+
+from .helpers import loglog_slope, tree_allclose
+
+
+def _written(report: Report) -> dict:
+    """Write the report as the CLI does and read report.json back."""
+    report.write()
+    assert (report.dir / "index.html").exists()
+    for name, _ in report.figures:
+        assert (report.dir / name).stat().st_size > 0
+    return json.loads((report.dir / "report.json").read_text())
+
+
+# ------------------------------------------------------------------------- Li-Shi
+
+
+def test_orientation_preserving_mlp_is_deterministic():
+    for seed in range(6):
+        a = pj.orientation_preserving_mlp(jr.PRNGKey(seed), 3, 3, 0.2)
+        b = pj.orientation_preserving_mlp(jr.PRNGKey(seed), 3, 3, 0.2)
+        for la, lb in zip(a.layers, b.layers):
+            assert np.linalg.det(np.asarray(la.weight)) > 0
+            assert np.array_equal(np.asarray(la.weight), np.asarray(lb.weight))
+
+
+def test_li_shi_quick(tmp_path):
+    report = Report(tmp_path, "t")
+    out = pj.li_shi(report, quick=True, seed=0)
+    report.data.update(out)
+    data = _written(report)
+    rows = data["rows"]
+    ns = np.asarray([r["n"] for r in rows])
+    errors = np.asarray([r["max_error"] for r in rows])
+    assert np.all(np.diff(ns) > 0) and np.all(np.diff(errors) < 0)
+    assert data["error_decreasing"] is True
+    # the reported slope is the regression over the fitted range (recomputed here)
+    fit = ns >= data["slope_fit_from_n"]
+    assert fit.sum() >= 3
+    assert data["slope"] == pytest.approx(loglog_slope(ns[fit], errors[fit]), abs=1e-9)
+    assert -1.3 <= data["slope"] <= -0.7
+    # halving the step about halves the error at the fine end
+    assert 1.8 < errors[-2] / errors[-1] < 2.3
+    # rms <= max, and the accurate flow reproduces the plain net
+    assert all(r["rms_error"] <= r["max_error"] for r in rows)
+    assert data["flow_error"] < 1e-6
+    assert all(d > 0 for d in data["net"]["det_w"])
+    assert data["net"]["num_pieces"] == 5 * data["net"]["layers"]
+    assert data["reproduced"] is True
+    names = [f for f, _ in report.figures]
+    assert names == ["li_shi_error.png", "li_shi_tracks.png"]
+    assert report.sections and "Li & Shi" in report.sections[-1][0]
+
+
+# ---------------------------------------------------------------------- Gai-Zhang
+
+
+def test_adamw_without_decay_is_adam():
+    """The job trains 'adam' as adamw with weight decay 0: check the updates agree."""
+    params = {"w": jnp.array([1.0, -2.0, 0.5]), "b": jnp.array(0.3)}
+    grads = {"w": jnp.array([0.1, 0.4, -0.2]), "b": jnp.array(-1.0)}
+    inj = optax.inject_hyperparams(optax.adamw)(learning_rate=1e-2, weight_decay=0.0)
+    ref = optax.adam(1e-2)
+    s1, s2 = inj.init(params), ref.init(params)
+    for _ in range(3):
+        u1, s1 = inj.update(grads, s1, params)
+        u2, s2 = ref.update(grads, s2, params)
+        assert tree_allclose(u1, u2, rtol=1e-12, atol=1e-15)
+
+
+def test_digits_needs_sklearn(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(CLIError, match=r"repro"):
+        pj._digits_task(0, 8, 100)
+
+
+def test_spirals_task_shapes():
+    task = pj._spirals_task(0, 5, 64, 32)
+    assert task["x_train"].shape == (64, 5) and task["x_test"].shape == (32, 5)
+    # the padding coordinates are zero; the two classes are both present
+    assert np.all(task["x_train"][:, 2:] == 0)
+    assert set(np.unique(task["y_train"])) == {0, 1}
+
+
+def test_gai_zhang_quick(tmp_path):
+    report = Report(tmp_path, "t")
+    out = pj.gai_zhang(report, quick=True, seed=0)
+    report.data.update(out)
+    data = _written(report)
+    assert set(data["datasets"]) == {"spirals", "digits"}
+    chance = {"spirals": 0.5, "digits": 0.1}
+    for name, res in data["datasets"].items():
+        table = {r["model"]: r for r in res["table"]}
+        assert list(table) == ["plain", "plain+wd", "resnet", "resnet+wd"]
+        for model, row in table.items():
+            for m in ("lss", "cost_ratio", "kinetic_ratio", "path_ratio"):
+                assert np.isfinite(row[m]), (name, model, m)
+                # all four scores are >= 1, with 1 the geodesic
+                assert row[m] >= 1 - 1e-9, (name, model, m, row[m])
+            # kinetic ratio = speed factor x cost ratio (THEORY.md section 4)
+            assert row["kinetic_ratio"] == pytest.approx(
+                row["speed_factor"] * row["cost_ratio"], rel=1e-9
+            )
+            assert row["accuracy"] > chance[name] + 0.3, (name, model)
+        for m, v in res["verdicts"].items():
+            assert isinstance(v["reproduced"], bool)
+            expect = (
+                table["resnet+wd"][m] < table["plain"][m]
+                and table["resnet+wd"][m] < table["plain+wd"][m]
+            )
+            assert v["reproduced"] == expect
+    assert set(data["verdicts"]) == {"lss", "cost_ratio", "kinetic_ratio", "path_ratio"}
+    assert all(isinstance(v, bool) for v in data["verdicts"].values())
+    assert [f for f, _ in report.figures] == [
+        "gai_zhang_scores.png",
+        "gai_zhang_tracks.png",
+    ]
+
+
+# ---------------------------------------------------------------------------- DAE
+
+
+def _summary(entropy, gauss, mix):
+    t = np.linspace(0, 0.2, len(entropy))
+    return dict(
+        entropy=dict(
+            t=t.tolist(),
+            closed_form=list(entropy),
+            continuity=[e + 0.01 for e in entropy],
+            continuity_stderr=[0.02] * len(entropy),
+            knn=[e - 0.02 for e in entropy],
+            fisher=[1.0] * len(entropy),
+        ),
+        depth_table_gaussian=dict(
+            t=0.1,
+            rows=[
+                dict(num_layers=2**i, w2_to_deep=d, entropy=0.0, entropy_deep=0.0)
+                for i, d in enumerate(gauss)
+            ],
+        ),
+        depth_table_mixture=dict(
+            t=0.2,
+            rows=[
+                dict(num_layers=2**i, map_rms=d, entropy=0.0, entropy_deep=0.0)
+                for i, d in enumerate(mix)
+            ],
+        ),
+    )
+
+
+def test_dae_verdicts_pass_and_fail():
+    good = pj.dae_verdicts(_summary([3.0, 2.8, 2.5], [0.4, 0.2, 0.1], [0.3, 0.2]))
+    assert good["entropy_decreasing"] and good["l_sweep_monotone"]
+    assert good["continuity_agrees"]
+    assert good["l_sweep"]["depth_table_gaussian"]["loglog_slope"] == pytest.approx(
+        -1.0
+    )
+    bad_entropy = pj.dae_verdicts(
+        _summary([3.0, 3.1, 2.5], [0.4, 0.2, 0.1], [0.3, 0.2])
+    )
+    assert not bad_entropy["entropy_decreasing"]
+    bad_sweep = pj.dae_verdicts(_summary([3.0, 2.8, 2.5], [0.4, 0.2, 0.1], [0.3, 0.31]))
+    assert bad_sweep["entropy_decreasing"] and not bad_sweep["l_sweep_monotone"]
+    assert not bad_sweep["l_sweep"]["depth_table_mixture"]["monotone"]
+
+
+@pytest.mark.slow
+def test_dae_quick(tmp_path):
+    report = Report(tmp_path, "t")
+    out = pj.dae(report, quick=True, seed=0)
+    report.data.update(out)
+    data = _written(report)
+    assert data["entropy_decreasing"] is True
+    assert all(data["entropy_decreasing_by_estimate"].values())
+    assert data["continuity_agrees"] is True
+    assert data["l_sweep_monotone"] is True
+    assert data["reproduced"] is True
+    # the Gaussian L-sweep against an independent closed form: each DAE of noise
+    # s = t/L maps the eigenvalues lam -> lam^3/(lam+s)^2; the deep limit is lam - 2t
+    # (THEORY.md section 3), and commuting Gaussians have W2 = |sqrt(lam1)-sqrt(lam2)|
+    sweep = data["l_sweep"]["depth_table_gaussian"]
+    lam0 = np.linalg.eigvalsh(np.array([[1.0, 0.3], [0.3, 0.6]]))  # the story's law
+    t = sweep["t"]
+    for row in sweep["rows"]:
+        lam = lam0.copy()
+        for _ in range(row["L"]):
+            lam = lam**3 / (lam + t / row["L"]) ** 2
+        w2 = np.sqrt(np.sum((np.sqrt(lam) - np.sqrt(lam0 - 2 * t)) ** 2))
+        assert row["distance"] == pytest.approx(w2, rel=1e-6)
+    assert [f for f, _ in report.figures] == [
+        "dae_transport.png",
+        "dae_displacement.png",
+        "dae_entropy.png",
+        "dae_depth.png",
+    ]
+    assert not (tmp_path / "_dae_story").exists()
+
+
+def test_jobs_run_in_float64():
+    seen = {}
+
+    @pj._x64
+    def job():
+        seen["dtype"] = jnp.ones(1).dtype
+        return {}
+
+    with jax.enable_x64(False):
+        job()
+        assert jnp.ones(1).dtype == jnp.float32
+    assert seen["dtype"] == jnp.float64
