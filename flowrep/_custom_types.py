@@ -1,6 +1,6 @@
 """jaxtyping aliases used across flowrep (one place, as in diffrax)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 from jaxtyping import Array, ArrayLike, Bool, Complex, Float, Inexact, Int, PRNGKeyArray
@@ -37,8 +37,12 @@ VectorFieldFn: TypeAlias = Callable[[Any, Array, Any], Array]
 
 Key: TypeAlias = PRNGKeyArray
 
+# Inputs that are converted with jnp.asarray: arrays, scalars, nested sequences
+ArrayInput: TypeAlias = ArrayLike | Sequence[Any]
+
 __all__ = [
     "Array",
+    "ArrayInput",
     "ArrayLike",
     "Bool",
     "BoolScalar",

@@ -13,34 +13,39 @@ from typing import Literal
 import jax.numpy as jnp
 import jax.random as jr
 import jax.scipy.special as jss
-from jaxtyping import Array, ArrayLike
+from jaxtyping import Array
 
-from ._custom_types import Key
+from ._custom_types import ArrayInput, Key
 
 
 def _box(
-    lower: ArrayLike, upper: ArrayLike, dim: int | None
+    lower: ArrayInput, upper: ArrayInput, dim: int | None
 ) -> tuple[Array, Array, int]:
-    lower = jnp.atleast_1d(jnp.asarray(lower, dtype=float))
-    upper = jnp.atleast_1d(jnp.asarray(upper, dtype=float))
+    lo = jnp.atleast_1d(jnp.asarray(lower, dtype=float))
+    hi = jnp.atleast_1d(jnp.asarray(upper, dtype=float))
     if dim is None:
-        dim = max(lower.shape[0], upper.shape[0])
+        dim = max(lo.shape[0], hi.shape[0])
     if dim < 1:
         raise ValueError(f"dim must be >= 1; got {dim}.")
-    lower = jnp.broadcast_to(lower, (dim,)) if lower.shape[0] in (1, dim) else None
-    upper = jnp.broadcast_to(upper, (dim,)) if upper.shape[0] in (1, dim) else None
-    if lower is None or upper is None:
+    if (
+        lo.ndim != 1
+        or hi.ndim != 1
+        or lo.shape[0] not in (1, dim)
+        or hi.shape[0] not in (1, dim)
+    ):
         raise ValueError(f"lower/upper must be scalars or vectors of length dim={dim}.")
-    if not bool(jnp.all(upper > lower)):
+    lo = jnp.broadcast_to(lo, (dim,))
+    hi = jnp.broadcast_to(hi, (dim,))
+    if not bool(jnp.all(hi > lo)):
         raise ValueError(
-            f"Need upper > lower in every coordinate; got lower={lower}, upper={upper}."
+            f"Need upper > lower in every coordinate; got lower={lo}, upper={hi}."
         )
-    return lower, upper, dim
+    return lo, hi, dim
 
 
 def grid_nodes(
-    lower: ArrayLike,
-    upper: ArrayLike,
+    lower: ArrayInput,
+    upper: ArrayInput,
     num: int,
     dim: int | None = None,
     *,
@@ -114,7 +119,7 @@ def parameter_grid(
 
 
 def gaussian_nodes(
-    key: Key, num: int, mean: ArrayLike, cov: ArrayLike
+    key: Key, num: int, mean: ArrayInput, cov: ArrayInput
 ) -> tuple[Array, Array]:
     """Monte Carlo nodes $x_i\\sim N(\\mu,\\Sigma)$ with importance weights $1/(n\\,p(x_i))$.
 
@@ -142,7 +147,7 @@ def gaussian_nodes(
 
 
 def uniform_nodes(
-    key: Key, num: int, lower: ArrayLike, upper: ArrayLike, dim: int | None = None
+    key: Key, num: int, lower: ArrayInput, upper: ArrayInput, dim: int | None = None
 ) -> tuple[Array, Array]:
     """Monte Carlo nodes uniform on a box, weights $\\mathrm{vol}/n$."""
     lower, upper, dim = _box(lower, upper, dim)

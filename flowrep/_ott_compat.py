@@ -16,11 +16,11 @@ def ensure_ott_online_mode() -> None:
         return
     import ott.utils
 
-    if hasattr(ott.utils.batching, "is_vmappable"):
+    if hasattr(ott.utils.batching, "is_vmappable"):  # pyright: ignore[reportPrivateImportUsage]
         return
     from jax._src.interpreters import batching as _private_batching
 
-    ott.utils.batching = _private_batching  # pyright: ignore[reportAttributeAccessIssue]
+    ott.utils.batching = _private_batching  # pyright: ignore[reportAttributeAccessIssue, reportPrivateImportUsage]
 
 
 ensure_ott_online_mode()

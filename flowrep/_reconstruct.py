@@ -5,7 +5,7 @@ from collections.abc import Callable
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._custom_types import Points, Profile, UnitBiases, UnitScales, UnitWeights, Weights
+from ._custom_types import Profile
 from ._transform import DEFAULT_CHUNK_SIZE, dual_ridgelet_transform, ridgelet_transform
 
 
@@ -13,12 +13,12 @@ def reconstruct(
     f: Callable[[Array], Array] | ArrayLike,
     sigma: Profile,
     rho: Profile,
-    x: Points,
-    w: Weights,
-    a: UnitScales,
-    b: UnitBiases,
-    w_ab: UnitWeights,
-    x_eval: Points,
+    x: ArrayLike,
+    w: ArrayLike,
+    a: ArrayLike,
+    b: ArrayLike,
+    w_ab: ArrayLike,
+    x_eval: ArrayLike,
     *,
     pairing: float | None = None,
     s: float = 0.0,
@@ -47,13 +47,15 @@ def reconstruct(
     if pairing is None:
         from ._admissibility import admissibility
 
-        pairing = admissibility(sigma, rho, jnp.shape(x)[-1], s=s)
-    if not jnp.isfinite(pairing) or pairing == 0:
-        raise ValueError(f"`pairing` must be finite and non-zero; got {pairing}.")
+        value: float | complex = admissibility(sigma, rho, jnp.shape(x)[-1], s=s)
+    else:
+        value = pairing
+    if not bool(jnp.isfinite(value)) or value == 0:
+        raise ValueError(f"`pairing` must be finite and non-zero; got {value}.")
     gamma = ridgelet_transform(f, rho, a, b, x, w, s=s, chunk_size=chunk_size)
     return (
         dual_ridgelet_transform(
             gamma, sigma, a, b, w_ab, x_eval, s=s, chunk_size=chunk_size
         )
-        / pairing
+        / value
     )

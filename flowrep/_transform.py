@@ -18,12 +18,8 @@ from jaxtyping import Array, ArrayLike
 
 from ._custom_types import (
     Gamma,
-    Points,
     Profile,
-    UnitBiases,
-    UnitScales,
     Values,
-    Weights,
 )
 
 
@@ -150,10 +146,10 @@ def _float_dtype(*arrays):
 def ridgelet_transform(
     f: Callable[[Array], Array] | ArrayLike,
     rho: Profile,
-    a: UnitScales,
-    b: UnitBiases,
-    x: Points,
-    w: Weights,
+    a: ArrayLike,
+    b: ArrayLike,
+    x: ArrayLike,
+    w: ArrayLike,
     *,
     s: float = 0.0,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -222,12 +218,12 @@ def ridgelet_transform(
 
 @eqx.filter_jit
 def dual_ridgelet_transform(
-    gamma: Gamma,
+    gamma: ArrayLike,
     sigma: Profile,
-    a: UnitScales,
-    b: UnitBiases,
-    w: Weights | None,
-    x: Points,
+    a: ArrayLike,
+    b: ArrayLike,
+    w: ArrayLike | None,
+    x: ArrayLike,
     *,
     s: float = 0.0,
     chunk_size: int = DEFAULT_CHUNK_SIZE,

@@ -99,7 +99,7 @@ def test_get_activation_and_errors():
 
 def test_custom_activation():
     sig = fr.CustomActivation(
-        jnp.sin, lambda w: jnp.zeros_like(w), parity=-1, growth=0, name="sin"
+        fn=jnp.sin, fourier_fn=jnp.zeros_like, parity=-1, growth=0, name="sin"
     )
     assert sig.name == "sin" and sig.parity == -1
     np.testing.assert_allclose(sig(jnp.array([0.5])), np.sin([0.5]))

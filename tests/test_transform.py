@@ -174,7 +174,7 @@ def test_no_retrace(getkey):
     ],
 )
 def test_bad_shapes(kwargs, match):
-    args = dict(
+    args: dict = dict(
         f=np.ones(7),
         rho=_g2,
         a=np.ones((5, 3)),
@@ -184,7 +184,7 @@ def test_bad_shapes(kwargs, match):
     )
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
-        fr.ridgelet_transform(**args)
+        fr.ridgelet_transform(**args)  # pyright: ignore[reportArgumentType]
 
 
 @pytest.mark.parametrize("where", ["x", "w", "f", "a"])
