@@ -18,6 +18,7 @@ def _report(out):
     return data
 
 
+@pytest.mark.slow  # ~1.5 min on an idle 2-core CPU; .ci/run also runs `flowrep demo --quick` itself
 def test_demo_quick(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out), "--seed", "1"]) == 0
@@ -151,6 +152,7 @@ def test_cli_error_type():
     assert issubclass(CLIError, Exception)
 
 
+@pytest.mark.slow  # the job's numbers are tested in test_paper_jobs.py; this is the CLI path
 def test_reproduce_li_shi(tmp_path, capsys):
     out = tmp_path / "ls"
     assert main(["reproduce", "li-shi", "--out", str(out)]) == 0
