@@ -51,6 +51,7 @@ from ._ridgelets import (
     GaussianDerivative as GaussianDerivative,
     LambdaGaussian as LambdaGaussian,
 )
+
 # --- nodes, reconstruction, integral networks (section: integral) -----------
 from ._integral_net import (
     IntegralNetwork as IntegralNetwork,
@@ -65,6 +66,7 @@ from ._nodes import (
     uniform_nodes as uniform_nodes,
 )
 from ._reconstruct import reconstruct as reconstruct
+
 # --- fields and flows (section: flows) ---------------------------------------
 from ._field import RidgeletField as RidgeletField
 from ._fit import (
@@ -80,6 +82,7 @@ from ._flow import (
     FlowResult as FlowResult,
     RK4 as RK4,
 )
+
 # --- resnets and plain nets (section: resnet) ---
 from ._plainnet import (
     plain_net_flow as plain_net_flow,
@@ -95,6 +98,7 @@ from ._resnet import (
     ResNet as ResNet,
     ResNetField as ResNetField,
 )
+
 # --- transport scores (section: transport) -----------------------------------
 from ._entropy import knn_entropy as knn_entropy
 from ._plot_transport import (
@@ -121,6 +125,7 @@ from ._transport import (
     W2Result as W2Result,
     wasserstein2 as wasserstein2,
 )
+
 # --- laws and DAEs (section: dae) --------------------------------------------
 from ._dae import (
     blurring_mean_shift_flow as blurring_mean_shift_flow,
