@@ -248,7 +248,7 @@ def refit_output(
 
 @eqx.filter_jit
 def _normal_equations(net: IntegralNetwork, x: Array, y: Array, chunk_size: int):
-    """$\Phi^\top\Phi$ and $\Phi^\top y$ accumulated over chunks of points (memory O(J^2 + chunk))."""
+    """$\\Phi^\\top\\Phi$ and $\\Phi^\\top y$, accumulated over chunks of points (memory O(J^2 + chunk))."""
     n = x.shape[0]
     rows = max(1, min(n, chunk_size // net.num_units))
     pad = (-n) % rows
