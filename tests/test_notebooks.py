@@ -75,6 +75,7 @@ def test_committed_with_outputs(name):
     assert nb.metadata["kernelspec"]["name"] == "python3"
     cells = _code_cells(nb)
     # Colab install first: guarded, so it is a no-op outside Colab
+    assert nb.cells[0].cell_type == "code"
     first = cells[0].source
     assert '"google.colab" in sys.modules' in first
     assert 'find_spec("flowrep") is None' in first
@@ -107,7 +108,9 @@ def test_in_sync_with_builder():
         committed = _read(name)
         assert [(c.cell_type, c.source) for c in committed.cells] == [
             (c.cell_type, c.source) for c in expected.cells
-        ], f"{name}.ipynb differs from _build.py: run `python notebooks/_build.py {name[:2]}`"
+        ], (
+            f"{name}.ipynb differs from _build.py: run `python notebooks/_build.py {name[:2]}`"
+        )
 
 
 # ----------------------------------------------------------------- execution
