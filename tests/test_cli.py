@@ -170,3 +170,40 @@ def test_reproduce_slow_jobs(tmp_path, name):
     assert main(["reproduce", name, "--out", str(out)]) == 0
     data = _report(out)
     assert isinstance(data["reproduced"], bool)
+
+
+def test_bench_table_builders():
+    from flowrep._cli import _bench
+
+    assert (_bench.find_benchmarks() / "flow.py").exists()
+    ridge = _bench._rows_ridgelet(
+        [dict(op="R", n=10, m=2, pairs_per_s=2e8, numpy_pairs_per_s=1e7, speedup=20.0)]
+    )
+    assert ridge[0]["ratio"] == 20.0 and ridge[0]["peer"] == "numpy"
+    flow_rows = [
+        dict(m=2, J=256, n=64, mode="fixed", impl="torchdiffeq", fwd=1.0, fwd_bwd=4.0),
+        dict(
+            m=2, J=256, n=64, mode="fixed", impl="flowrep[auto]", fwd=0.5, fwd_bwd=1.0
+        ),
+        dict(
+            m=2,
+            J=256,
+            n=64,
+            mode="fixed",
+            impl="jax_euler_resnet",
+            fwd=0.5,
+            fwd_bwd=1.0,
+        ),
+    ]
+    flow = _bench._rows_flow(flow_rows)
+    assert len(flow) == 1 and flow[0]["ratio"] == pytest.approx(4.0)
+    no_torch = _bench._rows_flow(flow_rows[1:2])
+    assert no_torch[0]["ratio"] is None and "not installed" in no_torch[0]["peer"]
+    sink = _bench._rows_scores(
+        [
+            dict(kind="sinkhorn", solver="flowrep", n=100, d=2, time_s=0.5),
+            dict(kind="sinkhorn", solver="pot-torch", n=100, d=2, time_s=2.0),
+            dict(kind="exact", solver="flowrep", n=100, d=2, time_s=9.0),
+        ]
+    )
+    assert len(sink) == 1 and sink[0]["ratio"] == pytest.approx(4.0)
