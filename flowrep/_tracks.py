@@ -4,11 +4,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
+from ._checks import _check_finite, _is_traced
 from ._custom_types import Points, TrackArray
-from ._transport import _check_finite, _is_traced
 
 
 class Tracks(eqx.Module):
@@ -19,8 +20,15 @@ class Tracks(eqx.Module):
       (default $l/L$). Scores use the normalised steps
       $\\Delta t_l=(t_{l+1}-t_l)/(t_L-t_0)$.
 
-    Build with [`Tracks.from_array`][], [`Tracks.from_flow`][] or
-    [`record_tracks`][].
+    Build with [`Tracks.from_array`][], [`Tracks.from_flow`][] (a `flowrep.flow`
+    result), [`Tracks.from_resnet`][] (the features after every block of a
+    `ResNet` or `EulerNetwork`, e.g. from `euler_network`; no axis swap
+    needed) or [`record_tracks`][] (any list of layers).
+
+    ```python
+    resnet = flowrep.euler_network(field, depth=16)
+    tracks = flowrep.Tracks.from_resnet(resnet, x)  # points (17, n, m)
+    ```
     """
 
     points: TrackArray
@@ -94,6 +102,52 @@ class Tracks(eqx.Module):
             )
         return cls(result.tracks, result.ts)
 
+    @classmethod
+    def from_resnet(cls, resnet: Any, x: ArrayLike) -> "Tracks":
+        """Tracks of samples through the blocks of a residual network.
+
+        Runs `resnet.tracks` (one sample `(m,)` to its features `(L+1, m)`,
+        one `lax.scan` over the blocks) on every sample in one compiled call
+        and stacks them layer-major, so `points[l]` holds $x^l$ of all samples
+        ($x^0=x$). The times are the block times $t_l=t_0+l\\,h$ of the
+        Euler broken line ($h=(t_1-t_0)/L$, THEORY.md section 2), or, for a
+        network run backward in time ($t_1<t_0$), the elapsed $|t_l-t_0|$.
+
+        **Arguments:**
+
+        - `resnet`: a `flowrep.ResNet` or `flowrep.EulerNetwork` (as built by
+          `euler_network`, `ResNet.random` or Li-Shi refinement), or any
+          module with a `tracks(x) -> (L+1, m)` method (then `t0`, `t1`,
+          `depth` are used for the times when present, else $l/L$).
+        - `x`: samples `(n, m)`.
+
+        **Returns:** [`Tracks`][] with `points` `(L+1, n, m)`.
+
+        **Raises:** `TypeError` if `resnet` has no `tracks` method;
+        `ValueError` if `x` is not `(n, m)` with the network's `m`, or holds
+        NaN/inf (the same checks as `Tracks`).
+        """
+        if not callable(getattr(resnet, "tracks", None)):
+            raise TypeError(
+                "`from_resnet` expects a residual network with a `tracks(x) -> (L+1, m)` method "
+                f"(a flowrep ResNet or EulerNetwork); got {type(resnet).__name__}."
+            )
+        x = jnp.asarray(x)
+        dim = getattr(resnet, "dim", None)
+        if x.ndim != 2 or (isinstance(dim, int) and x.shape[1] != dim):
+            want = f"(n, {dim})" if isinstance(dim, int) else "(n, m)"
+            raise ValueError(f"`x` must have shape {want}; got {x.shape}.")
+        if not jnp.issubdtype(x.dtype, jnp.inexact):
+            x = x.astype(jnp.result_type(float))
+        x = _check_finite(x, "x")
+        points = _layer_major_tracks(resnet, x)
+        t0, t1, depth = (getattr(resnet, k, None) for k in ("t0", "t1", "depth"))
+        times = None
+        if t0 is not None and t1 is not None and depth == points.shape[0] - 1:
+            ts = jnp.linspace(t0, t1, points.shape[0], dtype=points.dtype)
+            times = ts if t1 > t0 else jnp.abs(ts - t0)
+        return cls(points, times)
+
     @property
     def n_layers(self) -> int:
         """L, the number of steps (there are L+1 recorded layers)."""
@@ -122,6 +176,11 @@ class Tracks(eqx.Module):
         """Normalised steps $\\Delta t_l$, summing to 1."""
         dts = jnp.diff(self.times)
         return dts / jnp.sum(dts)
+
+
+@eqx.filter_jit
+def _layer_major_tracks(resnet: Any, x: Array) -> Array:
+    return jnp.swapaxes(jax.vmap(resnet.tracks)(x), 0, 1)
 
 
 def record_tracks(layers: Sequence[Callable[[Array], Array]], x: Points) -> Tracks:

@@ -16,6 +16,7 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
+from ._checks import _check_finite
 from ._custom_types import (
     Gamma,
     Profile,
@@ -96,10 +97,6 @@ def pair_sum(
     return out.reshape((num_p * tp,) + values.shape[1:])[:num_rows]
 
 
-def _check_finite(x: Array, what: str) -> Array:
-    return eqx.error_if(x, ~jnp.all(jnp.isfinite(x)), f"{what} contains NaN or inf.")
-
-
 def _check_units(a: Array, b: Array, m: int) -> None:
     if a.ndim != 2:
         raise ValueError(f"`a` must have shape [J, m]; got shape {a.shape}.")
@@ -142,7 +139,6 @@ def _float_dtype(*arrays):
     return jnp.result_type(*arrays, float)
 
 
-@eqx.filter_jit
 def ridgelet_transform(
     f: Callable[[Array], Array] | ArrayLike,
     rho: Profile,
@@ -158,6 +154,8 @@ def ridgelet_transform(
 
     Ghosts Def. 3 (THEORY.md section 1) with quadrature or importance
     weights `w` over the points `x`. ACHA's weight $\\|a\\|^s$ is the option `s`.
+    The sum runs in one compiled call (`eqx.filter_jit`); the function itself
+    may be called under `jit`, `vmap` and `grad`.
 
     **Arguments:**
 
@@ -172,8 +170,10 @@ def ridgelet_transform(
 
     **Returns:** $\\gamma_j=R[f;\\rho](a_j,b_j)$, `[J]` or `[J, k]`.
 
-    **Raises:** `ValueError` on mismatched shapes or empty inputs;
-    `eqx.EquinoxRuntimeError` when an input holds NaN or inf.
+    **Raises:** `ValueError` on mismatched shapes, empty inputs, or NaN/inf in
+    a concrete input (the message names it); under `jit`/`vmap`/`grad`, and
+    for NaN/inf values returned by a callable `f`, an `eqx.EquinoxRuntimeError`
+    when the computation runs.
     """
     x = jnp.asarray(x)
     a = jnp.asarray(a)
@@ -183,25 +183,36 @@ def ridgelet_transform(
     n, m = x.shape
     _check_units(a, b, m)
     _check_weights(w, n, "w", "point x_i")
-    dtype = _float_dtype(x, a, b, w)
-    x, a, b, w = (t.astype(dtype) for t in (x, a, b, w))
-    if callable(f):
-        fx = jax.vmap(f)(x)
-    else:
+    if not callable(f):
         fx = jnp.asarray(f)
         if fx.ndim not in (1, 2) or fx.shape[0] != n:
             raise ValueError(
                 f"`f` given as values must have shape [n] or [n, k] with n={n}; got {fx.shape}."
             )
-    if fx.ndim not in (1, 2):
-        raise ValueError(
-            f"`f` must return a scalar or a vector [k] per point; got values of shape {fx.shape}."
-        )
+        f = _check_finite(fx, "f(x)")
     x = _check_finite(x, "x")
     a = _check_finite(a, "a")
     b = _check_finite(b, "b")
     w = _check_finite(w, "w")
-    fx = _check_finite(fx, "f(x)")
+    return _ridgelet_transform(f, rho, a, b, x, w, s=s, chunk_size=chunk_size)
+
+
+@eqx.filter_jit
+def _ridgelet_transform(
+    f: Callable[[Array], Array] | Array, rho, a, b, x, w, *, s, chunk_size
+):
+    n, m = x.shape
+    dtype = _float_dtype(x, a, b, w)
+    x, a, b, w = (t.astype(dtype) for t in (x, a, b, w))
+    if callable(f):
+        fx: Array = jax.vmap(f)(x)
+        if fx.ndim not in (1, 2):
+            raise ValueError(
+                f"`f` must return a scalar or a vector [k] per point; got values of shape {fx.shape}."
+            )
+        fx = _check_finite(fx, "f(x)")  # traced here: checked when it runs
+    else:
+        fx = f
     scalar = fx.ndim == 1
     values = (w[:, None] * fx.reshape(n, -1)).astype(jnp.result_type(fx, dtype))
     ab = jnp.concatenate([a, b[:, None]], axis=1)
@@ -216,7 +227,6 @@ def ridgelet_transform(
     return out[:, 0] if scalar else out
 
 
-@eqx.filter_jit
 def dual_ridgelet_transform(
     gamma: ArrayLike,
     sigma: Profile,
@@ -233,6 +243,7 @@ def dual_ridgelet_transform(
     $S[\\gamma](x_i)\\approx\\sum_jw_j\\gamma_j\\|a_j\\|^{-s}\\sigma(a_j\\cdot x_i-b_j)$
     (Ghosts Def. 1, THEORY.md section 1). With `w = None` (all ones) this is
     the finite network $\\sum_jc_j\\sigma(a_j\\cdot x-b_j)$ with $c=\\gamma$.
+    The sum runs in one compiled call (`eqx.filter_jit`).
 
     **Arguments:**
 
@@ -244,8 +255,9 @@ def dual_ridgelet_transform(
 
     **Returns:** `[n]` or `[n, k]`.
 
-    **Raises:** `ValueError` on mismatched shapes or empty inputs;
-    `eqx.EquinoxRuntimeError` when an input holds NaN or inf.
+    **Raises:** `ValueError` on mismatched shapes, empty inputs, or NaN/inf in
+    a concrete input (the message names it); under `jit`/`vmap`/`grad`, an
+    `eqx.EquinoxRuntimeError` when the computation runs.
     """
     x = jnp.asarray(x)
     a = jnp.asarray(a)
@@ -261,13 +273,22 @@ def dual_ridgelet_transform(
         )
     w = jnp.ones((num_units,), x.dtype) if w is None else jnp.asarray(w)
     _check_weights(w, num_units, "w", "hidden unit (a_j, b_j)")
-    dtype = _float_dtype(x, a, b, w)
-    x, a, b, w = (t.astype(dtype) for t in (x, a, b, w))
     x = _check_finite(x, "x")
     a = _check_finite(a, "a")
     b = _check_finite(b, "b")
     w = _check_finite(w, "w")
     gamma = _check_finite(gamma, "gamma")
+    return _dual_ridgelet_transform(
+        gamma, sigma, a, b, w, x, s=s, chunk_size=chunk_size
+    )
+
+
+@eqx.filter_jit
+def _dual_ridgelet_transform(gamma, sigma, a, b, w, x, *, s, chunk_size):
+    _, m = x.shape
+    num_units = a.shape[0]
+    dtype = _float_dtype(x, a, b, w)
+    x, a, b, w = (t.astype(dtype) for t in (x, a, b, w))
     scalar = gamma.ndim == 1
     coeff = w / _norm_weight(a, s) if s != 0 else w
     values = (coeff[:, None] * gamma.reshape(num_units, -1)).astype(

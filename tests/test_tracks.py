@@ -1,4 +1,5 @@
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -67,3 +68,61 @@ def test_bad_tracks(getkey):
         flowrep.record_tracks([lambda v: v, lambda v: v[:1]], jnp.zeros((4, 2)))
     with pytest.raises(ValueError, match="at least one layer"):
         flowrep.record_tracks([], jnp.zeros((4, 2)))
+
+
+def test_from_resnet_matches_block_loop(getkey):
+    # Against a brute-force loop over the blocks, each block written out by hand:
+    # x_{l+1} = x_l + sum_j c_lj sigma(a_lj . x_l - b_lj) + bias_l.
+    resnet = flowrep.ResNet.random(getkey(), 3, 5, 4, "tanh", t0=0.5, t1=2.5)
+    resnet = eqx.tree_at(
+        lambda r: r.blocks.bias, resnet, jr.normal(getkey(), (4, 3))
+    )  # a non-zero bias, so it is exercised
+    x = jr.normal(getkey(), (7, 3))
+    tr = flowrep.Tracks.from_resnet(resnet, x)
+    assert tr.points.shape == (5, 7, 3)
+    bl = resnet.blocks
+    assert bl.bias is not None
+    h = np.asarray(x)
+    np.testing.assert_array_equal(tr.points[0], h)
+    for layer in range(4):
+        a, b, c = (np.asarray(t[layer]) for t in (bl.a, bl.b, bl.c))
+        h = h + np.tanh(h @ a.T - b) @ c + np.asarray(bl.bias[layer])
+        np.testing.assert_allclose(tr.points[layer + 1], h, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tr.times, [0.5, 1.0, 1.5, 2.0, 2.5], rtol=1e-12)
+    # The same as the manual axis swap it replaces.
+    swapped = jnp.swapaxes(jax.vmap(resnet.tracks)(x), 0, 1)
+    np.testing.assert_allclose(tr.points, swapped, rtol=1e-12, atol=1e-12)
+
+
+def test_from_resnet_euler_network_of_a_plain_field(getkey):
+    # euler_network of a plain callable gives an EulerNetwork; compare with Euler by hand,
+    # backward in time (t1 < t0): the times become the elapsed |t_l - t0|.
+    W = jr.normal(getkey(), (2, 2))
+
+    def field(t, x, args):
+        return jnp.sin(t) * jnp.tanh(W @ x)
+
+    net = flowrep.euler_network(field, 6, t0=1.0, t1=0.0, dim=2)
+    assert isinstance(net, flowrep.EulerNetwork)
+    x = jr.normal(getkey(), (5, 2))
+    tr = flowrep.Tracks.from_resnet(net, x)
+    h, step = np.asarray(x), -1.0 / 6
+    for layer in range(6):
+        t = 1.0 + layer * step
+        h = h + step * np.sin(t) * np.tanh(h @ np.asarray(W).T)
+        np.testing.assert_allclose(tr.points[layer + 1], h, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tr.times, np.arange(7) / 6, rtol=1e-12, atol=1e-15)
+
+
+def test_from_resnet_bad_input(getkey):
+    resnet = flowrep.ResNet.random(getkey(), 2, 3, 2)
+    with pytest.raises(ValueError, match=r"shape \(n, 2\); got \(4, 3\)"):
+        flowrep.Tracks.from_resnet(resnet, jnp.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"shape \(n, 2\); got \(2,\)"):
+        flowrep.Tracks.from_resnet(resnet, jnp.zeros(2))
+    with pytest.raises(ValueError, match="`x` contains NaN or inf"):
+        flowrep.Tracks.from_resnet(resnet, jnp.zeros((4, 2)).at[1, 0].set(jnp.nan))
+    with pytest.raises(TypeError, match="tracks"):
+        flowrep.Tracks.from_resnet(_Block(jnp.eye(2)), jnp.zeros((4, 2)))
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        flowrep.Tracks.from_resnet(resnet, jnp.zeros((1, 2)))

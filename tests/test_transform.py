@@ -1,3 +1,6 @@
+import re
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -187,20 +190,65 @@ def test_bad_shapes(kwargs, match):
         fr.ridgelet_transform(**args)  # pyright: ignore[reportArgumentType]
 
 
-@pytest.mark.parametrize("where", ["x", "w", "f", "a"])
-def test_nan_input_raises(getkey, where):
+def _poison(getkey, where):
     x, w, a, b = _problem(getkey, n=10, num_units=5, m=2)
     fx = jnp.ones(10)
     if where == "x":
         x = x.at[0, 0].set(jnp.nan)
     elif where == "w":
         w = w.at[1].set(jnp.inf)
-    elif where == "f":
+    elif where == "f(x)":
         fx = fx.at[2].set(jnp.nan)
-    else:
+    elif where == "a":
         a = a.at[0, 1].set(jnp.nan)
-    with pytest.raises(eqx.EquinoxRuntimeError, match="NaN or inf"):
+    elif where == "b":
+        b = b.at[3].set(-jnp.inf)
+    return fx, x, w, a, b
+
+
+@pytest.mark.parametrize("where", ["x", "w", "f(x)", "a", "b"])
+def test_nan_input_raises(getkey, where):
+    fx, x, w, a, b = _poison(getkey, where)
+    # Concrete input: a ValueError at once, naming the argument.
+    with pytest.raises(ValueError, match=f"`{re.escape(where)}` contains NaN or inf"):
         fr.ridgelet_transform(fx, _g2, a, b, x, w)
+    # Traced input (under jit): the check runs with the computation.
+    jitted = eqx.filter_jit(
+        lambda fx, a, b, x, w: fr.ridgelet_transform(fx, _g2, a, b, x, w)
+    )
+    with pytest.raises(eqx.EquinoxRuntimeError, match="NaN or inf"):
+        jax.block_until_ready(jitted(fx, a, b, x, w))
+    # The clean problem passes both ways, with the same value.
+    clean = _poison(getkey, "none")
+    np.testing.assert_allclose(
+        fr.ridgelet_transform(clean[0], _g2, *clean[3:], clean[1], clean[2]),
+        jitted(clean[0], clean[3], clean[4], clean[1], clean[2]),
+        rtol=1e-12,
+    )
+
+
+def test_nan_from_callable_f_raises(getkey):
+    # Values made inside the compiled call can only be checked at run time.
+    x, w, a, b = _problem(getkey, n=10, num_units=5, m=2)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="`f\\(x\\)` contains NaN"):
+        fr.ridgelet_transform(lambda p: jnp.log(p[0]), _g2, a, b, x, w)
+
+
+@pytest.mark.parametrize("where", ["x", "w", "gamma", "a", "b"])
+def test_dual_nan_input_raises(getkey, where):
+    x, _, a, b = _problem(getkey, n=6, num_units=5, m=2)
+    w = jnp.ones(5)
+    gamma = jnp.ones((5, 2))
+    args: dict[str, Any] = dict(gamma=gamma, a=a, b=b, w=w, x=x)
+    arr = args[where]
+    args[where] = arr.at[(0,) * arr.ndim].set(jnp.nan)
+    with pytest.raises(ValueError, match=f"`{where}` contains NaN or inf"):
+        fr.dual_ridgelet_transform(sigma=fr.Tanh(), **args)
+    jitted = eqx.filter_jit(
+        lambda kw: fr.dual_ridgelet_transform(sigma=fr.Tanh(), **kw)
+    )
+    with pytest.raises(eqx.EquinoxRuntimeError, match="NaN or inf"):
+        jax.block_until_ready(jitted(args))
 
 
 def test_dual_bad_gamma():
@@ -208,7 +256,7 @@ def test_dual_bad_gamma():
         fr.dual_ridgelet_transform(
             np.ones(4), fr.ReLU(), np.ones((5, 2)), np.ones(5), None, np.ones((3, 2))
         )
-    with pytest.raises(eqx.EquinoxRuntimeError, match="gamma contains NaN"):
+    with pytest.raises(ValueError, match="`gamma` contains NaN"):
         fr.dual_ridgelet_transform(
             np.full(5, np.nan),
             fr.ReLU(),
