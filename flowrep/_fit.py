@@ -10,12 +10,14 @@ setting in which Gai & Zhang expect the trained flow to approach the
 Wasserstein geodesic (THEORY.md section 4).
 """
 
+import functools
 import os
 import tempfile
 from collections.abc import Callable
 from typing import Any, Literal
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -66,6 +68,109 @@ def _check_cloud(x, name: str, dim: int | None) -> Array:
     return x
 
 
+@functools.lru_cache(maxsize=64, typed=True)
+def _default_optimizer(
+    learning_rate: float | optax.Schedule, weight_decay: float
+) -> optax.GradientTransformation:
+    # One transformation object per hyperparameter pair, so that the compiled
+    # step (keyed on the optimiser's functions) is reused across `fit` calls.
+    return optax.adamw(learning_rate, weight_decay=weight_decay)
+
+
+def _concrete_time(t: Any, name: str) -> float:
+    try:
+        return float(t)
+    except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
+        raise ValueError(
+            f"`{name}` must be a concrete number (pass it, or use a field with a `{name}` attribute); got {t!r}."
+        ) from None
+
+
+def _hashable(x: Any) -> bool:
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return True
+
+
+def _data_loss(loss: Any, epsilon: Any, x: Array, y: Array) -> Array:
+    if isinstance(loss, str):
+        return sinkhorn_loss(x, y, epsilon) if loss == "sinkhorn" else mse_loss(x, y)
+    return loss(x, y)
+
+
+_step_traces = 0  # how many times `_step` was traced (read by the tests)
+
+
+@eqx.filter_jit
+def _step(
+    params,
+    opt_state,
+    step_key,
+    source,
+    target,
+    static,
+    optimizer: optax.GradientTransformation,
+    loss: Any,
+    epsilon: float | None,
+    batch_size: int | None,
+    kinetic_reg: float,
+    jacobian_reg: float,
+    t0: float,
+    t1: float,
+    flow_kwargs: dict[str, Any],
+):
+    """One optimiser step of `fit`.
+
+    Module level, so that its compiled form is cached by `eqx.filter_jit` on
+    what it is given: the arrays' shapes and dtypes, and the non-array
+    configuration (the field's static part, the optimiser's functions, the
+    loss, the floats and ints below, the flow options), compared by equality.
+    """
+    global _step_traces
+    _step_traces += 1
+    kinetic, jacobian = kinetic_reg > 0, jacobian_reg > 0
+    paired = isinstance(loss, str) and loss == "mse"
+    n, p = source.shape[0], target.shape[0]
+
+    def objective(params, xb, yb, probe_key):
+        f = eqx.combine(params, static)
+        res = flow(
+            f,
+            xb,
+            t0,
+            t1,
+            kinetic=kinetic,
+            jacobian=jacobian,
+            key=probe_key if jacobian else None,
+            **flow_kwargs,
+        )
+        data = _data_loss(loss, epsilon, res.xs, yb)
+        kin = jnp.zeros(()) if res.kinetic is None else jnp.mean(res.kinetic)
+        jac = (
+            jnp.zeros(())
+            if res.jacobian_frobenius is None
+            else jnp.mean(res.jacobian_frobenius)
+        )
+        total = data + kinetic_reg * kin + jacobian_reg * jac
+        return total, (data, kin, jac)
+
+    kx, ky, kp = jr.split(step_key, 3)
+    if batch_size is None:
+        xb, yb = source, target
+    else:
+        ix = jr.choice(kx, n, (batch_size,), replace=False)
+        iy = ix if paired else jr.choice(ky, p, (batch_size,), replace=False)
+        xb, yb = source[ix], target[iy]
+    (total, aux), grads = eqx.filter_value_and_grad(objective, has_aux=True)(
+        params, xb, yb, kp
+    )
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    params = eqx.apply_updates(params, updates)
+    return params, opt_state, jnp.stack([total, *aux])
+
+
 def fit(
     field: Any,
     source: Points,
@@ -92,6 +197,16 @@ def fit(
     +\\lambda_J\\overline{\\int\\|\\nabla v\\|_F^2}$ with optax (RNODE, Finlay et
     al. 2020). One jitted step function; the Python loop is the optimiser loop.
     Deterministic given `key` (minibatches and Hutchinson probes come from it).
+
+    The step is compiled once per configuration and reused by later calls:
+    a second `fit` with the same field structure (array shapes, dtypes and
+    static fields), sample shapes, loss, optimiser, `batch_size`, `epsilon`,
+    regulariser weights, `t0`, `t1` and `flow_kwargs` does not recompile,
+    whatever the values of the arrays and the key. The built-in optimiser is
+    built once per `(learning_rate, weight_decay)`; pass the same
+    `optimizer` object (not a fresh `optax.adamw(...)`) or the same `loss`
+    callable (not a fresh lambda) to hit the cache, since functions compare
+    by identity.
 
     **Arguments:**
 
@@ -120,29 +235,24 @@ def fit(
     NumPy arrays: `"loss"` (the total), `"data"`, `"kinetic"`, `"jacobian"`.
 
     **Raises:** `ValueError` on shape mismatches, NaN/inf samples, unknown
-    loss names or bad sizes.
+    loss names or bad sizes; `FloatingPointError` when the loss stops being
+    finite.
     """
     dim = getattr(field, "dim", None)
     source = _check_cloud(source, "source", dim if isinstance(dim, int) else None)
     target = _check_cloud(target, "target", source.shape[1])
     if isinstance(loss, str):
-        if loss == "sinkhorn":
-            loss_fn = lambda x, y: sinkhorn_loss(x, y, epsilon)  # noqa: E731
-        elif loss == "mse":
+        if loss == "mse":
             if target.shape[0] != source.shape[0]:
                 raise ValueError(
                     f"loss='mse' needs paired samples: source has {source.shape[0]} rows, target {target.shape[0]}."
                 )
-            loss_fn = mse_loss
-        else:
+        elif loss != "sinkhorn":
             raise ValueError(
                 f"Unknown loss {loss!r}; expected 'sinkhorn', 'mse' or a callable."
             )
-    elif callable(loss):
-        loss_fn = loss
-    else:
+    elif not callable(loss):
         raise TypeError(f"`loss` must be a name or a callable; got {loss!r}.")
-    paired = loss == "mse"
     if steps < 1:
         raise ValueError(f"steps must be >= 1; got {steps}.")
     n, p = source.shape[0], target.shape[0]
@@ -150,56 +260,20 @@ def fit(
         raise ValueError(
             f"batch_size must be in [1, {min(n, p)}] (the smaller sample size); got {batch_size}."
         )
-    if t0 is None:
-        t0 = getattr(field, "t0", 0.0)
-    if t1 is None:
-        t1 = getattr(field, "t1", 1.0)
+    # Concrete Python numbers: they are part of the compiled step's static key.
+    t0 = _concrete_time(getattr(field, "t0", 0.0) if t0 is None else t0, "t0")
+    t1 = _concrete_time(getattr(field, "t1", 1.0) if t1 is None else t1, "t1")
     kw: dict[str, Any] = (
         dict(solver="rk4", num_steps=16) if flow_kwargs is None else dict(flow_kwargs)
     )
-    kinetic, jacobian = kinetic_reg > 0, jacobian_reg > 0
     if optimizer is None:
-        optimizer = optax.adamw(learning_rate, weight_decay=weight_decay)
+        if _hashable(learning_rate) and _hashable(weight_decay):
+            optimizer = _default_optimizer(learning_rate, weight_decay)
+        else:
+            optimizer = optax.adamw(learning_rate, weight_decay=weight_decay)
     params, static = eqx.partition(field, eqx.is_inexact_array)
     opt_state = optimizer.init(params)
-
-    def objective(params, xb, yb, probe_key):
-        f = eqx.combine(params, static)
-        res = flow(
-            f,
-            xb,
-            t0,
-            t1,
-            kinetic=kinetic,
-            jacobian=jacobian,
-            key=probe_key if jacobian else None,
-            **kw,
-        )
-        data = loss_fn(res.xs, yb)
-        kin = jnp.zeros(()) if res.kinetic is None else jnp.mean(res.kinetic)
-        jac = (
-            jnp.zeros(())
-            if res.jacobian_frobenius is None
-            else jnp.mean(res.jacobian_frobenius)
-        )
-        total = data + kinetic_reg * kin + jacobian_reg * jac
-        return total, (data, kin, jac)
-
-    @eqx.filter_jit
-    def step(params, opt_state, step_key):
-        kx, ky, kp = jr.split(step_key, 3)
-        if batch_size is None:
-            xb, yb = source, target
-        else:
-            ix = jr.choice(kx, n, (batch_size,), replace=False)
-            iy = ix if paired else jr.choice(ky, p, (batch_size,), replace=False)
-            xb, yb = source[ix], target[iy]
-        (total, aux), grads = eqx.filter_value_and_grad(objective, has_aux=True)(
-            params, xb, yb, kp
-        )
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = eqx.apply_updates(params, updates)
-        return params, opt_state, jnp.stack([total, *aux])
+    eps = epsilon if isinstance(loss, str) and loss == "sinkhorn" else None
 
     from tqdm.auto import tqdm
 
@@ -207,7 +281,23 @@ def fit(
     keys = jr.split(key, steps)
     bar = tqdm(range(steps), disable=not progress, desc="fit")
     for i in bar:
-        params, opt_state, values = step(params, opt_state, keys[i])
+        params, opt_state, values = _step(
+            params,
+            opt_state,
+            keys[i],
+            source,
+            target,
+            static,
+            optimizer=optimizer,
+            loss=loss,
+            epsilon=eps,
+            batch_size=batch_size,
+            kinetic_reg=kinetic_reg,
+            jacobian_reg=jacobian_reg,
+            t0=t0,
+            t1=t1,
+            flow_kwargs=kw,
+        )
         history[i] = np.asarray(values)
         if not np.isfinite(history[i, 0]):
             raise FloatingPointError(

@@ -132,6 +132,46 @@ def test_fit_mse_pairs_deterministic_and_regularised(getkey):
     assert float(jnp.linalg.norm(f4.c)) < float(jnp.linalg.norm(field.c))
 
 
+def test_fit_reuses_compiled_step(getkey):
+    # A second call with the same configuration (new data and key of the same
+    # shapes, an equal field structure) must not retrace the training step;
+    # a changed static option must. Traces are counted at trace time.
+    from flowrep import _fit
+
+    source = jr.normal(getkey(), (24, 2))
+    target = 0.5 * source
+    kw: dict[str, Any] = dict(
+        loss="mse", steps=3, learning_rate=1e-2, flow_kwargs=FLOW, progress=False
+    )
+    field = flowrep.RidgeletField.random(getkey(), 2, 8, basis="constant")
+    _, h1 = flowrep.fit(field, source, target, key=jr.PRNGKey(0), **kw)
+    traces = _fit._step_traces
+    other = flowrep.RidgeletField.random(getkey(), 2, 8, basis="constant")
+    _, h2 = flowrep.fit(other, source + 1.0, target, key=jr.PRNGKey(5), **kw)
+    assert _fit._step_traces == traces
+    assert not np.array_equal(h1["loss"], h2["loss"])  # it did run on the new data
+    # Same call again: identical history, still no trace.
+    _, h3 = flowrep.fit(field, source, target, key=jr.PRNGKey(0), **kw)
+    np.testing.assert_array_equal(h1["loss"], h3["loss"])
+    assert _fit._step_traces == traces
+    # A user optimiser object is reused by identity; a user loss callable too.
+    opt = optax.sgd(1e-2)
+    calls = []
+
+    def loss(x, y):
+        calls.append(None)  # runs once per trace
+        return jnp.mean((x - y) ** 2)
+
+    kw2 = {**kw, "loss": loss, "optimizer": opt}
+    flowrep.fit(field, source, target, key=jr.PRNGKey(0), **kw2)
+    flowrep.fit(other, target, source, key=jr.PRNGKey(1), **kw2)
+    assert len(calls) == 1
+    # A different static option (here the batch size) compiles a new step.
+    traces = _fit._step_traces
+    flowrep.fit(field, source, target, key=jr.PRNGKey(0), batch_size=8, **kw)
+    assert _fit._step_traces == traces + 1
+
+
 def test_save_load_trained(getkey, tmp_path):
     field = flowrep.RidgeletField.random(getkey(), 2, 8)
     path = tmp_path / "ckpt.eqx"
