@@ -128,25 +128,31 @@ from ._transport import (
 
 # --- laws and DAEs (section: dae) --------------------------------------------
 from ._dae import (
-    blurring_mean_shift_flow as blurring_mean_shift_flow,
-    BlurringMeanShiftField as BlurringMeanShiftField,
-    dae_story as dae_story,
     deep_dae_flow as deep_dae_flow,
     deep_dae_map as deep_dae_map,
     DeepDAEField as DeepDAEField,
-    Denoiser as Denoiser,
-    depth_table as depth_table,
-    displacement_network as displacement_network,
     entropy_curves as entropy_curves,
-    mean_shift as mean_shift,
-    relative_map_error as relative_map_error,
     shallow_dae as shallow_dae,
     shallow_dae_pushforward as shallow_dae_pushforward,
-    stacked_dae as stacked_dae,
-    stacked_dae_laws as stacked_dae_laws,
+)
+from ._dae_empirical import (
+    blurring_mean_shift_flow as blurring_mean_shift_flow,
+    BlurringMeanShiftField as BlurringMeanShiftField,
+    mean_shift as mean_shift,
+)
+from ._dae_learned import (
+    Denoiser as Denoiser,
+    relative_map_error as relative_map_error,
     train_denoiser as train_denoiser,
     train_stacked_denoisers as train_stacked_denoisers,
 )
+from ._dae_ridgelet import displacement_network as displacement_network
+from ._dae_stacked import (
+    depth_table as depth_table,
+    stacked_dae as stacked_dae,
+    stacked_dae_laws as stacked_dae_laws,
+)
+from ._dae_story import dae_story as dae_story
 from ._laws import (
     AbstractLaw as AbstractLaw,
     CollapseError as CollapseError,

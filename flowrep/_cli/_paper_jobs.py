@@ -780,7 +780,7 @@ def dae(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
     independent estimates), and L stacked DAEs of noise $t/L$ approach the
     deep limit monotonically in L.
     """
-    from .._dae import dae_story
+    from .._dae_story import dae_story
 
     t_start = time.perf_counter()
     folder = report.dir / "_dae_story"

@@ -1,0 +1,184 @@
+"""The DAE of a sample cloud: streamed Gaussian mean shift and its flow.
+
+THEORY.md section 3. The optimal DAE of an empirical law is one Gaussian
+mean-shift step, $g_t(q)=q+t\\nabla\\log(W_t*\\hat\\mu)(q)$; the deep DAE of a
+cloud, whose empirical law has no score, is the blurring mean-shift flow
+along the score of a kernel density estimate.
+"""
+
+import math
+
+import equinox as eqx
+import jax.lax as lax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
+
+from ._custom_types import Points
+from ._dae import _check_horizon, _check_noise, _check_points
+from ._flow import flow
+from ._laws import _is_concrete
+
+
+DEFAULT_CHUNK_SIZE = 2**20  # pairs per tile in mean shift
+
+
+def _mean_shift_block(q: Array, cols: Array, logw: Array, t, tq: int) -> Array:
+    """Stable streamed $\\sum_jw_jK(q,x_j)x_j/\\sum_jw_jK(q,x_j)$ for a block of queries."""
+    n = cols.shape[0]
+    pad = (-n) % tq
+    cols_p = jnp.concatenate([cols, jnp.zeros((pad, cols.shape[1]), cols.dtype)])
+    logw_p = jnp.concatenate([logw, jnp.full((pad,), -jnp.inf, logw.dtype)])
+    cols_b = cols_p.reshape(-1, tq, cols.shape[1])
+    logw_b = logw_p.reshape(-1, tq)
+    # |q|^2 cancels in the normalisation: logits = log w_j + (q.x_j - |x_j|^2/2)/t
+    half_sq_b = 0.5 * jnp.sum(cols_b**2, axis=-1)
+
+    def body(carry, blk):
+        mx, s, v = carry
+        c, lw, hs = blk
+        logits = lw[None] + (q @ c.T - hs[None]) / t
+        new_mx = jnp.maximum(mx, jnp.max(logits, axis=1))
+        scale = jnp.exp(mx - new_mx)
+        p = jnp.exp(logits - new_mx[:, None])
+        return (
+            new_mx,
+            s * scale + jnp.sum(p, axis=1),
+            v * scale[:, None] + p @ c,
+        ), None
+
+    init = (
+        jnp.full((q.shape[0],), -jnp.inf, q.dtype),
+        jnp.zeros((q.shape[0],), q.dtype),
+        jnp.zeros_like(q),
+    )
+    (_, s, v), _ = lax.scan(body, init, (cols_b, logw_b, half_sq_b))
+    return v / s[:, None]
+
+
+@eqx.filter_jit
+def _mean_shift(cloud, logw, t, queries, chunk_size: int):
+    n, m = cloud.shape
+    nq = queries.shape[0]
+    tq = min(n, max(1, chunk_size))
+    tp = min(nq, max(1, chunk_size // tq))
+    pad = (-nq) % tp
+    qp = jnp.concatenate([queries, jnp.broadcast_to(queries[:1], (pad, m))])
+    out = lax.map(
+        lambda qb: _mean_shift_block(qb, cloud, logw, t, tq), qp.reshape(-1, tp, m)
+    )
+    return out.reshape(-1, m)[:nq]
+
+
+def mean_shift(
+    cloud: Points,
+    t,
+    queries: Points | None = None,
+    *,
+    weights: ArrayLike | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Points:
+    """One Gaussian mean-shift step: the optimal DAE of the empirical law of `cloud`.
+
+    $g_t(q)=\\sum_jw_jN(q;x_j,tI)\\,x_j/\\sum_jw_jN(q;x_j,tI)=q+t\\nabla\\log(W_t*\\hat\\mu)(q)$
+    (THEORY.md section 3). Streamed over tiles of at most `chunk_size`
+    (query, point) pairs with a running log-sum-exp, so memory is
+    $O(n+n_q+\\text{chunk\\_size})$ and n = 1e5 fits easily.
+
+    **Arguments:**
+
+    - `cloud`: `[n, m]` the samples $x_j$; `weights`: optional `[n]` positive.
+    - `t`: noise variance (> 0); the kernel is $N(0,tI)$.
+    - `queries`: `[n_q, m]` points to move (default: the cloud itself).
+    - `chunk_size`: pairs per tile.
+
+    **Returns:** $g_t(q)$, `[n_q, m]`.
+
+    **Raises:** `ValueError` for $t\\le0$, mismatched shapes, NaN/inf or
+    non-positive weights.
+    """
+    cloud = _check_points(cloud, what="cloud")
+    n, m = cloud.shape
+    queries = cloud if queries is None else _check_points(queries, m, "queries")
+    _check_noise(t, "mean_shift")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer; got {chunk_size}.")
+    if weights is None:
+        logw = jnp.zeros((n,), cloud.dtype)
+    else:
+        weights = jnp.asarray(weights, cloud.dtype)
+        if weights.shape != (n,):
+            raise ValueError(
+                f"`weights` must have shape [{n}] (one per cloud point); got {weights.shape}."
+            )
+        if _is_concrete(weights) and not bool(
+            jnp.all(weights > 0) & jnp.all(jnp.isfinite(weights))
+        ):
+            raise ValueError("`weights` must be positive and finite.")
+        logw = jnp.log(weights)
+    return _mean_shift(
+        cloud,
+        logw,
+        jnp.asarray(t, cloud.dtype),
+        queries.astype(cloud.dtype),
+        chunk_size,
+    )
+
+
+class BlurringMeanShiftField(eqx.Module):
+    """The deep DAE of a cloud: $v(X)_i=\\nabla\\log(K_h*\\hat\\mu_X)(x_i)=(\\mathrm{ms}_h(x_i;X)-x_i)/h$.
+
+    A field on the whole flattened cloud `[n * m]` (the particles interact:
+    each moves along the score of the kernel density estimate of the
+    current cloud, bandwidth variance `h`). This is the continuous-time
+    blurring mean shift.
+    """
+
+    bandwidth: float = eqx.field(static=True)
+    point_dim: int = eqx.field(static=True)
+    chunk_size: int = eqx.field(static=True, default=DEFAULT_CHUNK_SIZE)
+
+    def __call__(self, t, x, args=None):
+        cloud = x.reshape(-1, self.point_dim)
+        logw = jnp.zeros(cloud.shape[:1], cloud.dtype)
+        ms = _mean_shift(
+            cloud,
+            logw,
+            jnp.asarray(self.bandwidth, cloud.dtype),
+            cloud,
+            self.chunk_size,
+        )
+        return ((ms - cloud) / self.bandwidth).reshape(x.shape)
+
+
+def blurring_mean_shift_flow(
+    x0: Points,
+    t1,
+    bandwidth: float,
+    *,
+    ts: ArrayLike | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    **flow_kwargs,
+):
+    """Deep DAE of an empirical cloud: $\\dot x_i=\\nabla\\log(K_h*\\hat\\mu_t)(x_i)$ (blurring mean-shift flow).
+
+    The empirical law has no score, so it is smoothed with the kernel
+    $K_h=N(0,hI)$; as the cloud grows and $h\\to0$ this tends to the deep
+    DAE of the law it samples.
+
+    **Arguments:** `x0` `[n, m]`; `t1 >= 0`; `bandwidth` $h>0$; `ts`
+    optional record times; `flow_kwargs` go to `flowrep.flow`.
+
+    **Returns:** `(ts, tracks [T, n, m])`.
+
+    **Raises:** `ValueError` for a bad bandwidth, times or points.
+    """
+    x0 = _check_points(x0, what="x0")
+    if not (math.isfinite(bandwidth) and bandwidth > 0):
+        raise ValueError(f"`bandwidth` must be a positive variance; got {bandwidth}.")
+    _check_horizon(t1, ts, None)
+    n, m = x0.shape
+    field = BlurringMeanShiftField(float(bandwidth), m, chunk_size)
+    ts_arr = jnp.asarray([0.0, float(t1)] if ts is None else ts, x0.dtype)
+    res = flow(field, x0.reshape(1, n * m), 0.0, t1, ts=ts_arr, **flow_kwargs)
+    tracks = jnp.asarray(res.tracks).reshape(ts_arr.shape[0], n, m)
+    return ts_arr, tracks

@@ -1,0 +1,118 @@
+"""The displacement field of a DAE as an integral network, by the ridgelet transform.
+
+THEORY.md sections 1 and 3: a localised displacement $d\\chi$ is
+$S[\\gamma]$ with $\\gamma=R[d\\chi;\\rho]/\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$
+(Sonoda & Murata), so a DAE is a (continuum) one-hidden-layer network.
+"""
+
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, ArrayLike
+
+from ._activations import Gaussian
+from ._admissibility import admissibility
+from ._custom_types import Key
+from ._integral_net import IntegralNetwork, sample_network
+from ._nodes import grid_nodes, sample_parameters
+from ._ridgelets import GaussianDerivative
+from ._transform import ridgelet_transform
+
+
+def displacement_network(
+    displacement: Callable[[Array], Array],
+    center: ArrayLike,
+    radius: float,
+    *,
+    key: Key,
+    num_units: int = 20_000,
+    num_nodes: int = 40,
+    a_scale: float = 1.5,
+    order: int = 2,
+    compress_to: int | None = 300,
+) -> tuple[IntegralNetwork, Callable[[Array], Array]]:
+    """Express a localised displacement field $d(x)\\chi(x)$ as an integral network by the ridgelet transform.
+
+    A DAE's displacement $d=g_t-\\mathrm{id}$ grows linearly at infinity (the
+    score of a Gaussian is linear), so its ridgelet transform does not exist;
+    it is localised by the smooth window $\\chi(x)=\\exp(-\\frac12(|x-c|/r)^4)$
+    ($\\chi\\approx1$ well inside the ball of radius r) (THEORY.md section 3).
+    Then $\\gamma=R[d\\chi;G^{(k)}]/\\langle\\!\\langle G,G^{(k)}\\rangle\\!\\rangle$
+    with the Gaussian activation $G$ and $\\rho=G^{(k)}$, $k$ even $\\ge m$
+    (THEORY.md section 1): $R$ by a midpoint grid on the box $c\\pm2.6r$,
+    $S$ by Monte Carlo units from `flowrep.sample_parameters`. With
+    `compress_to`, `compress_to` units are then drawn from $|\\gamma|$ and
+    their output weights refitted by least squares on the grid
+    (`flowrep.sample_network`), which is far more accurate than the raw
+    Monte Carlo $S[\\gamma]$ for the same cost at evaluation time.
+
+    **Arguments:**
+
+    - `displacement`: $d$, one point `[m]` to `[m]`.
+    - `center` `[m]`, `radius` $r$: the region.
+    - `key`: PRNG key. `num_units`: Monte Carlo units for $S$.
+    - `num_nodes`: grid points per axis for $R$ (`num_nodes**m` in all).
+    - `a_scale`: spread of the proposal $a\\sim N(0,\\text{a\\_scale}^2I)$.
+    - `order`: $k$ (even, $\\ge m$). `compress_to`: units after refit, or None.
+
+    **Returns:** `(network, target)`: the `IntegralNetwork` and the localised
+    target $x\\mapsto d(x)\\chi(x)$ it represents.
+
+    **Raises:** `ValueError` for a bad region, order or sizes.
+    """
+    center = jnp.atleast_1d(jnp.asarray(center, dtype=float))
+    m = center.shape[0]
+    if not (radius > 0 and math.isfinite(radius)):
+        raise ValueError(f"`radius` must be positive and finite; got {radius}.")
+    if order % 2 or order < m:
+        raise ValueError(
+            f"the Gaussian activation pairs with G^(k) for even k >= m={m}; got k={order}."
+        )
+    if min(num_units, num_nodes) < 1:
+        raise ValueError("num_units and num_nodes must be >= 1.")
+    out = jax.eval_shape(displacement, center)
+    if out.shape != (m,):
+        raise ValueError(
+            f"`displacement` must map a point ({m},) to ({m},); got {out.shape}."
+        )
+
+    def target(x):
+        chi = jnp.exp(-0.5 * (jnp.sum((x - center) ** 2) / radius**2) ** 2)
+        return displacement(x) * chi
+
+    sigma = Gaussian()
+    rho = GaussianDerivative(order)
+    pairing = admissibility(sigma, rho, m)
+    half = 2.6 * radius
+    xg, wg = grid_nodes(-half, half, num_nodes, m)
+    values = jax.vmap(lambda z: target(z + center))(xg)
+    ka, ks = jr.split(key)
+    a, b, wab = sample_parameters(
+        ka,
+        num_units,
+        m,
+        radius_law="gaussian",
+        a_scale=a_scale,
+        x_radius=1.5 * radius,
+        b_margin=3.0,
+    )
+    gamma = ridgelet_transform(values, rho, a, b, xg, wg) / pairing
+    # centred transform: sigma(a.(x - c) - b) = sigma(a.x - (b + a.c))
+    b_shift = b + a @ center
+    if compress_to is None:
+        net = IntegralNetwork(a, b_shift, gamma * wab[:, None], sigma)
+    else:
+        net = sample_network(
+            gamma,
+            a,
+            b_shift,
+            wab,
+            sigma,
+            compress_to,
+            key=ks,
+            refit=(xg + center, values),
+        )
+    return net, target

@@ -1,0 +1,198 @@
+"""Stacked DAEs and the "deeper converges faster" table (Sonoda & Murata, arXiv 1712.04145).
+
+THEORY.md section 3: L DAEs of noise $t/L$, each optimal for the current
+pushforward, approach the deep DAE flow $\\dot x=\\nabla\\log\\mu_t(x)$ as L
+grows. Exact for a Gaussian (each layer maps the eigenvalues
+$\\lambda\\mapsto\\lambda^3/(\\lambda+t/L)^2$); from samples otherwise.
+"""
+
+from collections.abc import Sequence
+
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array
+
+from ._custom_types import Key, Points
+from ._dae import (
+    _as_mixture,
+    _check_layers,
+    _check_points,
+    deep_dae_flow,
+    shallow_dae,
+    shallow_dae_pushforward,
+)
+from ._dae_empirical import DEFAULT_CHUNK_SIZE, mean_shift
+from ._laws import _check_time, AbstractLaw, fit_mixture, GaussianLaw
+from ._transport import gaussian_w2
+
+
+def stacked_dae_laws(law: GaussianLaw, t, num_layers: int) -> list[GaussianLaw]:
+    """L stacked DAEs of noise $t/L$ on a Gaussian, each fitted exactly to the current pushforward.
+
+    Layer $l$ is the optimal DAE of $N(m,\\Sigma_l)$, so
+    $\\lambda\\to\\lambda^3/(\\lambda+t/L)^2$ per eigenvalue, L times.
+
+    **Returns:** the L+1 laws $\\mu^{(0)}=\\mu,\\dots,\\mu^{(L)}$.
+
+    **Raises:** `TypeError` (non-Gaussian), `ValueError` ($t<0$, L < 1).
+    """
+    if not isinstance(law, GaussianLaw):
+        raise TypeError(
+            "stacked_dae_laws is exact for a GaussianLaw; for mixtures use stacked_dae on samples."
+        )
+    _check_layers(num_layers)
+    _check_time(t)
+    laws = [law]
+    for _ in range(num_layers):
+        laws.append(shallow_dae_pushforward(laws[-1], t / num_layers))
+    return laws
+
+
+def stacked_dae(
+    x: Points,
+    t,
+    num_layers: int,
+    *,
+    law: AbstractLaw | None = None,
+    fit: str = "mixture",
+    num_components: int | None = None,
+    bandwidth: float = 0.0,
+    em_iters: int = 50,
+    key: Key | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Array:
+    """Push samples through L stacked DAEs of noise $\\tau=t/L$, each fitted to the current pushforward.
+
+    Layer $l$ is the optimal DAE for (an estimate of) the law $\\nu_l$ of the
+    current cloud:
+
+    - `fit="mixture"`: $\\nu_l$ is a Gaussian mixture fitted by EM
+      (`fit_mixture`, warm-started from the previous layer; layer 0 uses
+      `law` exactly when given) and the layer is its closed-form map
+      (`shallow_dae`). For a Gaussian `law` with `num_components=1` this is
+      the exact stacked DAE up to sampling error in the refits.
+    - `fit="empirical"`: $\\nu_l$ is the cloud smoothed by $N(0,hI)$,
+      $h$ = `bandwidth`, and the layer is
+      $x+\\tau\\nabla\\log(W_\\tau*K_h*\\hat\\nu_l)$, a mean-shift step of
+      variance $\\tau+h$ and step $\\tau/(\\tau+h)$. With $h=0$ it is the exact
+      DAE of the empirical law, which stalls as $\\tau\\to0$ (each point's own
+      kernel dominates); $h>0$ gives the blurring mean-shift flow as $L\\to\\infty$.
+
+    **Returns:** tracks `[L+1, n, m]`.
+
+    **Raises:** `ValueError` on bad shapes, $t<0$, L < 1, an unknown `fit`,
+    or a mixture fit without `law`, `num_components` or `key`.
+    """
+    x = _check_points(x, None if law is None else law.dim)
+    _check_time(t)
+    _check_layers(num_layers)
+    tau = float(t) / num_layers
+    tracks = [x]
+    if fit == "mixture":
+        current = None if law is None else _as_mixture(law)
+        k = (
+            num_components
+            if num_components is not None
+            else (None if current is None else current.num_components)
+        )
+        if k is None:
+            raise ValueError(
+                "stacked_dae(fit='mixture') needs `law` or `num_components`."
+            )
+        if current is None and key is None:
+            raise ValueError(
+                "stacked_dae(fit='mixture') without `law` needs `key` to initialise EM."
+            )
+        for layer in range(num_layers):
+            if current is None or layer > 0:
+                if current is not None and current.num_components == k:
+                    current = fit_mixture(
+                        tracks[-1], k, init=current, num_iters=em_iters
+                    )
+                else:
+                    assert key is not None
+                    key, sub = jr.split(key)
+                    current = fit_mixture(tracks[-1], k, key=sub, num_iters=em_iters)
+            tracks.append(shallow_dae(current, tau, tracks[-1]))
+    elif fit == "empirical":
+        if not bandwidth >= 0:
+            raise ValueError(f"`bandwidth` must be >= 0; got {bandwidth}.")
+        if tau == 0:
+            return jnp.stack([x] * (num_layers + 1))
+        for _ in range(num_layers):
+            cur = tracks[-1]
+            ms = mean_shift(cur, tau + bandwidth, chunk_size=chunk_size)
+            tracks.append(cur + tau / (tau + bandwidth) * (ms - cur))
+    else:
+        raise ValueError(f"unknown fit {fit!r}; expected 'mixture' or 'empirical'.")
+    return jnp.stack(tracks)
+
+
+def depth_table(
+    law: AbstractLaw,
+    t,
+    num_layers: Sequence[int] = (1, 2, 4, 8, 16, 32, 64),
+    *,
+    key: Key | None = None,
+    num_samples: int = 2000,
+    em_iters: int = 30,
+) -> list[dict]:
+    """The "deeper converges faster" table: L stacked DAEs of noise $t/L$ against the deep limit.
+
+    For a `GaussianLaw` everything is closed form: the stacked output law
+    (`stacked_dae_laws`), its $W_2$ to the deep limit $N(m,\\Sigma-2tI)$,
+    its entropy against $H(t)=\\frac12\\sum_i\\log(2\\pi e(\\lambda_i-2t))$.
+    For a `GaussianMixture`, the same `num_samples` samples (drawn with
+    `key`) go through `stacked_dae(fit="mixture")` and through the deep flow
+    `deep_dae_flow`; `map_rms` is $(\\frac1n\\sum_i|g^{(L)}(x_i)-\\phi_t(x_i)|^2)^{1/2}$,
+    an upper bound on $W_2$ between the two output laws.
+
+    **Returns:** one dict per L (`num_layers`, `w2_to_deep` or `map_rms`,
+    `entropy`, `entropy_deep`, and for Gaussians `eigvals`).
+
+    **Raises:** `CollapseError` if $t\\ge t^*$ (the deep limit does not
+    exist); `ValueError` for $t<0$ or bad L; mixtures need `key`.
+    """
+    deep = law.backward_heat(t)
+    if any(int(n) < 1 for n in num_layers):
+        raise ValueError(
+            f"every entry of num_layers must be >= 1; got {list(num_layers)}."
+        )
+    rows = []
+    if isinstance(law, GaussianLaw):
+        assert isinstance(deep, GaussianLaw)
+        h_deep = float(deep.entropy())
+        for n in num_layers:
+            out = stacked_dae_laws(law, t, int(n))[-1]
+            rows.append(
+                dict(
+                    num_layers=int(n),
+                    w2_to_deep=float(
+                        jnp.sqrt(gaussian_w2(deep.mean, deep.cov, out.mean, out.cov))
+                    ),
+                    entropy=float(out.entropy()),
+                    entropy_deep=h_deep,
+                    eigvals=[float(v) for v in out.eigvals],
+                )
+            )
+        return rows
+    if key is None:
+        raise ValueError("depth_table on a mixture needs `key` (it works on samples).")
+    mix = _as_mixture(law)
+    x0 = mix.sample(num_samples, key=key)
+    x_deep = jnp.asarray(deep_dae_flow(mix, x0, t).xs)
+    h_deep = float(_as_mixture(deep).entropy())
+    for n in num_layers:
+        out = stacked_dae(x0, t, int(n), law=mix, em_iters=em_iters)[-1]
+        fitted = fit_mixture(
+            out, mix.num_components, init=_as_mixture(deep), num_iters=em_iters
+        )
+        rows.append(
+            dict(
+                num_layers=int(n),
+                map_rms=float(jnp.sqrt(jnp.mean(jnp.sum((out - x_deep) ** 2, axis=1)))),
+                entropy=float(fitted.entropy()),
+                entropy_deep=h_deep,
+            )
+        )
+    return rows
