@@ -19,6 +19,7 @@ from ._transport import (
     _divergence_impl,
     _hungarian,
     _is_traced,
+    _options,
     gaussian_ot_map,
     mean_cost,
     plan_argmax,
@@ -121,8 +122,10 @@ def _pair_solver(method: str, eps, kw: dict):
 
     def sink(x, y):
         out = _divergence_impl(x, y, eps, **kw)
-        img = _barycentric(x, y, out.cross.f, out.cross.g, out.epsilon, kw["chunk"])
-        match = plan_argmax(x, y, out.cross.g, kw["chunk"])
+        img = _barycentric(
+            x, y, out.cross.f, out.cross.g, out.epsilon, kw["opts"].chunk
+        )
+        match = plan_argmax(x, y, out.cross.g, kw["opts"].chunk)
         return out.divergence, img, match, out.converged
 
     return exact if method == "exact" else sink
@@ -252,13 +255,8 @@ def score_tracks(
         eps = jnp.asarray(epsilon, points.dtype)
     kw = dict(
         mode="dense" if n * n <= 2**27 else "online",
-        threshold=threshold,
-        norm=1,
-        max_iterations=max_iterations,
-        inner=10,
-        omega=1.0,
-        chunk=chunk_size,
         init="gaussian",
+        opts=_options(threshold, 1, max_iterations, 1, "adaptive", chunk_size),
     )
     out = _score_impl(points, tracks.dt, eps, method=method, kw=kw)
     if not _is_traced(out.w2_sq) and float(out.w2_sq) <= 0:

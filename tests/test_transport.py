@@ -121,6 +121,60 @@ def test_sinkhorn_modes_agree_with_ott(getkey):
     assert np.isclose(float(fast.reg_ot_cost), float(ref.reg_ot_cost), rtol=1e-6)  # pyright: ignore
 
 
+def _marginal_error(out, x, y, ord):
+    """||P^T 1 - b||_ord recomputed densely from the returned potentials."""
+    C = ((x[:, None] - y[None]) ** 2).sum(-1)
+    n, m = x.shape[0], y.shape[0]
+    P = jnp.exp((out.f[:, None] + out.g[None] - C) / out.epsilon) / (n * m)
+    return float(jnp.linalg.norm(P.sum(0) - 1.0 / m, ord=ord))
+
+
+@pytest.mark.parametrize("mode", ["dense", "online"])
+def test_reported_error_is_the_plan_marginal_error(getkey, mode):
+    # the solver reads its error off a kernel pass it needs anyway; check that
+    # it is the marginal error of the plan it returns, for every stopping point
+    x = jr.normal(getkey(), (90, 2))
+    y = 0.6 * jr.normal(getkey(), (110, 2)) + 0.5
+    for ord_, iters, omega in [(1, 3, 1.0), (2, 7, 1.4), (1, 25, "adaptive")]:
+        out = flowrep.sinkhorn(
+            x,
+            y,
+            threshold=1e-30,
+            norm_error=ord_,
+            max_iterations=iters,
+            over_relaxation=omega,
+            mode=mode,
+            chunk_size=16,
+        )
+        assert int(out.n_iterations) == iters
+        ref = _marginal_error(out, x, y, ord_)
+        assert np.isclose(float(out.error), ref, rtol=1e-6, atol=1e-14)
+
+
+def test_adaptive_over_relaxation_saves_iterations(getkey):
+    # small epsilon: plain Sinkhorn is slow, the adaptive rule (Lehmann et al.
+    # 2021) must converge to the same plan in fewer iterations
+    x = jr.normal(getkey(), (200, 2))
+    y = 0.5 * jr.normal(getkey(), (200, 2)) + 1.0
+
+    def solve(omega):
+        return flowrep.sinkhorn(
+            x,
+            y,
+            relative_epsilon=0.005,
+            threshold=1e-4,
+            max_iterations=5000,
+            over_relaxation=omega,
+        )
+
+    plain, fast = solve(1.0), solve("adaptive")
+    assert bool(plain.converged) and bool(fast.converged)
+    assert int(plain.n_iterations) > 40
+    assert int(fast.n_iterations) < 0.8 * int(plain.n_iterations)
+    assert _marginal_error(fast, x, y, 1) <= 1e-4
+    assert np.isclose(float(fast.reg_ot_cost), float(plain.reg_ot_cost), rtol=1e-4)
+
+
 @pytest.mark.slow
 def test_divergence_flowrep_vs_ott_backend(getkey):
     x = jr.normal(getkey(), (120, 3))
@@ -224,6 +278,14 @@ def test_bad_options(getkey):
         flowrep.sinkhorn(x, x, mode="sparse")  # pyright: ignore
     with pytest.raises(ValueError, match="norm_error"):
         flowrep.sinkhorn(x, x, norm_error=3)
+    with pytest.raises(ValueError, match="over_relaxation"):
+        flowrep.sinkhorn(x, x, over_relaxation="fast")  # pyright: ignore
+    with pytest.raises(ValueError, match="over_relaxation"):
+        flowrep.sinkhorn(x, x, over_relaxation=2.0)
+    with pytest.raises(ValueError, match="threshold"):
+        flowrep.sinkhorn(x, x, threshold=0.0)
+    with pytest.raises(ValueError, match="chunk_size"):
+        flowrep.sinkhorn(x, x, chunk_size=0)
     with pytest.raises(ValueError, match="same dimension"):
         flowrep.gaussian_w2(jnp.zeros(2), jnp.eye(2), jnp.zeros(3), jnp.eye(3))
 
