@@ -252,14 +252,46 @@ class SinkhornResult(eqx.Module):
     epsilon: FloatScalar
 
 
+# Pairs per tile of the streamed log-sum-exp: 2**19 float32 values (2 MiB)
+# stay in cache, which on CPU is ~1.3-1.9x faster than whole-row chunks.
+_TILE_PAIRS = 2**19
+
+
 def _lse_rows(F, X, Y, eps, chunk):
-    """$-\\varepsilon\\log\\frac1m\\sum_j$... helper: for each row i of X,
-    $\\varepsilon\\,\\mathrm{lse}_j((F_j+2x_i\\cdot y_j)/\\varepsilon)$, streamed."""
+    """For each row $x_i$ of `X`:
+    $\varepsilon\,\mathrm{lse}_j((F_j+2x_i\cdot y_j)/\varepsilon)$ over the rows
+    $y_j$ of `Y`, streamed over tiles of `chunk` rows x `_TILE_PAIRS // chunk`
+    columns with a running (max, sum) pair, as in streaming softmax. Memory is
+    O(tile) on top of the inputs and the output."""
+    n, d = X.shape
+    m = Y.shape[0]
+    cols = max(1, min(m, _TILE_PAIRS // chunk))
+    nb = -(-m // cols)
+    pad = nb * cols - m
+    Yb = jnp.concatenate([Y, jnp.zeros((pad, d), Y.dtype)]).reshape(nb, cols, d)
+    Fb = jnp.concatenate([F, jnp.full((pad,), -jnp.inf, F.dtype)]).reshape(nb, cols)
 
-    def one(xi):
-        return eps * jax.nn.logsumexp((F + 2 * (Y @ xi)) / eps)
+    def rows(xb):
+        def tile(carry, block):
+            mx, acc = carry
+            yb, fb = block
+            z = (fb[None, :] + 2 * (xb @ yb.T)) / eps
+            new = jnp.maximum(mx, jnp.max(z, 1))
+            acc = acc * jnp.exp(mx - new) + jnp.sum(jnp.exp(z - new[:, None]), 1)
+            return (new, acc), None
 
-    return jax.lax.map(one, X, batch_size=chunk)
+        init = (
+            jnp.full(xb.shape[0], -jnp.inf, X.dtype),
+            jnp.zeros(xb.shape[0], X.dtype),
+        )
+        (mx, acc), _ = jax.lax.scan(tile, init, (Yb, Fb))
+        return eps * (mx + jnp.log(acc))
+
+    rows_per = min(chunk, n)
+    nr = -(-n // rows_per)
+    Xb = jnp.concatenate([X, jnp.zeros((nr * rows_per - n, d), X.dtype)])
+    out = jax.lax.map(rows, Xb.reshape(nr, rows_per, d))
+    return out.reshape(-1)[:n]
 
 
 def _gauss_init(x, y):
@@ -517,7 +549,7 @@ def sinkhorn(
     init: Literal["gaussian", "zero"] = "gaussian",
     mode: _Mode = "auto",
     dense_limit: int = 2**27,
-    chunk_size: int = 256,
+    chunk_size: int = 128,
     throw: bool = False,
 ) -> SinkhornResult:
     """Entropic optimal transport between two uniform clouds (cost $\\|x-y\\|^2$).
@@ -683,7 +715,7 @@ def sinkhorn_divergence(
     init: Literal["gaussian", "zero"] = "gaussian",
     mode: _Mode = "auto",
     dense_limit: int = 2**27,
-    chunk_size: int = 256,
+    chunk_size: int = 128,
     backend: Literal["flowrep", "ott"] = "flowrep",
     throw: bool = False,
 ) -> SinkhornDivergenceResult:

@@ -121,6 +121,19 @@ def test_sinkhorn_modes_agree_with_ott(getkey):
     assert np.isclose(float(fast.reg_ot_cost), float(ref.reg_ot_cost), rtol=1e-6)  # pyright: ignore
 
 
+@pytest.mark.parametrize("n,m,chunk", [(7, 5, 3), (50, 3000, 256), (1, 1, 8)])
+def test_streamed_logsumexp_against_scipy(n, m, chunk):
+    from scipy.special import logsumexp
+
+    from flowrep._transport import _lse_rows
+
+    rng = np.random.default_rng(n + m)
+    X, Y, F = rng.normal(size=(n, 3)), rng.normal(size=(m, 3)), rng.normal(size=m)
+    ref = 0.3 * np.asarray(logsumexp((F[None] + 2 * X @ Y.T) / 0.3, axis=1))
+    out = _lse_rows(jnp.asarray(F), jnp.asarray(X), jnp.asarray(Y), 0.3, chunk)
+    assert np.allclose(np.asarray(out), ref, rtol=1e-13, atol=1e-13)
+
+
 def _marginal_error(out, x, y, ord):
     """||P^T 1 - b||_ord recomputed densely from the returned potentials."""
     C = ((x[:, None] - y[None]) ** 2).sum(-1)
