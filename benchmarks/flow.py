@@ -246,6 +246,12 @@ def main(argv=None):
         "--json", type=str, default=None, help="write rows to this file"
     )
     parser.add_argument("--dims", type=int, nargs="*", default=[2, 64])
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="timing repeats (default 3; 2 with --quick)",
+    )
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument(
         "--threads",
@@ -276,7 +282,7 @@ def main(argv=None):
             pass
     jax.config.update("jax_enable_x64", False)
     n = 1024 if args.quick else 4096
-    repeat = 2 if args.quick else 3
+    repeat = args.repeat or (2 if args.quick else 3)
     units = [256, 1024] if args.full else [256]
     print(
         f"# jax {jax.__version__} on {jax.devices()[0].platform}; float32; threads={args.threads or 'default'}; timings are noisy on a shared CPU"

@@ -266,7 +266,12 @@ def main():
     p.add_argument(
         "--large-maxit", type=int, default=5000, help="iteration cap at n=1e5"
     )
-    p.add_argument("--sizes", type=int, nargs="+", help="override the Sinkhorn sizes n")
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="*",
+        help="override the Sinkhorn sizes n (none: skip)",
+    )
     p.add_argument("--dims", type=int, nargs="+", default=[2, 64], help="dimensions d")
     p.add_argument("--no-exact", action="store_true", help="skip exact-vs-scipy rows")
     p.add_argument(
@@ -302,7 +307,7 @@ def main():
     else:
         sizes, exact_sizes, repeat = [1000, 3000, 10_000], [500, 1000, 2000], 1
 
-    if args.sizes:
+    if args.sizes is not None:
         sizes = args.sizes
     if args.no_exact:
         exact_sizes = []
