@@ -259,7 +259,7 @@ _TILE_PAIRS = 2**19
 
 def _lse_rows(F, X, Y, eps, chunk):
     """For each row $x_i$ of `X`:
-    $\varepsilon\,\mathrm{lse}_j((F_j+2x_i\cdot y_j)/\varepsilon)$ over the rows
+    $\\varepsilon\\,\\mathrm{lse}_j((F_j+2x_i\\cdot y_j)/\\varepsilon)$ over the rows
     $y_j$ of `Y`, streamed over tiles of `chunk` rows x `_TILE_PAIRS // chunk`
     columns with a running (max, sum) pair, as in streaming softmax. Memory is
     O(tile) on top of the inputs and the output."""
