@@ -13,6 +13,7 @@ from ._custom_types import Key
 from ._dae import deep_dae_flow, entropy_curves, shallow_dae
 from ._dae_learned import relative_map_error, train_denoiser
 from ._dae_stacked import depth_table
+from ._io import _write_atomic
 from ._laws import GaussianLaw, GaussianMixture
 
 
@@ -29,22 +30,6 @@ def story_mixture() -> GaussianMixture:
             ]
         ),
     )
-
-
-def _write_atomic(path, write) -> None:
-    import os
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=os.path.splitext(path)[1])
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def dae_story(

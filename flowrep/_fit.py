@@ -12,7 +12,6 @@ Wasserstein geodesic (THEORY.md section 4).
 
 import functools
 import os
-import tempfile
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -26,6 +25,7 @@ from jaxtyping import Array
 
 from ._custom_types import Key, Points
 from ._flow import flow
+from ._io import _write_atomic
 
 
 def sinkhorn_loss(x: Points, y: Points, epsilon: float = 0.05) -> Array:
@@ -315,17 +315,12 @@ def save_field(path: "str | os.PathLike", field: Any) -> None:
     The file is written to a temporary name and renamed, so a failed write
     never leaves a half-written checkpoint.
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
             eqx.tree_serialise_leaves(f, field)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    _write_atomic(path, write)
 
 
 def load_field(path: "str | os.PathLike", like: Any) -> Any:
