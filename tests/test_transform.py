@@ -72,6 +72,21 @@ def test_dual_matches_brute_force(getkey, chunk_size):
     )
 
 
+def test_wide_sums_split_into_equal_column_blocks(getkey):
+    # m >= 16 and more than 4096 units: the sum over units runs in equal
+    # column blocks (padding < 1 column per block) accumulated by a scan
+    from flowrep._transform import _tiles
+
+    assert _tiles(7, 9000, 2**22, width=17) == (7, 3000)
+    assert _tiles(7, 9000, 2**22, width=3) == (7, 9000)
+    x, _, a, b = _problem(getkey, n=7, num_units=9001, m=16)
+    gamma = jax.random.normal(getkey(), (len(a),))
+    wj = jax.random.uniform(getkey(), (len(a),))
+    out = fr.dual_ridgelet_transform(gamma, fr.Tanh(), a, b, wj, x)
+    ref = _numpy_dual(gamma, np.tanh, a, b, wj, x)[:, 0]
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12)
+
+
 def test_values_array_equals_callable(getkey):
     x, w, a, b = _problem(getkey)
 
