@@ -5,7 +5,9 @@ with J hidden units in dimension m (piecewise-linear in t on 4 knots), n
 points flowed over $t\\in[0,1]$, float32:
 
 - fixed: classical RK4, 100 steps;
-- adaptive: Dopri5, rtol=1e-5, atol=1e-6 (each library's own controller);
+- adaptive: Dopri5, rtol=1e-5, atol=1e-6 (each library's own controller;
+  both are told the field's kinks in time, the knots, where steps must land:
+  `flowrep.flow` passes them to diffrax itself, torchdiffeq gets `step_t`);
 
 each as a forward pass and as forward + backward (gradient of a mean-square
 loss with respect to all the field's weights). Peers run in the same process
@@ -111,6 +113,7 @@ def torch_problem(field: flowrep.RidgeletField, x0):
             self.b = torch.nn.Parameter(torch.from_numpy(np.array(field.b)))
             self.c = torch.nn.Parameter(torch.from_numpy(np.array(field.c)))
             self.nfe = 0
+            self.step_ts = list(field.step_ts)
 
         def forward(self, t, x):
             self.nfe += 1
@@ -138,7 +141,13 @@ def make_torch(mode: str, tfield, tx0):
     kw = (
         dict(method="rk4", options=dict(step_size=1.0 / NUM_STEPS))
         if mode == "fixed"
-        else dict(method="dopri5", rtol=RTOL, atol=ATOL)
+        else dict(
+            method="dopri5",
+            rtol=RTOL,
+            atol=ATOL,
+            # The field's kinks in time, as flowrep.flow passes them to diffrax.
+            options=dict(step_t=torch.tensor(tfield.step_ts)),
+        )
     )
 
     def forward():

@@ -195,6 +195,22 @@ class RidgeletField(eqx.Module):
         """K, the number of time basis functions."""
         return self.c.shape[0]
 
+    @property
+    def step_ts(self) -> tuple[float, ...]:
+        """Times where $v_t$ is continuous but not smooth in t: the knots of the
+        `"linear"` basis (t is clamped outside them). `flowrep.flow` makes
+        adaptive steps land on them instead of rejecting steps across the kinks."""
+        return self.knots if self.basis == "linear" and self.num_basis > 1 else ()
+
+    @property
+    def jump_ts(self) -> tuple[float, ...]:
+        """Times where $v_t$ jumps: the knots `knots[1:]` of the
+        `"piecewise_constant"` basis. `flowrep.flow` tells adaptive solvers
+        about them (diffrax's `jump_ts`)."""
+        if self.basis == "piecewise_constant" and self.num_basis > 1:
+            return self.knots[1:]
+        return ()
+
     def basis_weights(self, t: ArrayLike) -> Array:
         """$\\phi_k(t)$, `[K]`."""
         return _basis_weights(self.basis, self.knots, self.t0, self.t1, t)

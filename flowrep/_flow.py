@@ -237,6 +237,23 @@ class _FlowTerm(eqx.Module):
 # ----------------------------------------------------------------------------- flow
 
 
+def _with_breakpoints(controller, field):
+    """Clip adaptive steps to the field's kinks (`step_ts`) and jumps (`jump_ts`).
+
+    A field that is only piecewise smooth in time (a `RidgeletField` on a knot
+    basis, a ResNet read as a field) otherwise makes the controller reject
+    the steps that straddle a knot, and every rejected step is also paid for
+    again by reverse-mode differentiation.
+    """
+    step_ts = tuple(getattr(field, "step_ts", ()) or ())
+    jump_ts = tuple(getattr(field, "jump_ts", ()) or ())
+    if not step_ts and not jump_ts:
+        return controller
+    return diffrax.ClipStepSizeController(
+        controller, step_ts=step_ts or None, jump_ts=jump_ts or None
+    )
+
+
 def _concrete_float(x) -> float | None:
     try:
         return float(x)
@@ -488,7 +505,12 @@ def flow(
         `stepsize_controller` is given. Euler, Heun, Midpoint, Ralston and RK4
         need one of them.
     - `stepsize_controller`: a diffrax controller; default
-        `PIDController(rtol, atol)` for adaptive solves.
+        `PIDController(rtol, atol)` for adaptive solves, wrapped in a
+        `ClipStepSizeController` when the field has `step_ts` (kinks in time,
+        e.g. the knots of a `RidgeletField` with a `"linear"` basis) or
+        `jump_ts` (jumps, `"piecewise_constant"`), so that steps land on them
+        instead of being rejected across them. A controller you pass is used
+        as given.
     - `rtol`, `atol`: tolerances of the default controller.
     - `max_steps`: step budget (default: `num_steps` for fixed steps, 4096
         otherwise).
@@ -583,7 +605,9 @@ def flow(
                 raise ValueError(
                     f"{type(solver_).__name__} has no error estimate: give `num_steps` or `dt0` for a fixed-step solve."
                 )
-            controller = diffrax.PIDController(rtol=rtol, atol=atol)
+            controller = _with_breakpoints(
+                diffrax.PIDController(rtol=rtol, atol=atol), field
+            )
     else:
         controller = stepsize_controller
     if num_steps is not None:

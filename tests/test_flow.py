@@ -144,6 +144,77 @@ def test_fixed_step_order(solver, order, kw):
     assert abs(slope - order) < 0.1, (slope, errors)
 
 
+def _affine_pieces(field):
+    """Per-piece affine maps of a RidgeletField with the identity activation:
+    $v(x)=\\sum_jc_j(a_j\\cdot x-b_j)=Mx+d$ with $M=C^\\top A$, $d=-C^\\top b$."""
+    a, b, c = (np.asarray(p) for p in (field.a, field.b, field.c))
+    return [(c[k].T @ a[k], -c[k].T @ b[k]) for k in range(c.shape[0])]
+
+
+def _affine_flow(mat, shift, h, x):
+    """Exact time-h map of $\\dot x=Mx+d$ (expm of the augmented matrix)."""
+    m = mat.shape[0]
+    aug = np.zeros((m + 1, m + 1))
+    aug[:m, :m], aug[:m, m] = mat, shift
+    e = scipy.linalg.expm(h * aug)
+    return x @ e[:m, :m].T + e[:m, m]
+
+
+def test_piecewise_constant_field_steps_onto_its_jumps(getkey):
+    # A field that jumps at its knots: the exact flow is a product of expms.
+    knots = (0.0, 0.3, 0.55, 1.0)
+    shape = (len(knots), 3, 2)
+    field = flowrep.RidgeletField(
+        0.7 * jr.normal(getkey(), shape),
+        0.5 * jr.normal(getkey(), shape[:2]),
+        0.7 * jr.normal(getkey(), shape),
+        sigma="identity",
+        basis="piecewise_constant",
+        knots=knots,
+        t1=1.2,
+    )
+    assert field.jump_ts == knots[1:] and field.step_ts == ()
+    x0 = np.asarray(jr.normal(getkey(), (6, 2)))
+    expected, edges = x0, (0.0, 0.3, 0.55, 1.0, 1.2)
+    for (mat, shift), lo, hi in zip(_affine_pieces(field), edges[:-1], edges[1:]):
+        expected = _affine_flow(mat, shift, hi - lo, expected)
+    tol: dict[str, Any] = dict(rtol=1e-9, atol=1e-9)
+    res = flowrep.flow(field, x0, 0.0, 1.2, **tol)
+    np.testing.assert_allclose(res.xs, expected, rtol=0, atol=1e-7)
+    # Without the jump times the controller rejects the steps across each jump.
+    plain = flowrep.flow(
+        field,
+        x0,
+        0.0,
+        1.2,
+        stepsize_controller=diffrax.PIDController(**tol),
+    )
+    assert int(res.stats["num_rejected_steps"]) < int(plain.stats["num_rejected_steps"])
+    assert int(res.stats["num_steps"]) < int(plain.stats["num_steps"])
+    # Backward in time: the inverse map, with the jumps crossed the other way.
+    back = flowrep.flow(field, expected, 1.2, 0.0, **tol)
+    np.testing.assert_allclose(back.xs, x0, rtol=0, atol=1e-7)
+
+
+def test_linear_basis_steps_onto_its_kinks(getkey):
+    field = flowrep.RidgeletField.random(
+        getkey(), 2, 8, sigma="tanh", num_knots=5, scale=2.0
+    )
+    assert field.step_ts == field.knots and field.jump_ts == ()
+    x0 = jr.normal(getkey(), (10, 2))
+    # Reference: integrate knot interval by knot interval (smooth on each).
+    ref = x0
+    for lo, hi in zip(field.knots[:-1], field.knots[1:]):
+        ref = flowrep.flow(field, ref, lo, hi, rtol=1e-12, atol=1e-12).xs
+    tol: dict[str, Any] = dict(rtol=1e-8, atol=1e-8)
+    res = flowrep.flow(field, x0, 0.0, 1.0, **tol)
+    np.testing.assert_allclose(res.xs, ref, rtol=0, atol=1e-6)
+    plain = flowrep.flow(
+        field, x0, 0.0, 1.0, stepsize_controller=diffrax.PIDController(**tol)
+    )
+    assert int(res.stats["num_rejected_steps"]) < int(plain.stats["num_rejected_steps"])
+
+
 # ----------------------------------------------------------------------------- log-density
 
 
