@@ -215,9 +215,10 @@ class PlainNetField(eqx.Module):
     and are exact on ReLU pieces: $x_0(1-s)$ is reproduced step by step.
 
     Build it with `plain_net_flow`. Pieces are selected by indexing stacked
-    arrays with the piece index, so the field is jit/vmap friendly. For an
-    adaptive solve pass `stepsize_controller=field.stepsize_controller()`
-    (it steps onto the piece boundaries `jump_ts`).
+    arrays with the piece index, so the field is jit/vmap friendly. Adaptive
+    solves by `flowrep.flow` step onto the piece boundaries `jump_ts` by
+    themselves; `field.stepsize_controller(rtol, atol)` builds the same
+    controller for other tolerances or for `diffrax.diffeqsolve`.
 
     **Fields:** `generators` `[P, d, d]` ($A_p$), `shifts` `[P, d]` ($\\beta_p$),
     `rates` `[P, d]` ($\\kappa_p$), `singular` `[P, d]` (ReLU coordinates);

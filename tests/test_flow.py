@@ -330,7 +330,7 @@ def test_kinetic_and_jacobian_regularisers(getkey):
 
 @pytest.mark.parametrize(
     "adjoint",
-    ["recursive", "backsolve", pytest.param("direct", marks=pytest.mark.slow)],
+    [None, "recursive", "backsolve", pytest.param("direct", marks=pytest.mark.slow)],
 )
 def test_gradient_matches_finite_differences(getkey, adjoint):
     field = smooth_field(getkey())
@@ -354,6 +354,54 @@ def test_gradient_matches_finite_differences(getkey, adjoint):
     dx = jr.normal(getkey(), x0.shape)
     fdx = (loss(params, x0 + eps * dx) - loss(params, x0 - eps * dx)) / (2 * eps)
     np.testing.assert_allclose(jnp.sum(gx * dx), fdx, rtol=1e-6)
+
+
+_LOOP_CASES = [
+    (solver, basis, solver_index == basis_index)
+    for solver_index, solver in enumerate(["tsit5", "dopri5", "bosh3"])
+    for basis_index, basis in enumerate(["linear", "piecewise_constant", "chebyshev"])
+]
+
+
+@pytest.mark.parametrize(
+    "solver,basis",
+    [
+        pytest.param(solver, basis, marks=() if fast else pytest.mark.slow)
+        for solver, basis, fast in _LOOP_CASES
+    ],
+)
+def test_adaptive_loop_matches_diffeqsolve(getkey, basis, solver):
+    # The default adaptive path (flowrep's loop over diffrax's step and
+    # controller) against diffrax.diffeqsolve: same steps, values, gradients.
+    field = flowrep.RidgeletField.random(
+        getkey(), 3, 10, basis=basis, num_knots=4, scale=2.0
+    )
+    x0 = jr.normal(getkey(), (12, 3))
+    kw: dict[str, Any] = dict(solver=solver, rtol=1e-7, atol=1e-9)
+    ours = flowrep.flow(field, x0, 0.0, 1.3, **kw)
+    ref = flowrep.flow(field, x0, 0.0, 1.3, adjoint="recursive", **kw)
+    for name in ("num_steps", "num_accepted_steps", "num_rejected_steps"):
+        assert int(ours.stats[name]) == int(ref.stats[name]), name
+    assert int(ours.stats["num_rejected_steps"]) > 0 or basis != "chebyshev"
+    np.testing.assert_allclose(ours.tracks, ref.tracks, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.ts, ref.ts)
+    assert ours.result == ref.result == diffrax.RESULTS.successful
+
+    def loss(f, adjoint):
+        res = flowrep.flow(f, x0, 0.0, 1.3, adjoint=adjoint, **kw)
+        return jnp.sum(jnp.sin(res.xs) ** 2)
+
+    g1 = eqx.filter_grad(loss)(field, None)
+    g2 = eqx.filter_grad(loss)(field, "recursive")
+    for u, v in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
+        np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12)
+    # Out of budget: the same result code.
+    short = flowrep.flow(field, x0, 0.0, 1.3, max_steps=5, throw=False, **kw)
+    short_ref = flowrep.flow(
+        field, x0, 0.0, 1.3, max_steps=5, throw=False, adjoint="recursive", **kw
+    )
+    assert short.result == short_ref.result == diffrax.RESULTS.max_steps_reached
+    assert int(short.stats["num_steps"]) == 5
 
 
 def test_gradient_fixed_step_matches_finite_differences(getkey):
