@@ -80,6 +80,20 @@ def test_reproduce_acha_1d(tmp_path):
         and not by[("tanh", "G^(2)")]["reconstructs"]
     )
     assert by[("relu", "G^(2)")]["status"] == "diverges"
+    # ACHA's own ridgelets Lambda^1 G^(l): Table 5's pattern, and the admissible
+    # pairs approximate sin 2 pi x (more slowly in A than G^(k): 0.25-0.35 at A = 20).
+    lam = {k: v for k, v in by.items() if k[1].startswith("Lambda")}
+    assert len(lam) == 8
+    assert lam[("tanh", "Lambda^1 G^(2)")]["status"] == "ghost"
+    assert lam[("tanh", "Lambda^1 G^(2)")]["raw_max_abs"] < 1e-4
+    assert lam[("relu", "Lambda^1 G^(0)")]["status"] == "diverges"
+    for key in [
+        ("relu", "Lambda^1 G^(2)"),
+        ("step", "Lambda^1 G^(1)"),
+        ("gaussian", "Lambda^1 G^(0)"),
+    ]:
+        assert lam[key]["status"] == "admissible"
+        assert lam[key]["sup_error_inner"] < 0.4
     assert (out / "acha_1d.png").exists()
 
 

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.integrate as si
+import scipy.special
 
 import flowrep as fr
 
@@ -77,6 +78,33 @@ def test_reconstruction_error_falls(sigma, k, pairing, f, lim, max_slope):
     assert errs[0] > errs[1] > errs[2]
     assert errs[-1] < 0.1
     assert loglog_slope([s[0] for s in sizes], errs) < max_slope, errs
+
+
+@pytest.mark.parametrize(
+    "rho,kept",
+    [
+        # ReLU pairing integrands: |zeta| e^{-zeta^2/2} for G^(4), e^{-zeta^2/2} for
+        # ACHA's Lambda^1 G^(2); the part from |zeta| >= c keeps e^{-c^2/2}, erfc(c/sqrt 2).
+        (fr.GaussianDerivative(4), lambda c: np.exp(-(c**2) / 2)),
+        (fr.LambdaGaussian(1, 2), lambda c: scipy.special.erfc(c / np.sqrt(2))),
+    ],
+)
+def test_truncated_scales_shrink_a_sinusoid_by_the_lost_pairing(rho, kept):
+    # Cutting the units at |a| <= A drops the frequencies |zeta| = 2 pi / |a| < 2 pi / A
+    # of the pairing integral, so sin(2 pi x) comes back scaled by the kept fraction.
+    # ACHA's Lambda^1 G^(2) puts far more of its pairing there than G^(4) does.
+    big_a, num = 20.0, 200
+    x, w = fr.grid_nodes(-1.0, 1.0, num)
+    a, b, wab = fr.parameter_grid(big_a, big_a, num, num)
+    xe = jnp.linspace(-0.8, 0.8, 161)[:, None]
+    fe = np.sin(2 * np.pi * np.asarray(xe[:, 0]))
+    sigma = fr.ReLU()
+    gamma = fr.ridgelet_transform(lambda p: jnp.sin(2 * jnp.pi * p[0]), rho, a, b, x, w)
+    rec = np.asarray(fr.dual_ridgelet_transform(gamma, sigma, a, b, wab, xe))
+    rec = rec / fr.admissibility(sigma, rho, 1)
+    amplitude = rec @ fe / (fe @ fe)
+    np.testing.assert_allclose(amplitude, kept(2 * np.pi / big_a), atol=0.03)
+    assert np.max(np.abs(rec - amplitude * fe)) < 0.1  # a scaled copy of f
 
 
 def test_ghost_non_admissible_pair_reconstructs_zero():
