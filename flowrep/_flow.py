@@ -14,7 +14,7 @@ otherwise). Optional extra state rides along the same solve:
 
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import diffrax
 import equinox as eqx
@@ -346,6 +346,18 @@ def _scan_solve(term, y0, t0, t1, num_steps, args, tableau, checkpoint):
     return jax.tree.map(lambda a, b: jnp.stack([a, b]), y0, y1)
 
 
+class _LoopState(NamedTuple):
+    tprev: Array
+    tnext: Array
+    y: Any
+    solver_state: Any
+    controller_state: Any
+    made_jump: Array
+    result: Any
+    num_steps: Array
+    num_accepted: Array
+
+
 def _adaptive_solve(term, solver, controller, y0, t0, t1, dt0, args, max_steps):
     """Adaptive solve from t0 to t1 > t0 keeping only the endpoint.
 
@@ -374,87 +386,84 @@ def _adaptive_solve(term, solver, controller, y0, t0, t1, dt0, args, max_steps):
     # Only jump times make a step restart its first-same-as-last stage.
     jumps = getattr(controller, "jump_ts", None) is not None
     zero = jnp.zeros((), jnp.int32)
-    init = (
-        t0,
-        tnext,
-        y0,
-        solver_state,
-        controller_state,
-        jnp.asarray(False),
-        diffrax.RESULTS.successful,
-        zero,
-        zero,
+    init = _LoopState(
+        tprev=t0,
+        tnext=tnext,
+        y=y0,
+        solver_state=solver_state,
+        controller_state=controller_state,
+        made_jump=jnp.asarray(False),
+        result=diffrax.RESULTS.successful,
+        num_steps=zero,
+        num_accepted=zero,
     )
 
-    def cond(state):
-        tprev, result = state[0], state[6]
-        return (tprev < t1) & (result == diffrax.RESULTS.successful)
+    def cond(state: _LoopState):
+        return (state.tprev < t1) & (state.result == diffrax.RESULTS.successful)
 
-    def body(state):
-        tprev, tnext, y, solver_state, controller_state, made_jump = state[:6]
-        result, num_steps, num_accepted = state[6:]
-        y1, y_error, _, solver_state1, solver_result = solver.step(
-            term, tprev, tnext, y, args, solver_state, made_jump if jumps else False
+    def body(state: _LoopState) -> _LoopState:
+        y1, y_error, _, solver_state, solver_result = solver.step(
+            term,
+            state.tprev,
+            state.tnext,
+            state.y,
+            args,
+            state.solver_state,
+            state.made_jump if jumps else False,
         )
         y_error = jax.tree.map(lambda e: jnp.where(jnp.isnan(e), jnp.inf, e), y_error)
-        keep, tprev1, tnext1, made_jump1, controller_state, controller_result = (
+        keep, tprev, tnext, made_jump, controller_state, controller_result = (
             controller.adapt_step_size(
-                tprev, tnext, y, y1, args, y_error, error_order, controller_state
+                state.tprev,
+                state.tnext,
+                state.y,
+                y1,
+                args,
+                y_error,
+                error_order,
+                state.controller_state,
             )
         )
-        tprev1 = jnp.minimum(tprev1, t1)
-        clip = tnext1 > t1_clip_floor
-        tnext1 = jnp.where(
-            clip, jnp.where(keep, t1, tprev1 + 0.5 * (t1 - tprev1)), tnext1
-        )
+        tprev = jnp.minimum(tprev, t1)
+        clip = tnext > t1_clip_floor
+        tnext = jnp.where(clip, jnp.where(keep, t1, tprev + 0.5 * (t1 - tprev)), tnext)
 
         def select(new, old):
             return jnp.where(keep, new, old)
 
-        y = jax.tree.map(select, y1, y)
-        solver_state = jax.tree.map(select, solver_state1, solver_state)
-        made_jump = jnp.where(keep, made_jump1, made_jump)
-        solver_result = diffrax.RESULTS.where(
-            keep, solver_result, diffrax.RESULTS.successful
-        )
-        result = diffrax.RESULTS.where(
-            result == diffrax.RESULTS.successful, solver_result, result
-        )
-        result = diffrax.RESULTS.where(
-            result == diffrax.RESULTS.successful, controller_result, result
-        )
-        return (
-            tprev1,
-            tnext1,
-            y,
-            solver_state,
-            controller_state,
-            made_jump,
-            result,
-            num_steps + 1,
-            num_accepted + keep.astype(jnp.int32),
+        result = state.result
+        for new_result in (
+            diffrax.RESULTS.where(keep, solver_result, diffrax.RESULTS.successful),
+            controller_result,
+        ):
+            result = diffrax.RESULTS.where(
+                result == diffrax.RESULTS.successful, new_result, result
+            )
+        return _LoopState(
+            tprev=tprev,
+            tnext=tnext,
+            y=jax.tree.map(select, y1, state.y),
+            solver_state=jax.tree.map(select, solver_state, state.solver_state),
+            controller_state=controller_state,
+            made_jump=select(made_jump, state.made_jump),
+            result=result,
+            num_steps=state.num_steps + 1,
+            num_accepted=state.num_accepted + keep.astype(jnp.int32),
         )
 
     final = eqxi.while_loop(cond, body, init, max_steps=max_steps, kind="checkpointed")
-    tprev, y1, result, num_steps, num_accepted = (
-        final[0],
-        final[2],
-        final[6],
-        final[7],
-        final[8],
-    )
     result = diffrax.RESULTS.where(
-        (result == diffrax.RESULTS.successful) & (tprev < t1),
+        (final.result == diffrax.RESULTS.successful) & (final.tprev < t1),
         diffrax.RESULTS.max_steps_reached,  # pyright: ignore[reportArgumentType]
-        result,
+        final.result,
     )
     stats = dict(
-        num_steps=num_steps,
-        num_accepted_steps=num_accepted,
-        num_rejected_steps=num_steps - num_accepted,
+        num_steps=final.num_steps,
+        num_accepted_steps=final.num_accepted,
+        num_rejected_steps=final.num_steps - final.num_accepted,
         max_steps=max_steps,
     )
-    ys = jax.tree.map(lambda a, b: jnp.stack([a, b]), y0, y1)
+    ys = jax.tree.map(lambda a, b: jnp.stack([a, b]), y0, final.y)
     return ys, result, stats
 
 
