@@ -8,7 +8,14 @@ For n = J (points = hidden units) and dimension m, times
 in float32, compile time separately, against a straightforward NumPy
 implementation on the same data in the same run (chunked over J so it fits in
 memory; above `--numpy-max-pairs` pairs NumPy runs on a slice of the units
-and its pairs/s is quoted, since its cost is linear in J). The XLA temporary
+and its pairs/s is quoted, since its cost is linear in J). Both sides are
+timed best of `--repeat` runs: a single NumPy run at n = J = 1e5 varied 4x
+between runs (its first run pays the page faults of 800 MB temporaries).
+
+`dot_bound` is the speed-up flowrep would reach if each pair cost only its
+dot product (2m flops) run at the FP32 GEMM rate of NumPy's BLAS on this
+machine (measured per m >= 16): where it is near or below a goal, the row
+is bound by the matrix multiply, not by the profile or the streaming. The XLA temporary
 buffer size of each compiled call shows that memory is bounded by the chunk
 size, not by n*J. A GPU, when JAX sees one, is reported beside its FP32 peak.
 
@@ -68,8 +75,21 @@ def _best(fn, repeat):
     return min(timeit.repeat(fn, number=1, repeat=repeat))
 
 
+def blas_gflops(m, repeat=3, rows=2048, cols=4096):
+    """FP32 GEMM rate of NumPy's BLAS for the dot products of the pair sums.
+
+    A `[rows, m] @ [m, cols]` product: the same inner dimension m as every
+    pair evaluation `a_j . x_i`.
+    """
+    rng = np.random.default_rng(1)
+    p = rng.standard_normal((rows, m)).astype(np.float32)
+    q = rng.standard_normal((m, cols)).astype(np.float32)
+    return 2 * rows * m * cols / _best(lambda: p @ q, repeat) / 1e9
+
+
 def run_one(n, m, chunk_size, repeat, numpy_max_pairs, rng):
     dtype = np.float32
+    blas = blas_gflops(m, repeat) if m >= 16 else None
     x = rng.standard_normal((n, m)).astype(dtype)
     w = np.full(n, 1.0 / n, dtype)
     a = (rng.standard_normal((n, m)) / np.sqrt(m)).astype(dtype)
@@ -118,7 +138,7 @@ def run_one(n, m, chunk_size, repeat, numpy_max_pairs, rng):
                 np.max(np.abs(np.asarray(out)[:units] - ref))
                 / (np.max(np.abs(ref)) + 1e-30)
             )
-            t_np = _best(lambda: numpy_ridgelet(fx, a[:units], b[:units], x, w), 1)
+            t_np = _best(lambda: numpy_ridgelet(fx, a[:units], b[:units], x, w), repeat)
         else:
             gamma_np = np.asarray(gamma)
             ref = numpy_dual(gamma_np[:units], a[:units], b[:units], w[:units], x)
@@ -133,20 +153,25 @@ def run_one(n, m, chunk_size, repeat, numpy_max_pairs, rng):
                     np.max(np.abs(np.asarray(out)[:k] - full))
                     / (np.max(np.abs(full)) + 1e-30)
                 )
-                t_np = _best(lambda: numpy_dual(gamma_np, a, b, w, x[:k]), 1)
+                t_np = _best(lambda: numpy_dual(gamma_np, a, b, w, x[:k]), repeat)
                 units = k
             else:
                 err = float(
                     np.max(np.abs(np.asarray(out) - ref))
                     / (np.max(np.abs(ref)) + 1e-30)
                 )
-                t_np = _best(lambda: numpy_dual(gamma_np, a, b, w, x), 1)
+                t_np = _best(lambda: numpy_dual(gamma_np, a, b, w, x), repeat)
         if err > 1e-3:
             raise RuntimeError(
                 f"{op} n={n} m={m}: flowrep and NumPy disagree (relative error {err:.2e})"
             )
         pairs = n * n
         np_rate = n * units / t_np
+        # The speed-up flowrep would have if a pair cost nothing but its dot
+        # product (2m flops) at the BLAS rate: a bound for GEMM-bound rows.
+        # (Only for m >= 16: a K = 1 or 2 "GEMM" is a memory-bound outer
+        # product, and its rate says nothing about the pair cost.)
+        dot_bound = None if blas is None else blas * 1e9 / (2 * m) / np_rate
         rows.append(
             dict(
                 op=op,
@@ -159,6 +184,8 @@ def run_one(n, m, chunk_size, repeat, numpy_max_pairs, rng):
                 numpy_pairs_per_s=np_rate,
                 speedup=(pairs / t_jax) / np_rate,
                 numpy_pairs_timed=n * units,
+                blas_gflops=blas,
+                dot_bound_speedup=dot_bound,
                 temp_mib=temp_mb,
                 rel_err=err,
             )
@@ -189,14 +216,15 @@ def main(argv=None):
     dims = args.dims or ([2, 16] if args.quick else [1, 2, 16, 128])
     device = jax.devices()[0]
     print(
-        f"# flowrep ridgelet benchmark on {device.platform}: {device.device_kind}; float32; chunk_size={args.chunk_size}"
+        f"# flowrep ridgelet benchmark on {device.platform}: {device.device_kind}; float32; chunk_size={args.chunk_size}; "
+        f"jax {jax.__version__}, numpy {np.__version__}; best of {args.repeat}"
     )
     peak = next(
         (v for k, v in FP32_PEAK_TFLOPS.items() if k in device.device_kind), None
     )
     rng = np.random.default_rng(0)
     rows = []
-    header = f"{'op':>2} {'n=J':>7} {'m':>4} {'compile_s':>9} {'run_s':>9} {'pairs/s':>10} {'numpy/s':>10} {'speedup':>8} {'temp_MiB':>9}"
+    header = f"{'op':>2} {'n=J':>7} {'m':>4} {'compile_s':>9} {'run_s':>9} {'pairs/s':>10} {'numpy/s':>10} {'speedup':>8} {'dot_bound':>9} {'temp_MiB':>9}"
     print(header)
     for n in sizes:
         for m in dims:
@@ -210,15 +238,23 @@ def main(argv=None):
                     )
                 rows.append(r)
                 temp = "n/a" if r["temp_mib"] is None else f"{r['temp_mib']:.1f}"
+                bound = r["dot_bound_speedup"]
+                bound = "-" if bound is None else f"{bound:.1f}x"
                 print(
                     f"{r['op']:>2} {n:>7} {m:>4} {r['compile_s']:>9.3f} {r['run_s']:>9.4f} {r['pairs_per_s']:>10.3e} "
-                    f"{r['numpy_pairs_per_s']:>10.3e} {r['speedup']:>7.1f}x {temp:>9}",
+                    f"{r['numpy_pairs_per_s']:>10.3e} {r['speedup']:>7.1f}x {bound:>9} {temp:>9}",
                     flush=True,
                 )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(
-                dict(device=device.device_kind, platform=device.platform, rows=rows),
+                dict(
+                    device=device.device_kind,
+                    platform=device.platform,
+                    jax=jax.__version__,
+                    numpy=np.__version__,
+                    rows=rows,
+                ),
                 fh,
                 indent=2,
             )
