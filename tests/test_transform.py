@@ -79,10 +79,23 @@ def test_wide_sums_split_into_equal_column_blocks(getkey):
 
     assert _tiles(7, 9000, 2**22, width=17) == (7, 3000)
     assert _tiles(7, 9000, 2**22, width=3) == (7, 9000)
+    # rows in equal blocks too: 20000 rows of <= 1048 -> 20 blocks of 1000
+    assert _tiles(20_000, 20_000, 2**22, width=129) == (1000, 4000)
     x, _, a, b = _problem(getkey, n=7, num_units=9001, m=16)
     gamma = jax.random.normal(getkey(), (len(a),))
     wj = jax.random.uniform(getkey(), (len(a),))
     out = fr.dual_ridgelet_transform(gamma, fr.Tanh(), a, b, wj, x)
+    ref = _numpy_dual(gamma, np.tanh, a, b, wj, x)[:, 0]
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_row_and_column_blocks_match_brute_force(getkey):
+    # a chunk small enough to cut both sides: 3 x 5 equal row blocks mapped,
+    # column blocks scanned, against the dense sum
+    x, w, a, b = _problem(getkey, n=13, num_units=23, m=16)
+    gamma = jax.random.normal(getkey(), (len(a),))
+    wj = jax.random.uniform(getkey(), (len(a),))
+    out = fr.dual_ridgelet_transform(gamma, fr.Tanh(), a, b, wj, x, chunk_size=5 * 23)
     ref = _numpy_dual(gamma, np.tanh, a, b, wj, x)[:, 0]
     np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12)
 
