@@ -14,7 +14,7 @@ between runs (its first run pays the page faults of 800 MB temporaries).
 
 `dot_bound` is the speed-up flowrep would reach if each pair cost only its
 dot product (2m flops) run at the FP32 GEMM rate of NumPy's BLAS on this
-machine (measured per m >= 16): where it is near or below a goal, the row
+machine (measured per m >= 64): where it is near or below a goal, the row
 is bound by the matrix multiply, not by the profile or the streaming. The XLA temporary
 buffer size of each compiled call shows that memory is bounded by the chunk
 size, not by n*J. A GPU, when JAX sees one, is reported beside its FP32 peak.
@@ -89,7 +89,7 @@ def blas_gflops(m, repeat=3, rows=2048, cols=4096):
 
 def run_one(n, m, chunk_size, repeat, numpy_max_pairs, rng):
     dtype = np.float32
-    blas = blas_gflops(m, repeat) if m >= 16 else None
+    blas = blas_gflops(m, repeat) if m >= 64 else None
     x = rng.standard_normal((n, m)).astype(dtype)
     w = np.full(n, 1.0 / n, dtype)
     a = (rng.standard_normal((n, m)) / np.sqrt(m)).astype(dtype)
@@ -169,8 +169,8 @@ def run_one(n, m, chunk_size, repeat, numpy_max_pairs, rng):
         np_rate = n * units / t_np
         # The speed-up flowrep would have if a pair cost nothing but its dot
         # product (2m flops) at the BLAS rate: a bound for GEMM-bound rows.
-        # (Only for m >= 16: a K = 1 or 2 "GEMM" is a memory-bound outer
-        # product, and its rate says nothing about the pair cost.)
+        # (Only for m >= 64: at small m the "GEMM" is memory-bound, and
+        # flowrep, which fuses profile and sum, beat it at m = 16.)
         dot_bound = None if blas is None else blas * 1e9 / (2 * m) / np_rate
         rows.append(
             dict(
