@@ -67,11 +67,19 @@ def _gaussian_derivative_impl(k: int, z: Array) -> Array:
     h_prev, h = g, z * g
 
     def step(j, h_prev, h):
-        return h, (z * h - math.sqrt(j) * h_prev) / math.sqrt(j + 1)
+        # multiplications by constants, not divisions: a division per step
+        # cost R[f; G^(4)] ~15% at m = 128 (one vdivps per value and step)
+        return h, z * h * (1 / math.sqrt(j + 1)) - h_prev * math.sqrt(j / (j + 1))
 
+    log_scale = 0.5 * math.lgamma(k + 1)
+    sign = -1.0 if k % 2 else 1.0
     if k <= _UNROLL_LIMIT:
         for j in range(1, k):
             h_prev, h = step(j, h_prev, h)
+        # one exp (g) serves both Gaussian factors: sqrt(k!) < 1e18 is a
+        # finite float32 constant, and g, which the recurrence starts from,
+        # already sets where the values leave the normal range
+        return h * (sign * math.exp(log_scale) * g)
     else:
 
         def body(j, carry):
@@ -80,8 +88,6 @@ def _gaussian_derivative_impl(k: int, z: Array) -> Array:
             return h, (z * h - jnp.sqrt(jf) * h_prev) / jnp.sqrt(jf + 1)
 
         h_prev, h = lax.fori_loop(1, k, body, (h_prev, h))
-    log_scale = 0.5 * math.lgamma(k + 1)
-    sign = -1.0 if k % 2 else 1.0
     return sign * h * jnp.exp(log_scale - 0.25 * z * z)
 
 
