@@ -44,10 +44,10 @@ def _tiles(
     """Tile shape (rows, cols) with rows*cols <= chunk_size.
 
     Columns are kept whole, except that for `width >= _CAP_MIN_WIDTH` features
-    sums wider than `_MAX_TILE_COLS` are split into equal blocks. Rows are
-    split into equal blocks too, so padding wastes less than one row or column
-    per block (the plain `chunk_size // cols` rows padded 2e4 rows to 20960
-    at m = 128: 4.8% of the pairs).
+    sums wider than `_MAX_TILE_COLS` are split into equal blocks (padding
+    wastes less than one column per block). Rows are split into equal blocks
+    too, padding less than one row per block (the plain `chunk_size // cols`
+    rows padded 2e4 rows to 20960 at m = 128: 4.8% of the pairs).
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}.")

@@ -90,12 +90,15 @@ def test_wide_sums_split_into_equal_column_blocks(getkey):
 
 
 def test_row_and_column_blocks_match_brute_force(getkey):
-    # a chunk small enough to cut both sides: 3 x 5 equal row blocks mapped,
-    # column blocks scanned, against the dense sum
-    x, w, a, b = _problem(getkey, n=13, num_units=23, m=16)
+    # both sides cut: 13 rows in 3 equal blocks of 5 (2 padding rows, mapped)
+    # x 9001 units in 3 equal blocks of 3001 (2 padding columns, scanned)
+    from flowrep._transform import _tiles
+
+    assert _tiles(13, 9001, 5 * 3001, width=17) == (5, 3001)
+    x, w, a, b = _problem(getkey, n=13, num_units=9001, m=16)
     gamma = jax.random.normal(getkey(), (len(a),))
     wj = jax.random.uniform(getkey(), (len(a),))
-    out = fr.dual_ridgelet_transform(gamma, fr.Tanh(), a, b, wj, x, chunk_size=5 * 23)
+    out = fr.dual_ridgelet_transform(gamma, fr.Tanh(), a, b, wj, x, chunk_size=5 * 3001)
     ref = _numpy_dual(gamma, np.tanh, a, b, wj, x)[:, 0]
     np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12)
 
