@@ -38,6 +38,12 @@ _MAX_TILE_COLS = 4096
 _CAP_MIN_WIDTH = 16
 
 
+def _equal_blocks(total: int, most: int) -> int:
+    """Size of the fewest equal blocks of at most `most` that cover `total`."""
+    blocks = -(-total // most)
+    return -(-total // blocks)
+
+
 def _tiles(
     num_rows: int, num_cols: int, chunk_size: int, width: int = 1
 ) -> tuple[int, int]:
@@ -53,10 +59,8 @@ def _tiles(
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}.")
     cols = min(num_cols, max(1, chunk_size))
     if width >= _CAP_MIN_WIDTH and cols > _MAX_TILE_COLS:
-        blocks = -(-num_cols // _MAX_TILE_COLS)
-        cols = min(cols, -(-num_cols // blocks))
-    rows = min(num_rows, max(1, chunk_size // cols))
-    rows = -(-num_rows // -(-num_rows // rows))
+        cols = min(cols, _equal_blocks(num_cols, _MAX_TILE_COLS))
+    rows = _equal_blocks(num_rows, min(num_rows, max(1, chunk_size // cols)))
     return rows, cols
 
 
