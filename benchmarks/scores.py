@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import flowrep
+from flowrep._transport._ot import mean_cost
 
 
 def _data(n, d, seed=0):
@@ -83,7 +84,7 @@ def _time(fn, repeat):
 
 def bench_sinkhorn(n, d, repeat, peers, omega):
     x, y = _data(n, d)
-    eps = float(0.05 * flowrep._transport.mean_cost(jnp.asarray(x), jnp.asarray(y)))
+    eps = float(0.05 * mean_cost(jnp.asarray(x), jnp.asarray(y)))
     thr = 1e-3 / np.sqrt(n)
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     rows = []
@@ -215,7 +216,7 @@ def _one_large(n, d, omega):
     """Child process: one large online Sinkhorn solve; prints time and peak RSS."""
     x, y = _data(n, d)
     xj, yj = jnp.asarray(x), jnp.asarray(y)
-    eps = float(0.05 * flowrep._transport.mean_cost(xj, yj))
+    eps = float(0.05 * mean_cost(xj, yj))
     maxit = int(os.environ.get("FLOWREP_BENCH_MAXIT", "5000"))
     t0 = time.perf_counter()
     out = flowrep.sinkhorn(

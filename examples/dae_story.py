@@ -14,7 +14,7 @@ import json
 import jax
 import jax.random as jr
 
-from flowrep._dae_story import dae_story
+from flowrep._dae._story import dae_story
 
 
 def main(argv=None):

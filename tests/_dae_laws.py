@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from flowrep._laws import GaussianLaw, GaussianMixture
+from flowrep._dae._laws import GaussianLaw, GaussianMixture
 
 
 MEAN = np.array([1.0, -1.0])

@@ -6,7 +6,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-from flowrep._dae import (
+from flowrep._dae._closed_form import (
     deep_dae_flow,
     deep_dae_map,
     DeepDAEField,
@@ -14,8 +14,8 @@ from flowrep._dae import (
     shallow_dae,
     shallow_dae_pushforward,
 )
-from flowrep._dae_empirical import mean_shift
-from flowrep._laws import CollapseError
+from flowrep._dae._empirical import mean_shift
+from flowrep._dae._laws import CollapseError
 
 from ._dae_laws import COV, gaussian, LAM, MEAN, mixture
 
@@ -101,7 +101,7 @@ def test_mixture_deep_flow_transports_to_mu_t(getkey):
     for i, ti in enumerate(np.asarray(ts)):
         lpt = jax.vmap(mix.backward_heat(float(ti)).log_prob)(res.tracks[i])
         np.testing.assert_allclose(lp0 + res.log_density_tracks[i], lpt, atol=1e-5)
-    from flowrep._transport import sinkhorn_divergence
+    from flowrep._transport._ot import sinkhorn_divergence
 
     mu_t = mix.backward_heat(t)
     ref = mu_t.sample(400, key=getkey())
@@ -180,7 +180,7 @@ def test_entropy_curves_return_tracks(getkey):
     transport map: `score_tracks` must find the tracks matched and cost-optimal.
     """
     from flowrep import score_tracks, Tracks
-    from flowrep._entropy import knn_entropy
+    from flowrep._transport._entropy import knn_entropy
 
     # same sizes and tolerances as test_entropy_decreases_and_matches_closed_form:
     # the compiled flow is shared

@@ -5,7 +5,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-from flowrep._dae_empirical import blurring_mean_shift_flow, mean_shift
+from flowrep._dae._empirical import blurring_mean_shift_flow, mean_shift
 
 from ._dae_laws import gaussian
 

@@ -5,13 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flowrep._dae import shallow_dae
-from flowrep._dae_learned import (
+from flowrep._dae._closed_form import shallow_dae
+from flowrep._dae._learned import (
     relative_map_error,
     train_denoiser,
     train_stacked_denoisers,
 )
-from flowrep._dae_stacked import stacked_dae_laws
+from flowrep._dae._stacked import stacked_dae_laws
 
 from ._dae_laws import gaussian, mixture
 from .helpers import tree_allclose

@@ -6,8 +6,8 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-from flowrep._dae import shallow_dae
-from flowrep._dae_ridgelet import displacement_network
+from flowrep._dae._closed_form import shallow_dae
+from flowrep._dae._ridgelet import displacement_network
 
 from ._dae_laws import mixture
 

@@ -4,9 +4,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flowrep._dae_empirical import blurring_mean_shift_flow
-from flowrep._dae_stacked import depth_table, stacked_dae, stacked_dae_laws
-from flowrep._laws import CollapseError
+from flowrep._dae._empirical import blurring_mean_shift_flow
+from flowrep._dae._laws import CollapseError
+from flowrep._dae._stacked import depth_table, stacked_dae, stacked_dae_laws
 
 from ._dae_laws import gaussian, LAM, mixture
 from .helpers import loglog_slope

@@ -136,7 +136,7 @@ def test_fit_reuses_compiled_step(getkey):
     # A second call with the same configuration (new data and key of the same
     # shapes, an equal field structure) must not retrace the training step;
     # a changed static option must. Traces are counted at trace time.
-    from flowrep import _fit
+    from flowrep._depth import _fit
 
     source = jr.normal(getkey(), (24, 2))
     target = 0.5 * source

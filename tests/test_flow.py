@@ -11,7 +11,7 @@ import scipy.linalg
 import scipy.stats
 
 import flowrep
-from flowrep._flow import _solve_counted
+from flowrep._depth._flow import _solve_counted
 
 from .helpers import loglog_slope
 

@@ -8,7 +8,7 @@ import pytest
 import scipy.integrate as si
 import scipy.stats as ss
 
-from flowrep._laws import CollapseError, fit_mixture, GaussianLaw, GaussianMixture
+from flowrep._dae._laws import CollapseError, fit_mixture, GaussianLaw, GaussianMixture
 
 
 MEAN = np.array([1.0, -1.0])

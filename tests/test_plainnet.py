@@ -9,10 +9,10 @@ import pytest
 import scipy.linalg
 import scipy.stats
 
-from flowrep._activations import LeakyReLU
-from flowrep._flow import flow
-from flowrep._plainnet import plain_net_flow, PlainNetField, refine, rotation_log
-from flowrep._resnet import ResNet
+from flowrep._depth._flow import flow
+from flowrep._depth._plainnet import plain_net_flow, PlainNetField, refine, rotation_log
+from flowrep._depth._resnet import ResNet
+from flowrep._width._activations import LeakyReLU
 
 from .helpers import loglog_slope
 

@@ -7,16 +7,16 @@ import optax
 import pytest
 import scipy.linalg
 
-from flowrep._field import RidgeletField
-from flowrep._flow import flow
-from flowrep._integral_net import IntegralNetwork
-from flowrep._resnet import (
+from flowrep._depth._field import RidgeletField
+from flowrep._depth._flow import flow
+from flowrep._depth._resnet import (
     euler_network,
     EulerNetwork,
     field_from_resnet,
     ResNet,
     ResNetField,
 )
+from flowrep._width._integral_net import IntegralNetwork
 
 from .helpers import loglog_slope
 
@@ -275,7 +275,7 @@ def test_errors(getkey):
     )
     field_from_resnet(relu_net, kind="ridgelet")  # step(1) = 1: folds fine
     with pytest.raises(ValueError, match="sigma\\(1\\) = 0"):
-        from flowrep._activations import CustomActivation
+        from flowrep._width._activations import CustomActivation
 
         odd = CustomActivation(fn=lambda z: z * (1 - z), fourier_fn=lambda w: 0 * w)
         field_from_resnet(ResNet.random(getkey(), 2, 4, 3, odd), kind="ridgelet")

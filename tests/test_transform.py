@@ -75,7 +75,7 @@ def test_dual_matches_brute_force(getkey, chunk_size):
 def test_wide_sums_split_into_equal_column_blocks(getkey):
     # m >= 16 and more than 4096 units: the sum over units runs in equal
     # column blocks (padding < 1 column per block) accumulated by a scan
-    from flowrep._transform import _tiles
+    from flowrep._width._transform import _tiles
 
     assert _tiles(7, 9000, 2**22, width=17) == (7, 3000)
     assert _tiles(7, 9000, 2**22, width=3) == (7, 9000)
@@ -92,7 +92,7 @@ def test_wide_sums_split_into_equal_column_blocks(getkey):
 def test_row_and_column_blocks_match_brute_force(getkey):
     # both sides cut: 13 rows in 3 equal blocks of 5 (2 padding rows, mapped)
     # x 9001 units in 3 equal blocks of 3001 (2 padding columns, scanned)
-    from flowrep._transform import _tiles
+    from flowrep._width._transform import _tiles
 
     assert _tiles(13, 9001, 5 * 3001, width=17) == (5, 3001)
     x, w, a, b = _problem(getkey, n=13, num_units=9001, m=16)

@@ -18,12 +18,12 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._activations import LeakyReLU
-from .._flow import flow
-from .._plainnet import plain_net_flow, refine
-from .._resnet import ResNet
-from .._scores import score_tracks
-from .._tracks import Tracks
+from .._depth._flow import flow
+from .._depth._plainnet import plain_net_flow, refine
+from .._depth._resnet import ResNet
+from .._transport._scores import score_tracks
+from .._transport._tracks import Tracks
+from .._width._activations import LeakyReLU
 from ._report import CLIError, Report
 
 
@@ -413,7 +413,7 @@ def _model_tracks(model: _Classifier, x: jax.Array) -> Tracks:
     body = model.body
     if isinstance(body, ResNet):
         return Tracks(_resnet_tracks(body, x))
-    from .._tracks import record_tracks
+    from .._transport._tracks import record_tracks
 
     return record_tracks([body.layer(i) for i in range(body.weights.shape[0])], x)
 
@@ -780,7 +780,7 @@ def dae(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
     independent estimates), and L stacked DAEs of noise $t/L$ approach the
     deep limit monotonically in L.
     """
-    from .._dae_story import dae_story
+    from .._dae._story import dae_story
 
     t_start = time.perf_counter()
     folder = report.dir / "_dae_story"

@@ -6,11 +6,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._activations import Gaussian, ReLU, Sigmoid, Softplus, Step, Tanh
-from .._admissibility import admissibility, admissibility_table, NotAdmissibleError
-from .._nodes import grid_nodes, parameter_grid
-from .._ridgelets import GaussianDerivative, LambdaGaussian
-from .._transform import dual_ridgelet_transform, ridgelet_transform
+from .._width._activations import Gaussian, ReLU, Sigmoid, Softplus, Step, Tanh
+from .._width._admissibility import (
+    admissibility,
+    admissibility_table,
+    NotAdmissibleError,
+)
+from .._width._nodes import grid_nodes, parameter_grid
+from .._width._ridgelets import GaussianDerivative, LambdaGaussian
+from .._width._transform import dual_ridgelet_transform, ridgelet_transform
 from ._report import Report
 
 

@@ -27,9 +27,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from ._custom_types import Key, Points
-from ._entropy import knn_entropy
-from ._flow import flow
+from .._custom_types import Key, Points
+from .._depth._flow import flow
+from .._transport._entropy import knn_entropy
+from .._transport._tracks import Tracks
 from ._laws import (
     _check_time,
     _component_logpdfs,
@@ -39,7 +40,6 @@ from ._laws import (
     GaussianLaw,
     GaussianMixture,
 )
-from ._tracks import Tracks
 
 
 def _as_mixture(law: AbstractLaw) -> GaussianMixture:

@@ -12,8 +12,9 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array
 
-from ._custom_types import Key, Points
-from ._dae import (
+from .._custom_types import Key, Points
+from .._transport._ot import gaussian_w2
+from ._closed_form import (
     _as_mixture,
     _check_layers,
     _check_points,
@@ -21,9 +22,8 @@ from ._dae import (
     shallow_dae,
     shallow_dae_pushforward,
 )
-from ._dae_empirical import DEFAULT_CHUNK_SIZE, mean_shift
+from ._empirical import DEFAULT_CHUNK_SIZE, mean_shift
 from ._laws import _check_time, AbstractLaw, fit_mixture, GaussianLaw
-from ._transport import gaussian_w2
 
 
 def stacked_dae_laws(law: GaussianLaw, t, num_layers: int) -> list[GaussianLaw]:

@@ -27,7 +27,7 @@ from diffrax._local_interpolation import ThirdOrderHermitePolynomialInterpolatio
 from diffrax._solver.runge_kutta import AbstractERK, ButcherTableau
 from jaxtyping import Array, ArrayLike
 
-from ._custom_types import Key, Points, TrackArray
+from .._custom_types import Key, Points, TrackArray
 
 
 # ----------------------------------------------------------------------------- solvers

@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
+from .._custom_types import UnitBiases, UnitScales
 from ._activations import _complex, AbstractActivation
-from ._custom_types import UnitBiases, UnitScales
 
 
 _I_POWERS = (1.0 + 0.0j, 1.0j, -1.0 + 0.0j, -1.0j)

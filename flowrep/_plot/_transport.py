@@ -4,8 +4,8 @@ from typing import Any
 
 import numpy as np
 
-from ._scores import TransportScores
-from ._tracks import Tracks
+from .._transport._scores import TransportScores
+from .._transport._tracks import Tracks
 
 
 def _figure(ax, figsize):
@@ -44,7 +44,7 @@ def plot_tracks(
 
     **Raises:** `ValueError` if the tracks are not 2-D.
     """
-    from ._transport import exact_assignment
+    from .._transport._ot import exact_assignment
 
     if not isinstance(tracks, Tracks):
         tracks = Tracks(tracks)

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike
 
+from .._custom_types import Key, Points, UnitBiases, UnitScales, UnitWeights
 from ._activations import AbstractActivation, get_activation
-from ._custom_types import Key, Points, UnitBiases, UnitScales, UnitWeights
 from ._transform import _check_units, DEFAULT_CHUNK_SIZE, dual_ridgelet_transform
 
 

@@ -5,8 +5,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 
-from ._custom_types import ArrayLike, FloatScalar, Points
-from ._transport import _as_cloud
+from .._custom_types import ArrayLike, FloatScalar, Points
+from ._ot import _as_cloud
 
 
 def knn_entropy(

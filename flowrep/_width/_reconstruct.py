@@ -5,7 +5,7 @@ from collections.abc import Callable
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._custom_types import Profile
+from .._custom_types import Profile
 from ._transform import DEFAULT_CHUNK_SIZE, dual_ridgelet_transform, ridgelet_transform
 
 

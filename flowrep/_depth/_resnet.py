@@ -22,9 +22,9 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from ._activations import AbstractActivation, get_activation
-from ._custom_types import Key, Point, RealScalarLike
-from ._integral_net import IntegralNetwork
+from .._custom_types import Key, Point, RealScalarLike
+from .._width._activations import AbstractActivation, get_activation
+from .._width._integral_net import IntegralNetwork
 
 
 def _knots(t0: float, t1: float, depth: int) -> np.ndarray:

@@ -13,9 +13,9 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._custom_types import Points
-from ._dae import _check_horizon, _check_noise, _check_points
-from ._flow import flow
+from .._custom_types import Points
+from .._depth._flow import flow
+from ._closed_form import _check_horizon, _check_noise, _check_points
 from ._laws import _is_concrete
 
 

@@ -13,13 +13,13 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike
 
-from ._activations import Gaussian
-from ._admissibility import admissibility
-from ._custom_types import Key
-from ._integral_net import IntegralNetwork, sample_network
-from ._nodes import grid_nodes, sample_parameters
-from ._ridgelets import GaussianDerivative
-from ._transform import ridgelet_transform
+from .._custom_types import Key
+from .._width._activations import Gaussian
+from .._width._admissibility import admissibility
+from .._width._integral_net import IntegralNetwork, sample_network
+from .._width._nodes import grid_nodes, sample_parameters
+from .._width._ridgelets import GaussianDerivative
+from .._width._transform import ridgelet_transform
 
 
 def displacement_network(

@@ -15,7 +15,7 @@ import jax.random as jr
 import jax.scipy.special as jss
 from jaxtyping import Array
 
-from ._custom_types import ArrayInput, Key
+from .._custom_types import ArrayInput, Key
 
 
 def _box(

@@ -17,8 +17,8 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._checks import _check_finite
-from ._custom_types import (
+from .._checks import _check_finite
+from .._custom_types import (
     Gamma,
     Profile,
     Values,

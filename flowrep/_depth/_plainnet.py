@@ -32,7 +32,7 @@ import numpy as np
 import scipy.linalg
 from jaxtyping import Array, ArrayLike, Bool, Float
 
-from ._activations import ReLU
+from .._width._activations import ReLU
 from ._resnet import _piece_index, euler_network, ResNet
 
 

@@ -17,8 +17,8 @@ import jax.random as jr
 import optax
 from jaxtyping import Array
 
-from ._custom_types import Key, Points
-from ._dae import _check_layers, _check_noise, _check_points
+from .._custom_types import Key, Points
+from ._closed_form import _check_layers, _check_noise, _check_points
 
 
 class Denoiser(eqx.Module):

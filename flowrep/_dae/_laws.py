@@ -29,7 +29,7 @@ import numpy as np
 from jax.scipy.special import logsumexp
 from jaxtyping import Array, ArrayLike
 
-from ._custom_types import Key, Point, Points
+from .._custom_types import Key, Point, Points
 
 
 class CollapseError(ValueError):

@@ -23,9 +23,9 @@ import numpy as np
 import optax
 from jaxtyping import Array
 
-from ._custom_types import Key, Points
+from .._custom_types import Key, Points
+from .._io import _write_atomic
 from ._flow import flow
-from ._io import _write_atomic
 
 
 def sinkhorn_loss(x: Points, y: Points, epsilon: float = 0.05) -> Array:

@@ -9,12 +9,12 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from ._custom_types import Key
-from ._dae import deep_dae_flow, entropy_curves, shallow_dae
-from ._dae_learned import relative_map_error, train_denoiser
-from ._dae_stacked import depth_table
-from ._io import _write_atomic
+from .._custom_types import Key
+from .._io import _write_atomic
+from ._closed_form import deep_dae_flow, entropy_curves, shallow_dae
 from ._laws import GaussianLaw, GaussianMixture
+from ._learned import relative_map_error, train_denoiser
+from ._stacked import depth_table
 
 
 def story_mixture() -> GaussianMixture:

@@ -12,9 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
-from ._custom_types import FloatScalar
-from ._tracks import Tracks
-from ._transport import (
+from .._custom_types import FloatScalar
+from ._ot import (
     _barycentric,
     _divergence_impl,
     _hungarian,
@@ -24,6 +23,7 @@ from ._transport import (
     mean_cost,
     plan_argmax,
 )
+from ._tracks import Tracks
 
 
 class TransportScores(eqx.Module):

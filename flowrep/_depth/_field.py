@@ -18,8 +18,8 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from ._activations import AbstractActivation, get_activation
-from ._custom_types import Key, Point, Points, UnitBiases, UnitScales
+from .._custom_types import Key, Point, Points, UnitBiases, UnitScales
+from .._width._activations import AbstractActivation, get_activation
 
 
 Basis = Literal["linear", "piecewise_constant", "chebyshev", "constant"]
@@ -389,7 +389,7 @@ class RidgeletField(eqx.Module):
         **Raises:** `ValueError` on shape mismatches or a zero/non-finite
         pairing (a ghost: $S[R[f]]=0$).
         """
-        from ._transform import DEFAULT_CHUNK_SIZE, ridgelet_transform
+        from .._width._transform import DEFAULT_CHUNK_SIZE, ridgelet_transform
 
         sigma = get_activation(sigma)
         a, b, x = jnp.asarray(a), jnp.asarray(b), jnp.asarray(x)
@@ -404,7 +404,7 @@ class RidgeletField(eqx.Module):
                 f"`unit_weights` must have shape [J]=({a.shape[0]},); got {unit_weights.shape}."
             )
         if pairing is None:
-            from ._admissibility import admissibility  # pyright: ignore
+            from .._width._admissibility import admissibility  # pyright: ignore
 
             p = admissibility(sigma, rho, dim)
             pairing = getattr(p, "value", p)

@@ -1,0 +1,1 @@
+"""matplotlib figures (optional extra `plot`). Sits on `_transport`."""
