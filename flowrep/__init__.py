@@ -12,7 +12,7 @@ import importlib.metadata
 from . import _ott_compat as _ott_compat  # ott-jax online mode on jax >= 0.10
 
 # --- activations -------------------------------------------------------------
-from ._width._activations import (
+from ._width import (
     AbstractActivation as AbstractActivation,
     CustomActivation as CustomActivation,
     Gaussian as Gaussian,
@@ -28,14 +28,14 @@ from ._width._activations import (
 )
 
 # --- ridgelet transform pair -------------------------------------------------
-from ._width._transform import (
+from ._width import (
     dual_ridgelet_transform as dual_ridgelet_transform,
     ridgelet_transform as ridgelet_transform,
 )
 
 
 # --- ridgelet profiles and admissibility (section: ridgelets) ---------------
-from ._width._admissibility import (
+from ._width import (
     ACHA_TABLE5 as ACHA_TABLE5,
     admissibility as admissibility,
     admissibility_status as admissibility_status,
@@ -43,7 +43,7 @@ from ._width._admissibility import (
     AdmissibilityTable as AdmissibilityTable,
     NotAdmissibleError as NotAdmissibleError,
 )
-from ._width._ridgelets import (
+from ._width import (
     AbstractRidgelet as AbstractRidgelet,
     CustomRidgelet as CustomRidgelet,
     gaussian_mixture_ridgelet_transform as gaussian_mixture_ridgelet_transform,
@@ -53,30 +53,30 @@ from ._width._ridgelets import (
 )
 
 # --- nodes, reconstruction, integral networks (section: integral) -----------
-from ._width._integral_net import (
+from ._width import (
     IntegralNetwork as IntegralNetwork,
     refit_output as refit_output,
     sample_network as sample_network,
 )
-from ._width._nodes import (
+from ._width import (
     gaussian_nodes as gaussian_nodes,
     grid_nodes as grid_nodes,
     parameter_grid as parameter_grid,
     sample_parameters as sample_parameters,
     uniform_nodes as uniform_nodes,
 )
-from ._width._reconstruct import reconstruct as reconstruct
+from ._width import reconstruct as reconstruct
 
 # --- fields and flows (section: flows) ---------------------------------------
-from ._depth._field import RidgeletField as RidgeletField
-from ._depth._fit import (
+from ._depth import RidgeletField as RidgeletField
+from ._depth import (
     fit as fit,
     load_field as load_field,
     mse_loss as mse_loss,
     save_field as save_field,
     sinkhorn_loss as sinkhorn_loss,
 )
-from ._depth._flow import (
+from ._depth import (
     flow as flow,
     flow_entropy as flow_entropy,
     FlowResult as FlowResult,
@@ -84,13 +84,13 @@ from ._depth._flow import (
 )
 
 # --- resnets and plain nets (section: resnet) ---
-from ._depth._plainnet import (
+from ._depth import (
     plain_net_flow as plain_net_flow,
     PlainNetField as PlainNetField,
     refine as refine,
     rotation_log as rotation_log,
 )
-from ._depth._resnet import (
+from ._depth import (
     AbstractResNet as AbstractResNet,
     euler_network as euler_network,
     EulerNetwork as EulerNetwork,
@@ -100,18 +100,18 @@ from ._depth._resnet import (
 )
 
 # --- transport scores (section: transport) -----------------------------------
-from ._transport._entropy import knn_entropy as knn_entropy
-from ._plot._transport import (
+from ._transport import knn_entropy as knn_entropy
+from ._plot import (
     plot_layer_w2 as plot_layer_w2,
     plot_scores as plot_scores,
     plot_tracks as plot_tracks,
 )
-from ._transport._scores import (
+from ._transport import (
     score_tracks as score_tracks,
     TransportScores as TransportScores,
 )
-from ._transport._tracks import record_tracks as record_tracks, Tracks as Tracks
-from ._transport._ot import (
+from ._transport import record_tracks as record_tracks, Tracks as Tracks
+from ._transport import (
     AffineMap as AffineMap,
     assignment_map as assignment_map,
     barycentric_projection as barycentric_projection,
@@ -130,7 +130,7 @@ from ._transport._ot import (
 )
 
 # --- laws and DAEs (section: dae) --------------------------------------------
-from ._dae._closed_form import (
+from ._dae import (
     deep_dae_flow as deep_dae_flow,
     deep_dae_map as deep_dae_map,
     DeepDAEField as DeepDAEField,
@@ -138,25 +138,25 @@ from ._dae._closed_form import (
     shallow_dae as shallow_dae,
     shallow_dae_pushforward as shallow_dae_pushforward,
 )
-from ._dae._empirical import (
+from ._dae import (
     blurring_mean_shift_flow as blurring_mean_shift_flow,
     BlurringMeanShiftField as BlurringMeanShiftField,
     mean_shift as mean_shift,
 )
-from ._dae._learned import (
+from ._dae import (
     Denoiser as Denoiser,
     relative_map_error as relative_map_error,
     train_denoiser as train_denoiser,
     train_stacked_denoisers as train_stacked_denoisers,
 )
-from ._dae._ridgelet import displacement_network as displacement_network
-from ._dae._stacked import (
+from ._dae import displacement_network as displacement_network
+from ._dae import (
     depth_table as depth_table,
     stacked_dae as stacked_dae,
     stacked_dae_laws as stacked_dae_laws,
 )
-from ._dae._story import dae_story as dae_story
-from ._dae._laws import (
+from ._dae import dae_story as dae_story
+from ._dae import (
     AbstractLaw as AbstractLaw,
     CollapseError as CollapseError,
     fit_mixture as fit_mixture,

@@ -2,3 +2,34 @@
 
 Sits on `_width`; never imports `_transport`, `_dae`, `_plot` or `_cli`.
 """
+
+from ._field import (
+    RidgeletField as RidgeletField,
+)
+from ._fit import (
+    fit as fit,
+    load_field as load_field,
+    mse_loss as mse_loss,
+    save_field as save_field,
+    sinkhorn_loss as sinkhorn_loss,
+)
+from ._flow import (
+    flow as flow,
+    flow_entropy as flow_entropy,
+    FlowResult as FlowResult,
+    RK4 as RK4,
+)
+from ._plainnet import (
+    plain_net_flow as plain_net_flow,
+    PlainNetField as PlainNetField,
+    refine as refine,
+    rotation_log as rotation_log,
+)
+from ._resnet import (
+    AbstractResNet as AbstractResNet,
+    euler_network as euler_network,
+    EulerNetwork as EulerNetwork,
+    field_from_resnet as field_from_resnet,
+    ResNet as ResNet,
+    ResNetField as ResNetField,
+)
