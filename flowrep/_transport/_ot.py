@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from .._checks import _check_finite, _is_traced
 from .._custom_types import FloatScalar, Points
+from .._validate import _check_finite, _is_traced
 
 
 _Method = Literal["auto", "exact", "sinkhorn", "gaussian"]

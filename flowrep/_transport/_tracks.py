@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from .._checks import _check_finite, _is_traced
 from .._custom_types import Points, TrackArray
+from .._validate import _check_finite, _is_traced
 
 
 class Tracks(eqx.Module):

@@ -17,12 +17,12 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from .._checks import _check_finite
 from .._custom_types import (
     Gamma,
     Profile,
     Values,
 )
+from .._validate import _check_finite
 
 
 DEFAULT_CHUNK_SIZE = 2**22  # pairs per tile: 16 MiB of float32

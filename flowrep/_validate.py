@@ -1,0 +1,145 @@
+"""The validation layer: every public entry point checks its inputs here.
+
+One pattern for every check (STYLE.md, "Errors"):
+
+- a static problem (shape, dtype, dimension mismatch, a bad count) raises a
+  `ValueError`/`TypeError` at trace time, naming the argument and what was
+  expected;
+- a value problem (NaN/inf, a negative variance) raises a `ValueError` at
+  once when the value is concrete, and goes through `eqx.error_if` with the
+  same short message when it is traced (under `jit`, `vmap`, `grad`), so it
+  is never silently skipped and never `bool()`-ed on a tracer.
+
+Shapes are written `(n, d)` for a cloud of n points in dimension d.
+"""
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike
+
+
+__all__ = [
+    "as_points",
+    "check_finite",
+    "check_positive_int",
+    "is_concrete",
+    "is_traced",
+]
+
+
+def is_traced(*xs: Any) -> bool:
+    """True when any argument is a JAX tracer (its value is not known yet)."""
+    return any(isinstance(x, jax.core.Tracer) for x in xs)  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def is_concrete(*xs: Any) -> bool:
+    """True when every argument has a value now (none is a tracer).
+
+    An array closed over by, or created inside, an enclosing `jit` is concrete
+    even though `jnp` operations on it would be staged out: checks evaluate it
+    under `jax.ensure_compile_time_eval`.
+    """
+    for x in xs:
+        if is_traced(x):
+            return False
+        try:
+            np.asarray(x)
+        except (
+            jax.errors.TracerArrayConversionError,
+            jax.errors.ConcretizationTypeError,
+        ):
+            return False
+    return True
+
+
+def check_finite(x: Array, name: str, message: str | None = None) -> Array:
+    """Return `x`, raising if it holds NaN or inf.
+
+    Concrete: a `ValueError` now. Traced: `eqx.error_if` at run time, with the
+    same message. `message` replaces the default "`name` contains NaN or inf
+    values."
+    """
+    msg = message or f"`{name}` contains NaN or inf values."
+    if is_traced(x):
+        return eqx.error_if(x, jnp.any(~jnp.isfinite(x)), msg)
+    with jax.ensure_compile_time_eval():
+        finite = bool(jnp.all(jnp.isfinite(x)))
+    if not finite:
+        raise ValueError(msg)
+    return x
+
+
+def as_points(
+    x: ArrayLike,
+    name: str = "x",
+    *,
+    min_samples: int = 1,
+    dim: int | None = None,
+    dim_of: str = "",
+    finite: bool = True,
+) -> Array:
+    """Check a point cloud `(n, d)` and return it as a floating array.
+
+    **Arguments:**
+
+    - `x`: the cloud, one row per point.
+    - `name`: the argument's name, used in messages.
+    - `min_samples`: the least number of rows accepted.
+    - `dim`: the required dimension d, or `None` for any d >= 1.
+    - `dim_of`: what fixes `dim`, for the message ("the field acts on R^d").
+    - `finite`: also check for NaN/inf (eagerly when concrete, else at run time).
+
+    **Raises:** `ValueError` for a wrong rank, too few rows, d = 0, a
+    dimension mismatch, or NaN/inf; `TypeError` for a non-numeric array.
+    """
+    try:
+        arr = jnp.asarray(x)
+    except TypeError as e:
+        raise TypeError(
+            f"`{name}` must be an array of shape (n, d); got {type(x).__name__}."
+        ) from e
+    if arr.ndim != 2:
+        raise ValueError(
+            f"`{name}` must be a point cloud of shape (n, d) (one row per point); "
+            f"got shape {arr.shape}."
+        )
+    if arr.shape[0] < min_samples:
+        if min_samples <= 1:
+            raise ValueError(f"`{name}` is empty: need at least one point (n >= 1).")
+        raise ValueError(
+            f"`{name}` needs at least {min_samples} samples; got {arr.shape[0]}."
+        )
+    if arr.shape[1] < 1:
+        raise ValueError(f"`{name}` must have dimension d >= 1; got shape {arr.shape}.")
+    if dim is not None and arr.shape[1] != dim:
+        of = f" ({dim_of})" if dim_of else ""
+        raise ValueError(
+            f"`{name}` has dimension {arr.shape[1]} but {dim} is expected{of}; "
+            f"expected shape (n, {dim})."
+        )
+    if jnp.issubdtype(arr.dtype, jnp.bool_) or not jnp.issubdtype(
+        arr.dtype, jnp.number
+    ):
+        raise TypeError(f"`{name}` must hold numbers; got dtype {arr.dtype}.")
+    if not jnp.issubdtype(arr.dtype, jnp.inexact):
+        arr = arr.astype(jnp.result_type(float))
+    return check_finite(arr, name) if finite else arr
+
+
+def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    """`value` as a Python int >= `minimum` (bools and non-integers refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value}.")
+    return value
+
+
+# Names kept for the modules that have not moved to the layer's public names.
+_is_traced = is_traced
+_check_finite = check_finite
