@@ -303,7 +303,7 @@ _ODD_GRID = np.concatenate(
     "m,order", [(1, 0), (1, 1), (1, 4), (3, 0), (3, 3), (5, 2), (7, 1), (1, 8)]
 )
 def test_lambda_gaussian_odd_matches_contour_reference(m, order):
-    from flowrep._width._ridgelets import _dawson_tables, _lambda_gaussian_odd_contour
+    from flowrep._width._special import _dawson_tables, _lambda_gaussian_odd_contour
 
     switch = _dawson_tables(m + order).z_switch
     z = np.concatenate([_ODD_GRID, [switch * (1 - 1e-12), switch, -switch]])
@@ -341,7 +341,7 @@ def test_lambda_gaussian_odd_is_dawson_derivative():
 
 
 def test_lambda_gaussian_odd_tables_nodes_match_scipy_dawsn():
-    from flowrep._width._ridgelets import _dawson_derivatives
+    from flowrep._width._special import _dawson_derivatives
 
     for i in (0, 3, 16, 47, 100, 200):
         x = i / 16
@@ -353,7 +353,7 @@ def test_lambda_gaussian_odd_tables_nodes_match_scipy_dawsn():
 
 
 def test_lambda_gaussian_odd_high_order_matches_contour_reference():
-    from flowrep._width._ridgelets import _lambda_gaussian_odd_contour
+    from flowrep._width._special import _lambda_gaussian_odd_contour
 
     z = np.concatenate([np.linspace(-25.0, 25.0, 501), [1e2, -1e3, 1e4]])
     ref = np.asarray(_lambda_gaussian_odd_contour(9, 6, jnp.asarray(z)))
@@ -376,7 +376,7 @@ def test_lambda_gaussian_odd_derivatives_are_exact():
 
 
 def test_lambda_gaussian_odd_float32_vmap_jit():
-    from flowrep._width._ridgelets import _lambda_gaussian_odd_contour
+    from flowrep._width._special import _lambda_gaussian_odd_contour
 
     z = np.concatenate([np.linspace(-15.0, 15.0, 61), [40.0, -300.0, 2e3]])
     for m, order in ((1, 0), (3, 1)):

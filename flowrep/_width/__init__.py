@@ -26,6 +26,10 @@ from ._admissibility import (
     AdmissibilityTable as AdmissibilityTable,
     NotAdmissibleError as NotAdmissibleError,
 )
+from ._closed_forms import (
+    gaussian_mixture_ridgelet_transform as gaussian_mixture_ridgelet_transform,
+    gaussian_ridgelet_transform as gaussian_ridgelet_transform,
+)
 from ._integral_net import (
     IntegralNetwork as IntegralNetwork,
     refit_output as refit_output,
@@ -44,8 +48,6 @@ from ._reconstruct import (
 from ._ridgelets import (
     AbstractRidgelet as AbstractRidgelet,
     CustomRidgelet as CustomRidgelet,
-    gaussian_mixture_ridgelet_transform as gaussian_mixture_ridgelet_transform,
-    gaussian_ridgelet_transform as gaussian_ridgelet_transform,
     GaussianDerivative as GaussianDerivative,
     LambdaGaussian as LambdaGaussian,
 )
