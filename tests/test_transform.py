@@ -200,7 +200,7 @@ def test_no_retrace(getkey):
     [
         (dict(a=np.ones((5, 2))), "dimension 2 but the points have dimension m=3"),
         (dict(b=np.ones(4)), "`b` must have shape"),
-        (dict(x=np.ones(7)), r"`x` must have shape \[n, m\]"),
+        (dict(x=np.ones(7)), r"`x` must be a point cloud of shape \(n, d\)"),
         (dict(x=np.ones((0, 3)), w=np.ones(0)), "empty"),
         (dict(a=np.ones((0, 3)), b=np.ones(0)), "empty"),
         (dict(w=np.ones(6)), "`w` must have shape"),

@@ -15,7 +15,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 
-def _complex(x: Array) -> Array:
+def as_complex(x: Array) -> Array:
+    """`x` as a complex array (complex64 unless `x` is wider)."""
     dtype = jnp.result_type(x, jnp.complex64)
     return jnp.asarray(x, dtype=dtype)
 
@@ -54,7 +55,7 @@ class ReLU(AbstractActivation):
 
     def fourier(self, omega):
         omega = jnp.asarray(omega)
-        return _complex(-1.0 / omega**2)
+        return as_complex(-1.0 / omega**2)
 
 
 class LeakyReLU(AbstractActivation):
@@ -75,7 +76,7 @@ class LeakyReLU(AbstractActivation):
 
     def fourier(self, omega):
         omega = jnp.asarray(omega)
-        return _complex(-(1.0 - self.alpha) / omega**2)
+        return as_complex(-(1.0 - self.alpha) / omega**2)
 
 
 class Tanh(AbstractActivation):
@@ -90,7 +91,7 @@ class Tanh(AbstractActivation):
 
     def fourier(self, omega):
         omega = jnp.asarray(omega)
-        return -1j * jnp.pi / _complex(jnp.sinh(jnp.pi * omega / 2))
+        return -1j * jnp.pi / as_complex(jnp.sinh(jnp.pi * omega / 2))
 
 
 class Sigmoid(AbstractActivation):
@@ -105,7 +106,7 @@ class Sigmoid(AbstractActivation):
 
     def fourier(self, omega):
         omega = jnp.asarray(omega)
-        return -1j * jnp.pi / _complex(jnp.sinh(jnp.pi * omega))
+        return -1j * jnp.pi / as_complex(jnp.sinh(jnp.pi * omega))
 
 
 class Softplus(AbstractActivation):
@@ -123,7 +124,7 @@ class Softplus(AbstractActivation):
 
     def fourier(self, omega):
         omega = jnp.asarray(omega)
-        return _complex(-jnp.pi / (omega * jnp.sinh(jnp.pi * omega)))
+        return as_complex(-jnp.pi / (omega * jnp.sinh(jnp.pi * omega)))
 
 
 class Gaussian(AbstractActivation):
@@ -139,7 +140,7 @@ class Gaussian(AbstractActivation):
 
     def fourier(self, omega):
         omega = jnp.asarray(omega)
-        return _complex(jnp.sqrt(2 * jnp.pi) * jnp.exp(-0.5 * omega**2))
+        return as_complex(jnp.sqrt(2 * jnp.pi) * jnp.exp(-0.5 * omega**2))
 
 
 class Step(AbstractActivation):
@@ -155,7 +156,7 @@ class Step(AbstractActivation):
 
     def fourier(self, omega):
         omega = jnp.asarray(omega)
-        return -1j / _complex(omega)
+        return -1j / as_complex(omega)
 
 
 class SigmoidDerivative(AbstractActivation):
@@ -173,7 +174,7 @@ class SigmoidDerivative(AbstractActivation):
         omega = jnp.asarray(omega)
         x = jnp.pi * omega
         safe = jnp.where(x == 0, 1.0, x)
-        return _complex(jnp.where(x == 0, 1.0, safe / jnp.sinh(safe)))
+        return as_complex(jnp.where(x == 0, 1.0, safe / jnp.sinh(safe)))
 
 
 class Identity(AbstractActivation):
@@ -190,7 +191,7 @@ class Identity(AbstractActivation):
         return jnp.asarray(z)
 
     def fourier(self, omega):
-        return _complex(jnp.zeros_like(jnp.asarray(omega, dtype=float)))
+        return as_complex(jnp.zeros_like(jnp.asarray(omega, dtype=float)))
 
 
 class CustomActivation(AbstractActivation):
@@ -215,7 +216,7 @@ class CustomActivation(AbstractActivation):
         return self.fn(jnp.asarray(z))
 
     def fourier(self, omega):
-        return _complex(self.fourier_fn(jnp.asarray(omega)))
+        return as_complex(self.fourier_fn(jnp.asarray(omega)))
 
 
 _BY_NAME: dict[str, Callable[[], AbstractActivation]] = {

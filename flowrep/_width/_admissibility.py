@@ -23,7 +23,7 @@ from ._activations import (
     Softplus,
     Step,
 )
-from ._pairing import _closed_form, _numerical, NotAdmissibleError
+from ._pairing import NotAdmissibleError as NotAdmissibleError, pairing
 from ._ridgelets import LambdaGaussian
 
 
@@ -93,10 +93,7 @@ def admissibility(sigma: Any, rho: Any, dim: int, *, s: float = 0.0) -> float | 
     dim = _check_dim(dim)
     if not isinstance(s, numbers.Real) or not math.isfinite(s):
         raise ValueError(f"`s` must be a finite real number; got {s!r}.")
-    value = _closed_form(sigma, rho, dim)
-    if value is not None:
-        return value
-    return _numerical(sigma, rho, dim)
+    return pairing(sigma, rho, dim)
 
 
 def admissibility_status(sigma: Any, rho: Any, dim: int) -> Status:

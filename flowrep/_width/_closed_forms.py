@@ -12,8 +12,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import UnitBiases, UnitScales
-from ._ridgelets import _check_order
-from ._special import _gaussian_derivative
+from ._ridgelets import check_order
+from ._special import gaussian_derivative
 
 
 # --------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def _gaussian_transform(a, b, mean, cov, k, s):
     # He_k(c) e^{-c^2/2} = (-1)^k G^(k)(c)
     out = (
         sign
-        * _gaussian_derivative(k, c)
+        * gaussian_derivative(k, c)
         * jnp.exp(0.5 * m * math.log(2 * math.pi) + half_logdet)
     )
     out = out * scale ** (-(k + 1))
@@ -76,7 +76,7 @@ def _gaussian_transform(a, b, mean, cov, k, s):
 
 
 def _check_k_s(k, s) -> tuple[int, float]:
-    k = _check_order(k, "The ridgelet order k")
+    k = check_order(k, "The ridgelet order k")
     if not isinstance(s, numbers.Real) or not math.isfinite(s):
         raise ValueError(f"`s` must be a finite real number; got {s!r}.")
     return k, float(s)

@@ -12,8 +12,9 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Points, UnitBiases, UnitScales, UnitWeights
+from .._validate import as_points, check_finite
 from ._activations import AbstractActivation, get_activation
-from ._transform import _check_units, DEFAULT_CHUNK_SIZE, dual_ridgelet_transform
+from ._transform import check_units, DEFAULT_CHUNK_SIZE, dual_ridgelet_transform
 
 
 class IntegralNetwork(eqx.Module):
@@ -38,7 +39,7 @@ class IntegralNetwork(eqx.Module):
     bias: Array | None = None
 
     def __check_init__(self):
-        _check_units(jnp.asarray(self.a), jnp.asarray(self.b), jnp.shape(self.a)[-1])
+        check_units(jnp.asarray(self.a), jnp.asarray(self.b), jnp.shape(self.a)[-1])
         if self.c.ndim not in (1, 2) or self.c.shape[0] != self.a.shape[0]:
             raise ValueError(
                 f"`c` must have shape [J] or [J, k] with J={self.a.shape[0]}; got {self.c.shape}."
@@ -183,7 +184,7 @@ def sample_network(
     gamma = jnp.asarray(gamma)
     a = jnp.asarray(a)
     b = jnp.asarray(b)
-    _check_units(a, b, a.shape[-1] if a.ndim == 2 else -1)
+    check_units(a, b, a.shape[-1] if a.ndim == 2 else -1)
     big_j = a.shape[0]
     if gamma.shape[:1] != (big_j,) or gamma.ndim not in (1, 2):
         raise ValueError(
@@ -194,8 +195,8 @@ def sample_network(
         raise ValueError(f"`w` must have shape [{big_j}]; got {w.shape}.")
     if num_units < 1:
         raise ValueError(f"num_units must be >= 1; got {num_units}.")
-    if not bool(jnp.all(jnp.isfinite(gamma))) or not bool(jnp.all(jnp.isfinite(w))):
-        raise ValueError("`gamma` or `w` contains NaN or inf.")
+    gamma = check_finite(gamma, "gamma")
+    w = check_finite(w, "w")
     mass = (
         jnp.abs(gamma) if gamma.ndim == 1 else jnp.linalg.norm(gamma, axis=1)
     ) * jnp.abs(w)
@@ -229,8 +230,8 @@ def refit_output(
     """
     x = jnp.asarray(x)
     y = jnp.asarray(y)
-    if x.ndim != 2 or x.shape[1] != net.dim:
-        raise ValueError(f"refit `x` must have shape [n, {net.dim}]; got {x.shape}.")
+    # Checked as a point cloud but kept in its own dtype, as in the transforms.
+    as_points(x, "x", dim=net.dim, dim_of="the network's input dimension", finite=False)
     if y.shape[:1] != x.shape[:1] or y.shape[1:] != net.c.shape[1:]:
         raise ValueError(
             f"refit `y` must have shape [{x.shape[0]}]{list(net.c.shape[1:])} to match the network's output; got {y.shape}."

@@ -320,3 +320,17 @@ def _numerical(sigma: Any, rho: Any, dim: int) -> float | complex:
     if abs(imag) > 1e-10 * total_abs:
         return complex(real, imag)
     return real
+
+
+def pairing(sigma: Any, rho: Any, dim: int) -> float | complex:
+    """The pairing of two checked profiles in dimension `dim`.
+
+    A closed form where one is known (`_closed_form`), else quadrature
+    (`_numerical`). The caller validates `sigma`, `rho` and `dim`.
+
+    **Raises:** `NotAdmissibleError` when the pairing vanishes or diverges.
+    """
+    value = _closed_form(sigma, rho, dim)
+    if value is not None:
+        return value
+    return _numerical(sigma, rho, dim)

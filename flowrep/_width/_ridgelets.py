@@ -14,14 +14,15 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._activations import _complex, AbstractActivation
-from ._special import _gaussian_derivative, _lambda_gaussian_odd
+from ._activations import AbstractActivation, as_complex
+from ._special import gaussian_derivative, lambda_gaussian_odd
 
 
 _I_POWERS = (1.0 + 0.0j, 1.0j, -1.0 + 0.0j, -1.0j)
 
 
-def _check_order(value, what: str) -> int:
+def check_order(value, what: str) -> int:
+    """`value` as a Python int >= 0: the order of a Gaussian-family profile."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"{what} must be a non-negative integer; got {value!r} ({type(value).__name__})."
@@ -47,7 +48,7 @@ def _gaussian_family_fourier(omega: ArrayLike, m: int, k: int) -> Array:
         mag = (jnp.abs(omega) * jnp.exp(-0.5 * omega**2 / n)) ** n
         if k % 2:
             mag = jnp.sign(omega) * mag
-    return _complex(math.sqrt(2 * math.pi) * mag) * _I_POWERS[k % 4]
+    return as_complex(math.sqrt(2 * math.pi) * mag) * _I_POWERS[k % 4]
 
 
 # --------------------------------------------------------------------------
@@ -90,13 +91,13 @@ class GaussianDerivative(AbstractRidgelet):
     growth: int = eqx.field(static=True)
 
     def __init__(self, k: int = 0):
-        self.k = _check_order(k, "GaussianDerivative order k")
+        self.k = check_order(k, "GaussianDerivative order k")
         self.name = f"G^({self.k})"
         self.parity = -1 if self.k % 2 else 1
         self.growth = -1
 
     def __call__(self, z: ArrayLike) -> Array:
-        return _gaussian_derivative(self.k, _as_float(z))
+        return gaussian_derivative(self.k, _as_float(z))
 
     def fourier(self, omega: ArrayLike) -> Array:
         return _gaussian_family_fourier(omega, 0, self.k)
@@ -133,8 +134,8 @@ class LambdaGaussian(AbstractRidgelet):
     growth: int = eqx.field(static=True)
 
     def __init__(self, m: int, l: int = 0):  # noqa: E741
-        self.m = _check_order(m, "LambdaGaussian filter order m")
-        self.l = _check_order(l, "LambdaGaussian derivative order l")
+        self.m = check_order(m, "LambdaGaussian filter order m")
+        self.l = check_order(l, "LambdaGaussian derivative order l")
         self.name = f"Lambda^{self.m} G^({self.l})"
         self.parity = -1 if self.l % 2 else 1
         self.growth = -1
@@ -143,8 +144,8 @@ class LambdaGaussian(AbstractRidgelet):
         z = _as_float(z)
         if self.m % 2 == 0:
             sign = -1.0 if (self.m // 2) % 2 else 1.0
-            return sign * _gaussian_derivative(self.l + self.m, z)
-        return _lambda_gaussian_odd(self.m, self.l, z)
+            return sign * gaussian_derivative(self.l + self.m, z)
+        return lambda_gaussian_odd(self.m, self.l, z)
 
     def fourier(self, omega: ArrayLike) -> Array:
         return _gaussian_family_fourier(omega, self.m, self.l)
@@ -178,4 +179,4 @@ class CustomRidgelet(AbstractRidgelet):
         return self.fn(jnp.asarray(z))
 
     def fourier(self, omega: ArrayLike) -> Array:
-        return _complex(self.fourier_fn(jnp.asarray(omega)))
+        return as_complex(self.fourier_fn(jnp.asarray(omega)))

@@ -98,15 +98,15 @@ def _gaussian_derivative_polynomial(k: int, z: Array) -> Array:
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
-def _gaussian_derivative(k: int, z: Array) -> Array:
+def gaussian_derivative(k: int, z: Array) -> Array:
     return _gaussian_derivative_impl(k, z)
 
 
-@_gaussian_derivative.defjvp
+@gaussian_derivative.defjvp
 def _gaussian_derivative_jvp(k, primals, tangents):
     # d/dz G^(k) = G^(k+1): exact, and no residuals of the recurrence are stored.
     (z,), (dz,) = primals, tangents
-    return _gaussian_derivative(k, z), _gaussian_derivative(k + 1, z) * dz
+    return gaussian_derivative(k, z), gaussian_derivative(k + 1, z) * dz
 
 
 # --------------------------------------------------------------------------
@@ -373,12 +373,12 @@ def _lambda_gaussian_odd_impl(m: int, k: int, z: Array) -> Array:
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
-def _lambda_gaussian_odd(m: int, k: int, z: Array) -> Array:
+def lambda_gaussian_odd(m: int, k: int, z: Array) -> Array:
     return _lambda_gaussian_odd_impl(m, k, z)
 
 
-@_lambda_gaussian_odd.defjvp
+@lambda_gaussian_odd.defjvp
 def _lambda_gaussian_odd_jvp(m, k, primals, tangents):
     # d/dz Lambda^m G^(k) = Lambda^m G^(k+1): the Fourier multiplier gains i*omega.
     (z,), (dz,) = primals, tangents
-    return _lambda_gaussian_odd(m, k, z), _lambda_gaussian_odd(m, k + 1, z) * dz
+    return lambda_gaussian_odd(m, k, z), lambda_gaussian_odd(m, k + 1, z) * dz

@@ -22,7 +22,7 @@ from .._custom_types import (
     Profile,
     Values,
 )
-from .._validate import _check_finite
+from .._validate import as_points, check_finite
 
 
 DEFAULT_CHUNK_SIZE = 2**22  # pairs per tile: 16 MiB of float32
@@ -128,7 +128,8 @@ def pair_sum(
     return out.reshape((num_p * tp,) + values.shape[1:])[:num_rows]
 
 
-def _check_units(a: Array, b: Array, m: int) -> None:
+def check_units(a: Array, b: Array, m: int) -> None:
+    """Check hidden units: `a` of shape `[J, m]`, J >= 1, and `b` of shape `[J]`."""
     if a.ndim != 2:
         raise ValueError(f"`a` must have shape [J, m]; got shape {a.shape}.")
     if a.shape[0] == 0:
@@ -141,15 +142,6 @@ def _check_units(a: Array, b: Array, m: int) -> None:
         raise ValueError(
             f"`b` must have shape [J]=({a.shape[0]},) to match `a`; got {b.shape}."
         )
-
-
-def _check_points(x: Array, what: str = "x") -> None:
-    if x.ndim != 2:
-        raise ValueError(
-            f"`{what}` must have shape [n, m] (one row per point); got shape {x.shape}."
-        )
-    if x.shape[0] == 0:
-        raise ValueError(f"`{what}` is empty: need at least one point (n >= 1).")
 
 
 def _check_weights(w: Array, n: int, what: str, of: str) -> None:
@@ -224,9 +216,11 @@ def ridgelet_transform(
     a = jnp.asarray(a)
     b = jnp.asarray(b)
     w = jnp.asarray(w)
-    _check_points(x)
+    # Checked as a point cloud but kept in its own dtype: the transform
+    # promotes it together with the units'.
+    as_points(x, "x", finite=False)
     n, m = x.shape
-    _check_units(a, b, m)
+    check_units(a, b, m)
     _check_weights(w, n, "w", "point x_i")
     if not callable(f):
         fx = jnp.asarray(f)
@@ -234,11 +228,11 @@ def ridgelet_transform(
             raise ValueError(
                 f"`f` given as values must have shape [n] or [n, k] with n={n}; got {fx.shape}."
             )
-        f = _check_finite(fx, "f(x)")
-    x = _check_finite(x, "x")
-    a = _check_finite(a, "a")
-    b = _check_finite(b, "b")
-    w = _check_finite(w, "w")
+        f = check_finite(fx, "f(x)")
+    x = check_finite(x, "x")
+    a = check_finite(a, "a")
+    b = check_finite(b, "b")
+    w = check_finite(w, "w")
     return _ridgelet_transform(f, rho, a, b, x, w, s=s, chunk_size=chunk_size)
 
 
@@ -255,7 +249,7 @@ def _ridgelet_transform(
             raise ValueError(
                 f"`f` must return a scalar or a vector [k] per point; got values of shape {fx.shape}."
             )
-        fx = _check_finite(fx, "f(x)")  # traced here: checked when it runs
+        fx = check_finite(fx, "f(x)")  # traced here: checked when it runs
     else:
         fx = f
     scalar = fx.ndim == 1
@@ -307,9 +301,9 @@ def dual_ridgelet_transform(
     a = jnp.asarray(a)
     b = jnp.asarray(b)
     gamma = jnp.asarray(gamma)
-    _check_points(x)
+    as_points(x, "x", finite=False)  # kept in its own dtype, as above
     _, m = x.shape
-    _check_units(a, b, m)
+    check_units(a, b, m)
     num_units = a.shape[0]
     if gamma.ndim not in (1, 2) or gamma.shape[0] != num_units:
         raise ValueError(
@@ -317,11 +311,11 @@ def dual_ridgelet_transform(
         )
     w = jnp.ones((num_units,), x.dtype) if w is None else jnp.asarray(w)
     _check_weights(w, num_units, "w", "hidden unit (a_j, b_j)")
-    x = _check_finite(x, "x")
-    a = _check_finite(a, "a")
-    b = _check_finite(b, "b")
-    w = _check_finite(w, "w")
-    gamma = _check_finite(gamma, "gamma")
+    x = check_finite(x, "x")
+    a = check_finite(a, "a")
+    b = check_finite(b, "b")
+    w = check_finite(w, "w")
+    gamma = check_finite(gamma, "gamma")
     return _dual_ridgelet_transform(
         gamma, sigma, a, b, w, x, s=s, chunk_size=chunk_size
     )
