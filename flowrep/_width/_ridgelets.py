@@ -113,9 +113,9 @@ class LambdaGaussian(AbstractRidgelet):
     $G^{(l+m)}$ with algebraic tails $\\sim|z|^{-(m+l+1)}$:
     $\\Lambda^mG^{(l)}(z)=(-1)^{(m-1)/2}\\frac2{\\sqrt\\pi}2^{-n/2}D^{(n)}(z/\\sqrt2)$,
     $n=m+l$, with $D$ Dawson's integral. Values come from a Taylor table of
-    $D^{(n)}$ (nodes computed once per $n$ in exact decimal arithmetic, about
-    0.1-0.3 s on first use) and the asymptotic series for large $|z|$: a few
-    times the cost of `GaussianDerivative`, about 1e-15 relative error in the
+    $D^{(n)}$ (nodes computed once per $n$ in exact decimal arithmetic, a
+    one-off cost on first use) and the asymptotic series for large $|z|$:
+    dearer than `GaussianDerivative` per value, about 1e-15 relative error in the
     tails and 5e-16 of the peak value near the zeros (float64).
     Derivatives are exact: $\\frac{d}{dz}\\Lambda^mG^{(l)}=\\Lambda^mG^{(l+1)}$.
 

@@ -48,9 +48,7 @@ def _gaussian_derivative_impl(k: int, z: Array) -> Array:
     h_prev, h = g, z * g
 
     def step(j, h_prev, h):
-        # multiplications by constants, not divisions (with the single exp
-        # below: R[f; G^(4)] at m = 128 went from 3.05 to 2.49 ns per pair,
-        # measured before orders <= 8 moved to the explicit polynomial)
+        # multiplications by constants, not divisions: they are cheaper
         return h, z * h * (1 / math.sqrt(j + 1)) - h_prev * math.sqrt(j / (j + 1))
 
     log_scale = 0.5 * math.lgamma(k + 1)
@@ -76,8 +74,7 @@ def _gaussian_derivative_impl(k: int, z: Array) -> Array:
 def _gaussian_derivative_polynomial(k: int, z: Array) -> Array:
     """$G^{(k)}$ for small $k$: $He_k$ by Horner's rule in $z^2$, times $e^{-z^2/4}$ twice.
 
-    Cheaper than the recurrence (R[f; G^(4)] at n = J = 4e4, float32: 0.66 ->
-    0.48 ns per pair at m = 1, 2.14 -> 1.92 at m = 128). Multiplying by the
+    Cheaper than the recurrence (fewer operations per value). Multiplying by the
     two factors $e^{-z^2/4}$ one after the other keeps the product in range
     where $e^{-z^2/2}$ alone would underflow first, like the recurrence; $z$
     is clipped where every value is 0 anyway, so $He_k$ cannot overflow into
@@ -167,7 +164,7 @@ def _poly(coeffs: list[float], x: Array) -> Array:
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _lambda_gaussian_odd_contour(m: int, k: int, z: Array) -> Array:
-    """Real-space $\\Lambda^mG^{(k)}(z)$ for odd $m$ (reference: about 8 us per value).
+    """Real-space $\\Lambda^mG^{(k)}(z)$ for odd $m$ (slow reference).
 
     $\\psi(z)=\\frac1{\\sqrt{2\\pi}}\\int|\\omega|^m(i\\omega)^ke^{-\\omega^2/2}e^{iz\\omega}d\\omega$
     reduces to $I_n(z)=\\int_0^\\infty\\omega^ne^{-\\omega^2/2+iz\\omega}d\\omega$,

@@ -29,13 +29,11 @@ DEFAULT_CHUNK_SIZE = 2**22  # pairs per tile: 16 MiB of float32
 
 
 # Widest tile along the summed axis for wide features. With whole rows of
-# 1e5 columns every tile re-reads all J units (J x m floats) for a few dozen
-# points; for m >= 16 capping the width keeps a block of units in cache
-# across many points (measured at n = J = 3e4-1e5: S 1.3x faster at m = 16,
-# 2x at m = 128). For the narrowest features whole-row tiles are faster (S at
-# n = 1e4, J = 1e5: 0.44 vs 0.52 ns per pair at m = 1, 0.48 vs 0.53 at m = 2;
-# 3x before the bias was folded into the product), so the cap applies from
-# `_CAP_MIN_WIDTH` on (the width counts the folded bias column).
+# 1e5 columns every tile re-reads all J units (J x d floats) for a few dozen
+# points; capping the width keeps a block of units in cache across many
+# points. Narrow features fit in cache anyway, and there whole-row tiles are
+# faster, so the cap applies from `_CAP_MIN_WIDTH` on (the width counts the
+# folded bias column). Measurements: benchmarks/notes/width.md.
 _MAX_TILE_COLS = 4096
 _CAP_MIN_WIDTH = 16
 
@@ -54,8 +52,8 @@ def _tiles(
     Columns are kept whole, except that for `width >= _CAP_MIN_WIDTH` features
     sums wider than `_MAX_TILE_COLS` are split into equal blocks (padding
     wastes less than one column per block). Rows are split into equal blocks
-    too, padding less than one row per block (the plain `chunk_size // cols`
-    rows padded 2e4 rows to 20960 at m = 128: 4.8% of the pairs).
+    too, padding less than one row per block (plain `chunk_size // cols` rows
+    can pad by almost a whole tile).
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}.")
@@ -161,10 +159,9 @@ def _fold_bias(a: Array, b: Array, x: Array) -> tuple[Array, Array]:
     """`[a, b]` and `[x, -1]`, so that one matrix product gives $a_j\\cdot x_i-b_j$.
 
     With the bias inside the product, a tile is a matrix product and the
-    profile, nothing else: subtracting `b` after the product cost an extra
+    profile, nothing else: subtracting `b` after the product costs an extra
     pass over the tile, with `b` gathered from the scanned block inside the
-    fused loop (measured at n = J = 4e4, float32, tanh: 0.76 -> 0.53 ns per
-    pair at m = 16, 2.13 -> 1.85 at m = 128, 0.50 -> 0.37 at m = 2).
+    fused loop.
     """
     ab = jnp.concatenate([a, b[:, None]], axis=1)
     x1 = jnp.concatenate([x, -jnp.ones(x.shape[:1] + (1,), x.dtype)], axis=1)
