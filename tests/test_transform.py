@@ -198,7 +198,7 @@ def test_no_retrace(getkey):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(a=np.ones((5, 2))), "dimension 2 but the points have dimension m=3"),
+        (dict(a=np.ones((5, 2))), "dimension 2 but the points have dimension d=3"),
         (dict(b=np.ones(4)), "`b` must have shape"),
         (dict(x=np.ones(7)), r"`x` must be a point cloud of shape \(n, d\)"),
         (dict(x=np.ones((0, 3)), w=np.ones(0)), "empty"),

@@ -169,17 +169,17 @@ def test_closed_form_float32():
 def test_bad_input():
     a, b = jnp.ones((3, 2)), jnp.zeros(3)
     mean, cov = jnp.zeros(2), jnp.eye(2)
-    with pytest.raises(ValueError, match=r"`a` must have shape \[J, m\]"):
+    with pytest.raises(ValueError, match=r"`a` must have shape \(J, d\)"):
         gaussian_ridgelet_transform(jnp.ones(3), b, mean, cov, 1)
-    with pytest.raises(ValueError, match="J, m >= 1"):
+    with pytest.raises(ValueError, match="J, d >= 1"):
         gaussian_ridgelet_transform(
             jnp.ones((3, 0)), b, jnp.zeros(0), jnp.zeros((0, 0)), 1
         )
-    with pytest.raises(ValueError, match=r"`b` must have shape \[J\]"):
+    with pytest.raises(ValueError, match=r"`b` must have shape \(J,\)"):
         gaussian_ridgelet_transform(a, jnp.zeros(4), mean, cov, 1)
-    with pytest.raises(ValueError, match=r"`mean` must have shape \[m\]=\(2,\)"):
+    with pytest.raises(ValueError, match=r"`mean` must have shape \(d,\)=\(2,\)"):
         gaussian_ridgelet_transform(a, b, jnp.zeros(3), cov, 1)
-    with pytest.raises(ValueError, match=r"`cov` must have shape \[m, m\]"):
+    with pytest.raises(ValueError, match=r"`cov` must have shape \(d, d\)"):
         gaussian_ridgelet_transform(a, b, mean, jnp.ones((2, 3)), 1)
     with pytest.raises(ValueError, match="non-negative integer"):
         gaussian_ridgelet_transform(a, b, mean, cov, -1)
@@ -191,15 +191,15 @@ def test_bad_input():
         gaussian_ridgelet_transform(a, b, mean, jnp.array([[1.0, 0.0], [0.0, -1.0]]), 1)
     with pytest.raises(eqx.EquinoxRuntimeError, match="not symmetric"):
         gaussian_ridgelet_transform(a, b, mean, jnp.array([[1.0, 0.5], [0.0, 1.0]]), 1)
-    with pytest.raises(ValueError, match=r"`means` must have shape \[K, m\] with K=2"):
+    with pytest.raises(ValueError, match=r"`means` must have shape \(K, d\) with K=2"):
         gaussian_mixture_ridgelet_transform(
             a, b, jnp.ones(2), jnp.zeros((3, 2)), jnp.stack([cov, cov]), 1
         )
-    with pytest.raises(ValueError, match=r"`covs` must have shape \[K, m, m\]"):
+    with pytest.raises(ValueError, match=r"`covs` must have shape \(K, d, d\)"):
         gaussian_mixture_ridgelet_transform(
             a, b, jnp.ones(2), jnp.zeros((2, 2)), cov, 1
         )
-    with pytest.raises(ValueError, match=r"`coeffs` must have shape \[K\]"):
+    with pytest.raises(ValueError, match=r"`coeffs` must have shape \(K,\)"):
         gaussian_mixture_ridgelet_transform(
             a, b, jnp.ones(()), jnp.zeros((2, 2)), jnp.stack([cov, cov]), 1
         )

@@ -1,6 +1,6 @@
 """The admissibility pairing $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$ and ACHA's Table 5.
 
-$\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle=(2\\pi)^{m-1}\\int_{\\mathbb R}\\sigma^\\sharp(\\omega)\\overline{\\rho^\\sharp(\\omega)}|\\omega|^{-m}d\\omega$
+$\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle=(2\\pi)^{d-1}\\int_{\\mathbb R}\\sigma^\\sharp(\\omega)\\overline{\\rho^\\sharp(\\omega)}|\\omega|^{-d}d\\omega$
 (Ghosts Def. 5 / Thm 6, ACHA Thm 5.6; THEORY.md section 1). The pair is
 admissible when the integral converges absolutely and is non-zero; then
 $S[R[f;\\rho]]=\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle f$.
@@ -43,7 +43,7 @@ def _check_dim(dim: Any) -> int:
         raise TypeError(f"`dim` must be a positive integer; got {dim!r}.")
     if dim < 1:
         raise ValueError(
-            f"`dim` must be a positive integer (the input dimension m); got {dim}."
+            f"`dim` must be a positive integer (the input dimension d); got {dim}."
         )
     return int(dim)
 
@@ -54,9 +54,9 @@ def _check_dim(dim: Any) -> int:
 
 
 def admissibility(sigma: Any, rho: Any, dim: int, *, s: float = 0.0) -> float | complex:
-    """The admissibility pairing $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$ in dimension $m$.
+    """The admissibility pairing $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$ in dimension $d$.
 
-    $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle=(2\\pi)^{m-1}\\int\\sigma^\\sharp(\\omega)\\overline{\\rho^\\sharp(\\omega)}|\\omega|^{-m}d\\omega$
+    $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle=(2\\pi)^{d-1}\\int\\sigma^\\sharp(\\omega)\\overline{\\rho^\\sharp(\\omega)}|\\omega|^{-d}d\\omega$
     (Ghosts Thm 6; ACHA Thm 5.6; THEORY.md section 1), so that
     $S[R[f;\\rho]]=\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle f$.
 
@@ -75,7 +75,7 @@ def admissibility(sigma: Any, rho: Any, dim: int, *, s: float = 0.0) -> float | 
     - `sigma`: the activation (anything with `fourier(omega)`).
     - `rho`: the ridgelet profile (anything with `fourier(omega)`, e.g.
         `GaussianDerivative(k)`, `LambdaGaussian(m, l)`, `flowrep.Gaussian()`).
-    - `dim`: the input dimension $m\\ge1$.
+    - `dim`: the input dimension $d\\ge1$.
     - `s`: ACHA's weight exponent. The pairing does not depend on it (the
         weights $\\|a\\|^{s}$ in $R$ and $\\|a\\|^{-s}$ in $S$ cancel); it is
         accepted so calls can mirror `ridgelet_transform`.
@@ -130,7 +130,7 @@ class AdmissibilityTable:
 
     **Fields:**
 
-    - `dim`: the input dimension $m$.
+    - `dim`: the input dimension $d$.
     - `rows`: activation names; `columns`: ridgelet labels.
     - `status`: `status[row][j]` in `{"+", "0", "inf"}`.
     - `values`: the pairing where admissible, else `None`.
@@ -191,12 +191,12 @@ def admissibility_table(dim: int) -> AdmissibilityTable:
 
     Rows: $\\sigma'$ (`SigmoidDerivative`), sigmoid, softplus, step, ReLU,
     linear (`Identity`), Gaussian; columns $\\Lambda^mG,\\Lambda^mG',\\Lambda^mG''$
-    with $m=$ `dim` (`LambdaGaussian(dim, l)`, $l=0,1,2$). Sonoda & Murata,
+    with filter order $m=d=$ `dim` (`LambdaGaussian(dim, l)`, $l=0,1,2$). Sonoda & Murata,
     ACHA 2017, Table 5; THEORY.md section 1.
 
     **Arguments:**
 
-    - `dim`: the input dimension $m\\ge1$.
+    - `dim`: the input dimension $d\\ge1$.
 
     **Returns:** an `AdmissibilityTable` (`.status`, `.values`, `.to_dict()`,
     `.format()`, `.matches_published()`).

@@ -23,27 +23,27 @@ from ._special import gaussian_derivative
 
 def _check_gaussian(a: Array, b: Array, mean: Array, cov: Array) -> int:
     if a.ndim != 2:
-        raise ValueError(f"`a` must have shape [J, m]; got shape {a.shape}.")
-    num_units, m = a.shape
-    if num_units == 0 or m == 0:
+        raise ValueError(f"`a` must have shape (J, d); got shape {a.shape}.")
+    num_units, d = a.shape
+    if num_units == 0 or d == 0:
         raise ValueError(
-            f"`a` must be non-empty with shape [J, m], J, m >= 1; got {a.shape}."
+            f"`a` must be non-empty with shape (J, d), J, d >= 1; got {a.shape}."
         )
     if b.shape != (num_units,):
         raise ValueError(
-            f"`b` must have shape [J]=({num_units},) to match `a`; got {b.shape}."
+            f"`b` must have shape (J,)=({num_units},) to match `a`; got {b.shape}."
         )
-    if mean.shape != (m,):
+    if mean.shape != (d,):
         raise ValueError(
-            f"`mean` must have shape [m]=({m},) to match `a` of shape {a.shape}; got {mean.shape}."
+            f"`mean` must have shape (d,)=({d},) to match `a` of shape {a.shape}; got {mean.shape}."
         )
-    if cov.shape != (m, m):
-        raise ValueError(f"`cov` must have shape [m, m]=({m}, {m}); got {cov.shape}.")
-    return m
+    if cov.shape != (d, d):
+        raise ValueError(f"`cov` must have shape (d, d)=({d}, {d}); got {cov.shape}.")
+    return d
 
 
 def _gaussian_transform(a, b, mean, cov, k, s):
-    m = a.shape[1]
+    d = a.shape[1]
     dtype = jnp.result_type(a, b, mean, cov, float)
     a, b, mean, cov = (jnp.asarray(t, dtype) for t in (a, b, mean, cov))
     asym = jnp.max(jnp.abs(cov - cov.T))
@@ -67,7 +67,7 @@ def _gaussian_transform(a, b, mean, cov, k, s):
     out = (
         sign
         * gaussian_derivative(k, c)
-        * jnp.exp(0.5 * m * math.log(2 * math.pi) + half_logdet)
+        * jnp.exp(0.5 * d * math.log(2 * math.pi) + half_logdet)
     )
     out = out * scale ** (-(k + 1))
     if s != 0:
@@ -94,7 +94,7 @@ def gaussian_ridgelet_transform(
 ) -> Array:
     """Closed-form $R[f;G^{(k)}](a_j,b_j)$ of the Gaussian bump $f(x)=e^{-\\frac12(x-\\mu)^\\top\\Sigma^{-1}(x-\\mu)}$.
 
-    $R[f;G^{(k)}](a,b)=(2\\pi)^{m/2}\\det(\\Sigma)^{1/2}\\,t^{-(k+1)}He_k(c)e^{-c^2/2}$,
+    $R[f;G^{(k)}](a,b)=(2\\pi)^{d/2}\\det(\\Sigma)^{1/2}\\,t^{-(k+1)}He_k(c)e^{-c^2/2}$,
     $t=\\sqrt{1+a^\\top\\Sigma a}$, $c=(b-a\\cdot\\mu)/t$ (THEORY.md section 1; it
     follows from $a\\cdot x\\sim N(a\\cdot\\mu,a^\\top\\Sigma a)$ under the
     normalised $f$ and $\\mathbb E\\,G(Y-b)=t^{-1}e^{-c^2/2}$, differentiated $k$
@@ -104,12 +104,12 @@ def gaussian_ridgelet_transform(
 
     **Arguments:**
 
-    - `a`: `[J, m]` scales; `b`: `[J]` biases.
-    - `mean`: `[m]`; `cov`: `[m, m]` symmetric positive definite.
+    - `a`: `(J, d)` scales; `b`: `(J,)` biases.
+    - `mean`: `(d,)`; `cov`: `(d, d)` symmetric positive definite.
     - `k`: the order of the Gaussian-derivative ridgelet $G^{(k)}$, $k\\ge0$.
     - `s`: exponent of the weight $\\|a\\|^s$ (default 0).
 
-    **Returns:** `[J]` values $R[f;G^{(k)}](a_j,b_j)$.
+    **Returns:** `(J,)` values $R[f;G^{(k)}](a_j,b_j)$.
 
     **Raises:** `ValueError` on shape mismatches or a bad `k`/`s`;
     `eqx.EquinoxRuntimeError` when `cov` is not symmetric positive definite.
@@ -137,11 +137,11 @@ def gaussian_mixture_ridgelet_transform(
 
     **Arguments:**
 
-    - `a`: `[J, m]`; `b`: `[J]`.
-    - `coeffs`: `[K]` weights $c_i$; `means`: `[K, m]`; `covs`: `[K, m, m]`.
+    - `a`: `(J, d)`; `b`: `(J,)`.
+    - `coeffs`: `(K,)` weights $c_i$; `means`: `(K, d)`; `covs`: `(K, d, d)`.
     - `k`, `s`: as in `gaussian_ridgelet_transform`.
 
-    **Returns:** `[J]`.
+    **Returns:** `(J,)`.
 
     **Raises:** as `gaussian_ridgelet_transform`, plus `ValueError` when the
     component arrays disagree in `K`.
@@ -150,16 +150,16 @@ def gaussian_mixture_ridgelet_transform(
     a, b, coeffs, means, covs = (jnp.asarray(t) for t in (a, b, coeffs, means, covs))
     if coeffs.ndim != 1 or coeffs.shape[0] == 0:
         raise ValueError(
-            f"`coeffs` must have shape [K] with K >= 1; got {coeffs.shape}."
+            f"`coeffs` must have shape (K,) with K >= 1; got {coeffs.shape}."
         )
     num = coeffs.shape[0]
     if means.ndim != 2 or means.shape[0] != num:
         raise ValueError(
-            f"`means` must have shape [K, m] with K={num}; got {means.shape}."
+            f"`means` must have shape (K, d) with K={num}; got {means.shape}."
         )
     if covs.ndim != 3 or covs.shape[0] != num:
         raise ValueError(
-            f"`covs` must have shape [K, m, m] with K={num}; got {covs.shape}."
+            f"`covs` must have shape (K, d, d) with K={num}; got {covs.shape}."
         )
     _check_gaussian(a, b, means[0], covs[0])
     parts = jax.vmap(lambda mu, cov: _gaussian_transform(a, b, mu, cov, k, s))(

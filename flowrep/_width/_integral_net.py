@@ -22,13 +22,13 @@ class IntegralNetwork(eqx.Module):
 
     **Fields:**
 
-    - `a`: `[J, m]` hidden-unit scales; `b`: `[J]` biases (note the minus sign:
+    - `a`: `(J, d)` hidden-unit scales; `b`: `(J,)` biases (note the minus sign:
       the pre-activation is $a_j\\cdot x-b_j$).
-    - `c`: `[J]` (scalar output) or `[J, k]` (vector output) coefficients.
+    - `c`: `(J,)` (scalar output) or `(J, k)` (vector output) coefficients.
     - `sigma`: the activation.
-    - `bias`: optional output bias $c_0$ (`[]` or `[k]`), `None` for none.
+    - `bias`: optional output bias $c_0$ (`()` or `(k,)`), `None` for none.
 
-    `__call__` takes one point `[m]`; for many points use `evaluate`, which
+    `__call__` takes one point `(d,)`; for many points use `evaluate`, which
     streams over chunks of the (point, unit) pairs.
     """
 
@@ -42,7 +42,7 @@ class IntegralNetwork(eqx.Module):
         check_units(jnp.asarray(self.a), jnp.asarray(self.b), jnp.shape(self.a)[-1])
         if self.c.ndim not in (1, 2) or self.c.shape[0] != self.a.shape[0]:
             raise ValueError(
-                f"`c` must have shape [J] or [J, k] with J={self.a.shape[0]}; got {self.c.shape}."
+                f"`c` must have shape (J,) or (J, k) with J={self.a.shape[0]}; got {self.c.shape}."
             )
         if self.bias is not None and jnp.shape(self.bias) != self.c.shape[1:]:
             raise ValueError(
@@ -58,7 +58,7 @@ class IntegralNetwork(eqx.Module):
         return self.a.shape[1]
 
     def __call__(self, x: Array) -> Array:
-        """Evaluate at one point `x` `[m]`; returns `[]` or `[k]`."""
+        """Evaluate at one point `x` `(d,)`; returns `()` or `(k,)`."""
         x = jnp.asarray(x)
         if x.shape != (self.dim,):
             raise ValueError(
@@ -68,7 +68,7 @@ class IntegralNetwork(eqx.Module):
         return out if self.bias is None else out + self.bias
 
     def evaluate(self, xs: Points, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Array:
-        """Evaluate at `xs` `[n, m]`, streamed (memory O(n + J + chunk_size))."""
+        """Evaluate at `xs` `(n, d)`, streamed (memory O(n + J + chunk_size))."""
         out = dual_ridgelet_transform(
             self.c, self.sigma, self.a, self.b, None, xs, chunk_size=chunk_size
         )
@@ -171,10 +171,10 @@ def sample_network(
 
     **Arguments:**
 
-    - `gamma`: `[J]` or `[J, k]` values on the units `a [J, m]`, `b [J]`
-      with quadrature/importance weights `w [J]` (`None`: ones).
+    - `gamma`: `(J,)` or `(J, k)` values on the units `a (J, d)`, `b (J,)`
+      with quadrature/importance weights `w (J,)` (`None`: ones).
     - `sigma`: the activation; `num_units`: units to draw.
-    - `key`: PRNG key. `refit`: optional `(x [n, m], y [n] or [n, k])`.
+    - `key`: PRNG key. `refit`: optional `(x (n, d), y (n,) or (n, k))`.
     - `ridge`: Tikhonov weight (relative to the Gram matrix's trace) of the refit.
 
     **Raises:** `ValueError` for mismatched shapes, a zero `gamma`, or
@@ -188,11 +188,11 @@ def sample_network(
     big_j = a.shape[0]
     if gamma.shape[:1] != (big_j,) or gamma.ndim not in (1, 2):
         raise ValueError(
-            f"`gamma` must have shape [J] or [J, k] with J={big_j}; got {gamma.shape}."
+            f"`gamma` must have shape (J,) or (J, k) with J={big_j}; got {gamma.shape}."
         )
     w = jnp.ones(big_j, a.dtype) if w is None else jnp.asarray(w)
     if w.shape != (big_j,):
-        raise ValueError(f"`w` must have shape [{big_j}]; got {w.shape}.")
+        raise ValueError(f"`w` must have shape ({big_j},); got {w.shape}.")
     if num_units < 1:
         raise ValueError(f"num_units must be >= 1; got {num_units}.")
     gamma = check_finite(gamma, "gamma")
@@ -234,7 +234,7 @@ def refit_output(
     as_points(x, "x", dim=net.dim, dim_of="the network's input dimension", finite=False)
     if y.shape[:1] != x.shape[:1] or y.shape[1:] != net.c.shape[1:]:
         raise ValueError(
-            f"refit `y` must have shape [{x.shape[0]}]{list(net.c.shape[1:])} to match the network's output; got {y.shape}."
+            f"refit `y` must have shape {(x.shape[0],) + net.c.shape[1:]} to match the network's output; got {y.shape}."
         )
     gram, rhs = _normal_equations(net, x, y, chunk_size)
     lam = ridge * jnp.trace(gram) / gram.shape[0]

@@ -51,17 +51,17 @@ def grid_nodes(
     *,
     rule: Literal["midpoint", "trapezoid"] = "midpoint",
 ) -> tuple[Array, Array]:
-    """A tensor grid on the box $[\\text{lower},\\text{upper}]^m$ with quadrature weights.
+    """A tensor grid on the box $[\\text{lower},\\text{upper}]^d$ with quadrature weights.
 
     **Arguments:**
 
-    - `lower`, `upper`: scalars or `[m]` corners of the box.
-    - `num`: points per axis (so `num**m` nodes in all).
-    - `dim`: $m$, when `lower`/`upper` are scalars (default 1).
+    - `lower`, `upper`: scalars or `(d,)` corners of the box.
+    - `num`: points per axis (so `num**d` nodes in all).
+    - `dim`: $d$, when `lower`/`upper` are scalars (default 1).
     - `rule`: `"midpoint"` (cell centres, error $O(h^2)$ for smooth integrands)
       or `"trapezoid"` (cell corners).
 
-    **Returns:** `(x [num**m, m], w [num**m])` with $\\sum_iw_ig(x_i)\\approx\\int g$.
+    **Returns:** `(x (num**d, d), w (num**d,))` with $\\sum_iw_ig(x_i)\\approx\\int g$.
 
     **Raises:** `ValueError` for `num < 1` (or `< 2` for the trapezoid rule),
     an empty box, or mismatched corner lengths.
@@ -102,9 +102,9 @@ def parameter_grid(
     *,
     rule: Literal["midpoint", "trapezoid"] = "midpoint",
 ) -> tuple[Array, Array, Array]:
-    """A grid over hidden-unit parameters $(a,b)\\in[-A,A]^m\\times[-B,B]$ (ACHA section 7).
+    """A grid over hidden-unit parameters $(a,b)\\in[-A,A]^d\\times[-B,B]$ (ACHA section 7).
 
-    **Returns:** `(a [J, m], b [J], w [J])` with `J = num_a**m * num_b`.
+    **Returns:** `(a (J, d), b (J,), w (J,))` with `J = num_a**d * num_b`.
     """
     if a_max <= 0 or b_max <= 0:
         raise ValueError(f"a_max and b_max must be positive; got {a_max}, {b_max}.")
@@ -127,10 +127,10 @@ def gaussian_nodes(
     """
     mean = jnp.atleast_1d(jnp.asarray(mean, dtype=float))
     cov = jnp.atleast_2d(jnp.asarray(cov, dtype=float))
-    m = mean.shape[0]
-    if cov.shape != (m, m):
+    d = mean.shape[0]
+    if cov.shape != (d, d):
         raise ValueError(
-            f"cov must have shape ({m}, {m}) to match mean; got {cov.shape}."
+            f"cov must have shape ({d}, {d}) to match mean; got {cov.shape}."
         )
     if num < 1:
         raise ValueError(f"num must be >= 1; got {num}.")
@@ -139,10 +139,10 @@ def gaussian_nodes(
         raise ValueError(
             "cov must be symmetric positive definite (its Cholesky factorisation failed)."
         )
-    z = jr.normal(key, (num, m))
+    z = jr.normal(key, (num, d))
     x = mean + z @ chol.T
     logdet = 2 * jnp.sum(jnp.log(jnp.diag(chol)))
-    logp = -0.5 * jnp.sum(z**2, axis=1) - 0.5 * logdet - 0.5 * m * jnp.log(2 * jnp.pi)
+    logp = -0.5 * jnp.sum(z**2, axis=1) - 0.5 * logdet - 0.5 * d * jnp.log(2 * jnp.pi)
     return x, jnp.exp(-logp) / num
 
 
@@ -157,9 +157,9 @@ def uniform_nodes(
     return x, jnp.full(num, jnp.prod(upper - lower) / num)
 
 
-def _log_sphere_area(m: int) -> Array:
-    # |S^{m-1}| = 2 pi^{m/2} / Gamma(m/2)
-    return jnp.log(2.0) + 0.5 * m * jnp.log(jnp.pi) - jss.gammaln(m / 2)
+def _log_sphere_area(d: int) -> Array:
+    # |S^{d-1}| = 2 pi^{d/2} / Gamma(d/2)
+    return jnp.log(2.0) + 0.5 * d * jnp.log(jnp.pi) - jss.gammaln(d / 2)
 
 
 def sample_parameters(
@@ -174,7 +174,7 @@ def sample_parameters(
 ) -> tuple[Array, Array, Array]:
     """Monte Carlo hidden units $(a_j,b_j)$ with importance weights $1/(J\\,q(a_j,b_j))$.
 
-    The proposal is $a=r\\,u$ with $u$ uniform on the sphere $S^{m-1}$ and the
+    The proposal is $a=r\\,u$ with $u$ uniform on the sphere $S^{d-1}$ and the
     radius $r$ from `radius_law`, then $b\\mid a$ uniform on
     $[-(\\|a\\|R+B_0),\\|a\\|R+B_0]$ with $R$ = `x_radius` (the radius of the region
     where $f$ lives) and $B_0$ = `b_margin`: a ridge $a\\cdot x=b$ misses the
@@ -185,7 +185,7 @@ def sample_parameters(
       recommended for ReLU whose integrand decays only like $\\|a\\|^{-2}$.
     - `"uniform"`: $a$ uniform in the ball of radius $s$ (truncation at $A=s$).
 
-    **Returns:** `(a [J, m], b [J], w [J])`; $\\sum_jw_jg(a_j,b_j)$ is an unbiased
+    **Returns:** `(a (J, d), b (J,), w (J,))`; $\\sum_jw_jg(a_j,b_j)$ is an unbiased
     estimate of $\\int g(a,b)\\,da\\,db$ (over the ball for `"uniform"`).
     """
     if num < 1 or dim < 1:

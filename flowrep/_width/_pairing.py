@@ -6,16 +6,16 @@ to run once per (activation, profile, dimension), not inside `jit`.
 **Delta terms at $\\omega=0$.** The `fourier` methods return the transforms
 away from 0. Activations that grow like $|z|^g$ also carry distributions at
 0 (sigmoid and step: $\\pi\\delta$; ReLU: $i\\pi\\delta'$; a polynomial: only
-such terms). Pairing $\\delta^{(j)}$ with $\\overline{\\rho^\\sharp}|\\omega|^{-m}$
+such terms). Pairing $\\delta^{(j)}$ with $\\overline{\\rho^\\sharp}|\\omega|^{-d}$
 takes the $j$-th derivative of the latter at 0. Near 0 the regular part of
 $\\sigma^\\sharp$ behaves like $|\\omega|^{-(g+1)}$, so absolute integrability
-of the pairing forces $\\rho^\\sharp(\\omega)|\\omega|^{-m}=O(|\\omega|^r)$ with
+of the pairing forces $\\rho^\\sharp(\\omega)|\\omega|^{-d}=O(|\\omega|^r)$ with
 $r>g\\ge j$; for the power-type profiles here ($G^{(k)}$, $\\Lambda^mG^{(l)}$,
-whose $\\rho^\\sharp|\\omega|^{-m}$ is $\\omega^r$ or $|\\omega|^r$ times an
+whose $\\rho^\\sharp|\\omega|^{-d}$ is $\\omega^r$ or $|\\omega|^r$ times an
 analytic function) that makes every derivative up to order $g$ vanish at 0,
 so the delta terms contribute nothing to any pair reported finite. E.g.
-sigmoid/step with $\\Lambda^mG'$: $\\rho^\\sharp|\\omega|^{-m}\\propto\\omega e^{-\\omega^2/2}$
-is 0 at 0; ReLU with $G^{(k)}$, $k\\ge m+2$: $\\omega^k|\\omega|^{-m}$ vanishes
+sigmoid/step with $\\Lambda^mG'$: $\\rho^\\sharp|\\omega|^{-d}\\propto\\omega e^{-\\omega^2/2}$
+is 0 at 0; ReLU with $G^{(k)}$, $k\\ge d+2$: $\\omega^k|\\omega|^{-d}$ vanishes
 to order $\\ge2>1$. Where the regular part already fails to be integrable
 the pair is reported divergent whatever the delta terms do (ACHA's "inf"
 entries). A polynomial's transform is all delta terms; it is reported as
@@ -94,7 +94,7 @@ def _vanishes(sigma: Any, rho: Any, why: str) -> NotAdmissibleError:
 
 def _diverges(sigma: Any, rho: Any, dim: int, why: str) -> NotAdmissibleError:
     return NotAdmissibleError(
-        f"The pairing <<{_name(sigma)}, {_name(rho)}>> in dimension m={dim} diverges: {why}.",
+        f"The pairing <<{_name(sigma)}, {_name(rho)}>> in dimension d={dim} diverges: {why}.",
         reason="diverges",
     )
 
@@ -106,11 +106,11 @@ def _closed_form(sigma: Any, rho: Any, dim: int) -> float | None:
     $\\int|\\omega|^qe^{-\\omega^2/\\beta}d\\omega=\\beta^{(q+1)/2}\\Gamma(\\frac{q+1}2)$:
 
     - ReLU-type, $\\hat\\sigma=-c/\\omega^2$: integrand
-      $-c(2\\pi)^{m-1}\\sqrt{2\\pi}(-i)^l\\mathrm{sgn}(\\omega)^l|\\omega|^{q}e^{-\\omega^2/2}$,
-      $q=p+l-2-m$; value $-c(2\\pi)^{m-1}\\sqrt{2\\pi}(-1)^{l/2}2^{(q+1)/2}\\Gamma(\\frac{q+1}2)$.
+      $-c(2\\pi)^{d-1}\\sqrt{2\\pi}(-i)^l\\mathrm{sgn}(\\omega)^l|\\omega|^{q}e^{-\\omega^2/2}$,
+      $q=p+l-2-d$; value $-c(2\\pi)^{d-1}\\sqrt{2\\pi}(-1)^{l/2}2^{(q+1)/2}\\Gamma(\\frac{q+1}2)$.
     - Gaussian family $(l_1,p_1)$: integrand
-      $(2\\pi)^m i^{l_1}(-i)^{l_2}\\mathrm{sgn}^{l_1+l_2}|\\omega|^qe^{-\\omega^2}$,
-      $q=p_1+p_2+l_1+l_2-m$; value $(2\\pi)^m(-1)^{(l_1-l_2)/2}\\Gamma(\\frac{q+1}2)$.
+      $(2\\pi)^d i^{l_1}(-i)^{l_2}\\mathrm{sgn}^{l_1+l_2}|\\omega|^qe^{-\\omega^2}$,
+      $q=p_1+p_2+l_1+l_2-d$; value $(2\\pi)^d(-1)^{(l_1-l_2)/2}\\Gamma(\\frac{q+1}2)$.
 
     Both need $q>-1$ (else divergence at 0) and an even total derivative
     order (else the integrand is odd and the pairing vanishes). THEORY.md's
@@ -190,7 +190,7 @@ def _fourier_pair(sigma: Any, rho: Any):
 
 
 def _integrand(sigma: Any, rho: Any, dim: int):
-    """$h(\\omega)=(2\\pi)^{m-1}\\hat\\sigma(\\omega)\\overline{\\hat\\rho(\\omega)}|\\omega|^{-m}$ on NumPy arrays, complex128."""
+    """$h(\\omega)=(2\\pi)^{d-1}\\hat\\sigma(\\omega)\\overline{\\hat\\rho(\\omega)}|\\omega|^{-d}$ on NumPy arrays, complex128."""
     const = (2 * math.pi) ** (dim - 1)
     pair = _fourier_pair(sigma, rho)
 

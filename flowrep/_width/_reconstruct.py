@@ -33,12 +33,12 @@ def reconstruct(
 
     - `f`: callable on one point, or its values at `x`.
     - `sigma`: activation; `rho`: ridgelet profile.
-    - `x [n, m]`, `w [n]`: nodes for $R$; `a [J, m]`, `b [J]`, `w_ab [J]`: nodes for $S$.
-    - `x_eval [p, m]`: where to evaluate.
+    - `x (n, d)`, `w (n,)`: nodes for $R$; `a (J, d)`, `b (J,)`, `w_ab (J,)`: nodes for $S$.
+    - `x_eval (p, d)`: where to evaluate.
     - `pairing`: $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$; computed by
-      `flowrep.admissibility(sigma, rho, m)` when `None`.
+      `flowrep.admissibility(sigma, rho, d)` when `None`.
 
-    **Returns:** `[p]` or `[p, k]` reconstructed values.
+    **Returns:** `(p,)` or `(p, k)` reconstructed values.
 
     **Raises:** `NotAdmissibleError` when the pair is not admissible (a
     non-admissible pair has no normalisation; use `ridgelet_transform` and

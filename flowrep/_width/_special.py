@@ -258,7 +258,7 @@ def _dawson_derivatives(i: int, order: int) -> list[Decimal]:
 
 
 class _DawsonTables(NamedTuple):
-    taylor: np.ndarray  # [rows, terms]: psi_n^(j)(z_i)/j! at z_i = i * step
+    taylor: np.ndarray  # (rows, terms): psi_n^(j)(z_i)/j! at z_i = i * step
     step: float  # grid step in z
     z_switch: float  # the asymptotic series takes over for |z| >= z_switch
     kappa: float  # psi_n(z) ~ (-1)^n (kappa/z)^(n+1) as z -> inf

@@ -86,8 +86,8 @@ def pair_sum(
 ) -> Array:
     """$\\mathrm{out}_p=\\sum_q K(\\mathrm{rows}_p,\\mathrm{cols}_q)\\,\\mathrm{values}_q$, streamed.
 
-    `kernel(rows_tile [P, ...], cols_tile [Q, ...]) -> [P, Q]`; `values` is
-    `[Q, k]`. Returns `[P, k]`. Padding columns carry zero values.
+    `kernel(rows_tile (P, ...), cols_tile (Q, ...)) -> (P, Q)`; `values` is
+    `(Q, k)`. Returns `(P, k)`. Padding columns carry zero values.
     """
     num_rows, num_cols = rows.shape[0], cols.shape[0]
     width = math.prod(cols.shape[1:])
@@ -126,26 +126,26 @@ def pair_sum(
     return out.reshape((num_p * tp,) + values.shape[1:])[:num_rows]
 
 
-def check_units(a: Array, b: Array, m: int) -> None:
-    """Check hidden units: `a` of shape `[J, m]`, J >= 1, and `b` of shape `[J]`."""
+def check_units(a: Array, b: Array, d: int) -> None:
+    """Check hidden units: `a` of shape `(J, d)`, J >= 1, and `b` of shape `(J,)`."""
     if a.ndim != 2:
-        raise ValueError(f"`a` must have shape [J, m]; got shape {a.shape}.")
+        raise ValueError(f"`a` must have shape (J, d); got shape {a.shape}.")
     if a.shape[0] == 0:
         raise ValueError("`a` is empty: need at least one hidden unit (J >= 1).")
-    if a.shape[1] != m:
+    if a.shape[1] != d:
         raise ValueError(
-            f"`a` has dimension {a.shape[1]} but the points have dimension m={m}; expected a of shape [J, {m}]."
+            f"`a` has dimension {a.shape[1]} but the points have dimension d={d}; expected `a` of shape (J, {d})."
         )
     if b.shape != (a.shape[0],):
         raise ValueError(
-            f"`b` must have shape [J]=({a.shape[0]},) to match `a`; got {b.shape}."
+            f"`b` must have shape (J,)=({a.shape[0]},) to match `a`; got {b.shape}."
         )
 
 
 def _check_weights(w: Array, n: int, what: str, of: str) -> None:
     if w.shape != (n,):
         raise ValueError(
-            f"`{what}` must have shape [{n}] (one weight per {of}); got {w.shape}."
+            f"`{what}` must have shape ({n},) (one weight per {of}); got {w.shape}."
         )
 
 
@@ -193,16 +193,16 @@ def ridgelet_transform(
 
     **Arguments:**
 
-    - `f`: a callable taking one point `[m]` to a scalar or a vector `[k]`, or
-        the values `f(x_i)` as an array `[n]` or `[n, k]`.
+    - `f`: a callable taking one point `(d,)` to a scalar or a vector `(k,)`, or
+        the values `f(x_i)` as an array `(n,)` or `(n, k)`.
     - `rho`: the ridgelet profile, elementwise (a `GaussianDerivative`, any
         activation-like module, or a plain function).
-    - `a`: `[J, m]` scales; `b`: `[J]` biases of the hidden units.
-    - `x`: `[n, m]` nodes; `w`: `[n]` their weights.
+    - `a`: `(J, d)` scales; `b`: `(J,)` biases of the hidden units.
+    - `x`: `(n, d)` nodes; `w`: `(n,)` their weights.
     - `s`: the exponent of ACHA's $\\|a\\|^s$ weight (default 0).
     - `chunk_size`: at most this many pairs are held at once.
 
-    **Returns:** $\\gamma_j=R[f;\\rho](a_j,b_j)$, `[J]` or `[J, k]`.
+    **Returns:** $\\gamma_j=R[f;\\rho](a_j,b_j)$, `(J,)` or `(J, k)`.
 
     **Raises:** `ValueError` on mismatched shapes, empty inputs, or NaN/inf in
     a concrete input (the message names it); under `jit`/`vmap`/`grad`, and
@@ -216,14 +216,14 @@ def ridgelet_transform(
     # Checked as a point cloud but kept in its own dtype: the transform
     # promotes it together with the units'.
     as_points(x, "x", finite=False)
-    n, m = x.shape
-    check_units(a, b, m)
+    n, d = x.shape
+    check_units(a, b, d)
     _check_weights(w, n, "w", "point x_i")
     if not callable(f):
         fx = jnp.asarray(f)
         if fx.ndim not in (1, 2) or fx.shape[0] != n:
             raise ValueError(
-                f"`f` given as values must have shape [n] or [n, k] with n={n}; got {fx.shape}."
+                f"`f` given as values must have shape (n,) or (n, k) with n={n}; got {fx.shape}."
             )
         f = check_finite(fx, "f(x)")
     x = check_finite(x, "x")
@@ -244,7 +244,7 @@ def _ridgelet_transform(
         fx: Array = jax.vmap(f)(x)
         if fx.ndim not in (1, 2):
             raise ValueError(
-                f"`f` must return a scalar or a vector [k] per point; got values of shape {fx.shape}."
+                f"`f` must return a scalar or a vector (k,) per point; got values of shape {fx.shape}."
             )
         fx = check_finite(fx, "f(x)")  # traced here: checked when it runs
     else:
@@ -282,13 +282,13 @@ def dual_ridgelet_transform(
 
     **Arguments:**
 
-    - `gamma`: `[J]` or `[J, k]` values of the parameter distribution.
+    - `gamma`: `(J,)` or `(J, k)` values of the parameter distribution.
     - `sigma`: the activation, elementwise.
-    - `a`: `[J, m]`; `b`: `[J]`; `w`: `[J]` quadrature/importance weights or `None`.
-    - `x`: `[n, m]` evaluation points.
+    - `a`: `(J, d)`; `b`: `(J,)`; `w`: `(J,)` quadrature/importance weights or `None`.
+    - `x`: `(n, d)` evaluation points.
     - `s`, `chunk_size`: as in `ridgelet_transform`.
 
-    **Returns:** `[n]` or `[n, k]`.
+    **Returns:** `(n,)` or `(n, k)`.
 
     **Raises:** `ValueError` on mismatched shapes, empty inputs, or NaN/inf in
     a concrete input (the message names it); under `jit`/`vmap`/`grad`, an
@@ -299,12 +299,12 @@ def dual_ridgelet_transform(
     b = jnp.asarray(b)
     gamma = jnp.asarray(gamma)
     as_points(x, "x", finite=False)  # kept in its own dtype, as above
-    _, m = x.shape
-    check_units(a, b, m)
+    _, d = x.shape
+    check_units(a, b, d)
     num_units = a.shape[0]
     if gamma.ndim not in (1, 2) or gamma.shape[0] != num_units:
         raise ValueError(
-            f"`gamma` must have shape [J] or [J, k] with J={num_units}; got {gamma.shape}."
+            f"`gamma` must have shape (J,) or (J, k) with J={num_units}; got {gamma.shape}."
         )
     w = jnp.ones((num_units,), x.dtype) if w is None else jnp.asarray(w)
     _check_weights(w, num_units, "w", "hidden unit (a_j, b_j)")
