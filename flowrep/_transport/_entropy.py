@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 
 from .._custom_types import ArrayLike, FloatScalar, Points
-from ._ot import _as_cloud
+from ._clouds import _as_cloud
 
 
 def knn_entropy(

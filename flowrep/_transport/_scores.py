@@ -13,16 +13,13 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from .._custom_types import FloatScalar
-from ._ot import (
-    _barycentric,
-    _divergence_impl,
-    _hungarian,
-    _is_traced,
-    _options,
-    gaussian_ot_map,
-    mean_cost,
-    plan_argmax,
-)
+from .._validate import _is_traced
+from ._clouds import mean_cost
+from ._divergence import _divergence_impl
+from ._exact import _hungarian
+from ._gaussian import gaussian_ot_map
+from ._maps import _barycentric, plan_argmax
+from ._sinkhorn import _options
 from ._tracks import Tracks
 
 
