@@ -6,22 +6,22 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
-from .._custom_types import FloatScalar, Points
-from ._clouds import _as_pair
-from ._engines import _iterate, _lse_rows, _Options
+from .._custom_types import FloatScalar, OtherPoints, Points
+from ._clouds import as_pair
+from ._engines import iterate, lse_rows, SolverOptions
 from ._sinkhorn import (
-    _check_init,
-    _default_epsilon,
-    _Mode,
-    _options,
-    _resolve_mode,
-    _sinkhorn_impl,
-    _throw_if_not_converged,
+    check_init,
+    default_epsilon,
+    Mode,
+    resolve_mode,
     SinkhornResult,
+    solve_options,
+    solve_sinkhorn,
+    throw_if_not_converged,
 )
 
 
-def _solve_symmetric(x, eps, *, mode, opts: _Options):
+def _solve_symmetric(x, eps, *, mode, opts: SolverOptions):
     """$\\mathrm{OT}_\\varepsilon(\\mu,\\mu)$ by the averaged symmetric update
     $f\\leftarrow\\frac12(f+T(f))$ (Feydy et al. 2019), which converges fast."""
     n = x.shape[0]
@@ -41,7 +41,7 @@ def _solve_symmetric(x, eps, *, mode, opts: _Options):
     else:
 
         def lK_online(f):
-            return _lse_rows(f - sq, x, x, eps, opts.chunk) - sq
+            return lse_rows(f - sq, x, x, eps, opts.chunk) - sq
 
         lK = lK_online
 
@@ -57,7 +57,7 @@ def _solve_symmetric(x, eps, *, mode, opts: _Options):
 
     f = jnp.zeros(n, dtype)
     plain = opts._replace(omega=1.0)
-    (f, _), it, err, _ = _iterate(step, error_of, (f, lK(f)), plain, dtype)
+    (f, _), it, err, _ = iterate(step, error_of, (f, lK(f)), plain, dtype)
     # OT_eps(mu, mu) = <f, a> + <f, a> in the KL(P | a x a) convention.
     return 2 * (jnp.mean(f) - eps * log_a), err, it
 
@@ -82,8 +82,9 @@ class SinkhornDivergenceResult(eqx.Module):
 
 
 @eqx.filter_jit
-def _divergence_impl(x, y, eps, *, mode, init, opts: _Options):
-    xy = _sinkhorn_impl(x, y, eps, mode=mode, init=init, opts=opts)
+def solve_divergence(x, y, eps, *, mode, init, opts: SolverOptions):
+    """flowrep's divergence on checked clouds `(n, d)`, `(m, d)`."""
+    xy = solve_sinkhorn(x, y, eps, mode=mode, init=init, opts=opts)
     eps = xy.epsilon
     sx, ex, ix = _solve_symmetric(x, eps, mode=mode, opts=opts)
     sy, ey, iy = _solve_symmetric(y, eps, mode=mode, opts=opts)
@@ -104,7 +105,7 @@ def _divergence_impl(x, y, eps, *, mode, init, opts: _Options):
 
 def sinkhorn_divergence(
     x: Points,
-    y: Points,
+    y: OtherPoints,
     *,
     epsilon: float | None = None,
     relative_epsilon: float = 0.01,
@@ -114,7 +115,7 @@ def sinkhorn_divergence(
     inner_iterations: int | None = None,
     over_relaxation: float | Literal["adaptive"] = "adaptive",
     init: Literal["gaussian", "zero"] = "gaussian",
-    mode: _Mode = "auto",
+    mode: Mode = "auto",
     dense_limit: int = 2**27,
     chunk_size: int = 128,
     backend: Literal["flowrep", "ott"] = "flowrep",
@@ -139,11 +140,11 @@ def sinkhorn_divergence(
 
     **Raises:** as [`sinkhorn`][].
     """
-    x, y = _as_pair(x, y)
-    eps = _default_epsilon(x, y, epsilon, relative_epsilon)
+    x, y = as_pair(x, y)
+    eps = default_epsilon(x, y, epsilon, relative_epsilon)
     if inner_iterations is None:
         inner_iterations = 10 if backend == "ott" else 1
-    opts = _options(
+    opts = solve_options(
         threshold,
         norm_error,
         max_iterations,
@@ -151,22 +152,22 @@ def sinkhorn_divergence(
         over_relaxation,
         chunk_size,
     )
-    _check_init(init)
+    check_init(init)
     size = max(x.shape[0], y.shape[0])
-    resolved = _resolve_mode(mode, size, size, dense_limit)
+    resolved = resolve_mode(mode, size, size, dense_limit)
     if backend == "ott":
         out = _ott_divergence(x, y, eps, online=resolved == "online", opts=opts)
     elif backend == "flowrep":
-        out = _divergence_impl(x, y, eps, mode=resolved, init=init, opts=opts)
+        out = solve_divergence(x, y, eps, mode=resolved, init=init, opts=opts)
     else:
         raise ValueError(f"`backend` must be 'flowrep' or 'ott'; got {backend!r}.")
     if throw:
-        out = _throw_if_not_converged(out, max_iterations)
+        out = throw_if_not_converged(out, max_iterations)
     return out
 
 
 @eqx.filter_jit
-def _ott_divergence(x, y, eps, *, online, opts: _Options):
+def _ott_divergence(x, y, eps, *, online, opts: SolverOptions):
     from ott.geometry import pointcloud
     from ott.tools import sinkhorn_divergence as sd
 

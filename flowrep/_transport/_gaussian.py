@@ -5,8 +5,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from .._custom_types import FloatScalar, Points
-from ._clouds import _as_cloud
+from .._custom_types import FloatScalar, Point, Points
+from ._clouds import as_cloud
 
 
 def _sqrtm_psd(S: Array) -> Array:
@@ -19,7 +19,7 @@ def _inv_sqrtm_pd(S: Array) -> Array:
     return (V / jnp.sqrt(w)) @ V.T
 
 
-def gaussian_fit(x: Points) -> tuple[Float[Array, " d"], Float[Array, "d d"]]:
+def gaussian_fit(x: Points) -> tuple[Point, Float[Array, "d d"]]:
     """Sample mean and (biased, $1/n$) covariance of a cloud.
 
     **Arguments:**
@@ -28,7 +28,7 @@ def gaussian_fit(x: Points) -> tuple[Float[Array, " d"], Float[Array, "d d"]]:
 
     **Returns:** `(mean, cov)` of shapes `(d,)` and `(d, d)`.
     """
-    x = _as_cloud(x, "x")
+    x = as_cloud(x, "x")
     m = jnp.mean(x, 0)
     xc = x - m
     return m, xc.T @ xc / x.shape[0]
@@ -86,9 +86,9 @@ class AffineMap(eqx.Module):
     """The affine map $x\\mapsto Ax+c$; `__call__` takes one sample `(d,)`."""
 
     matrix: Float[Array, "d d"]
-    shift: Float[Array, " d"]
+    shift: Point
 
-    def __call__(self, x: Float[Array, " d"]) -> Float[Array, " d"]:
+    def __call__(self, x: Point) -> Point:
         return self.matrix @ x + self.shift
 
 

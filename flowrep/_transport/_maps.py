@@ -3,10 +3,9 @@
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
 
-from .._custom_types import FloatScalar, Points
-from ._clouds import _as_pair
+from .._custom_types import FloatScalar, OtherPoints, OtherWeights, Point, Points
+from ._clouds import as_pair
 from ._sinkhorn import sinkhorn
 
 
@@ -17,17 +16,17 @@ class EntropicMap(eqx.Module):
     map $z-\\frac12\\nabla f_\\varepsilon(z)$ of the extended potential.
     `__call__` takes one sample `(d,)`."""
 
-    y: Float[Array, "m d"]
-    g: Float[Array, " m"]
+    y: OtherPoints
+    g: OtherWeights
     epsilon: FloatScalar
 
-    def __call__(self, z: Float[Array, " d"]) -> Float[Array, " d"]:
+    def __call__(self, z: Point) -> Point:
         logits = (self.g - jnp.sum((self.y - z) ** 2, -1)) / self.epsilon
         return jax.nn.softmax(logits) @ self.y
 
 
 def entropic_map(
-    x: Points, y: Points, *, epsilon: float | None = None, **sinkhorn_kwargs
+    x: Points, y: OtherPoints, *, epsilon: float | None = None, **sinkhorn_kwargs
 ) -> EntropicMap:
     """Fit the entropic OT map from `x` to `y` (Sinkhorn, then [`EntropicMap`][]).
 
@@ -38,14 +37,14 @@ def entropic_map(
 
     **Raises:** as [`sinkhorn`][].
     """
-    x, y = _as_pair(x, y)
+    x, y = as_pair(x, y)
     out = sinkhorn(x, y, epsilon=epsilon, **sinkhorn_kwargs)
     return EntropicMap(y, out.g, out.epsilon)
 
 
 def barycentric_projection(
     x: Points,
-    y: Points,
+    y: OtherPoints,
     *,
     epsilon: float | None = None,
     chunk_size: int = 256,
@@ -61,13 +60,15 @@ def barycentric_projection(
 
     **Raises:** as [`sinkhorn`][].
     """
-    x, y = _as_pair(x, y)
+    x, y = as_pair(x, y)
     out = sinkhorn(x, y, epsilon=epsilon, chunk_size=chunk_size, **sinkhorn_kwargs)
-    return _barycentric(x, y, out.f, out.g, out.epsilon, chunk_size)
+    return barycentric_images(x, y, out.f, out.g, out.epsilon, chunk_size)
 
 
 @eqx.filter_jit
-def _barycentric(x, y, f, g, eps, chunk):
+def barycentric_images(x, y, f, g, eps, chunk):
+    """Images $\\frac1{a_i}\\sum_jP_{ij}y_j$ `(n, d)` from the potentials
+    `f` `(n,)`, `g` `(m,)`, streamed over chunks of rows."""
     m = y.shape[0]
 
     def one(args):
@@ -79,7 +80,7 @@ def _barycentric(x, y, f, g, eps, chunk):
 
 
 @eqx.filter_jit
-def plan_argmax(x: Points, y: Points, g: Float[Array, " m"], chunk_size: int = 256):
+def plan_argmax(x: Points, y: OtherPoints, g: OtherWeights, chunk_size: int = 256):
     """Row-wise argmax of the entropic plan, $\\arg\\max_j(g_j-\\|x_i-y_j\\|^2)$,
     streamed in chunks of rows. Returns integer indices `(n,)`."""
 

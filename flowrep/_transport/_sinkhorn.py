@@ -5,16 +5,16 @@ from typing import Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float, Int
+from jaxtyping import Array, Bool, Int
 
-from .._custom_types import FloatScalar, Points
-from .._validate import _is_traced
-from ._clouds import _as_pair, mean_cost
-from ._engines import _Options, _solve_dense, _solve_online
+from .._custom_types import FloatScalar, OtherPoints, OtherWeights, Points, Weights
+from .._validate import is_traced
+from ._clouds import as_pair, mean_cost
+from ._engines import solve_dense, solve_online, SolverOptions
 from ._gaussian import gaussian_ot_map
 
 
-_Mode = Literal["auto", "dense", "online"]
+Mode = Literal["auto", "dense", "online"]
 
 
 class SinkhornResult(eqx.Module):
@@ -27,8 +27,8 @@ class SinkhornResult(eqx.Module):
     - `n_iterations`, `converged`, `epsilon`.
     """
 
-    f: Float[Array, " n"]
-    g: Float[Array, " m"]
+    f: Weights
+    g: OtherWeights
     reg_ot_cost: FloatScalar
     error: FloatScalar
     n_iterations: Int[Array, ""]
@@ -56,7 +56,8 @@ def _gauss_init(x, y):
     return -2 * phi, -2 * phistar
 
 
-def _resolve_mode(mode: str, n: int, m: int, dense_limit: int) -> str:
+def resolve_mode(mode: str, n: int, m: int, dense_limit: int) -> str:
+    """`"dense"` or `"online"` for clouds of n and m points."""
     if mode == "auto":
         return "dense" if n * m <= dense_limit else "online"
     if mode not in ("dense", "online"):
@@ -65,7 +66,8 @@ def _resolve_mode(mode: str, n: int, m: int, dense_limit: int) -> str:
 
 
 @eqx.filter_jit
-def _sinkhorn_impl(x, y, epsilon, *, mode, init, opts: _Options):
+def solve_sinkhorn(x, y, epsilon, *, mode, init, opts: SolverOptions):
+    """Sinkhorn on checked clouds `(n, d)`, `(m, d)` with checked options."""
     dtype = x.dtype
     eps = jnp.asarray(epsilon, dtype)
     if init == "gaussian":
@@ -73,18 +75,18 @@ def _sinkhorn_impl(x, y, epsilon, *, mode, init, opts: _Options):
     else:
         p, q = -jnp.sum(x**2, -1), -jnp.sum(y**2, -1)
     if mode == "dense":
-        du, dv, it, err, bad = _solve_dense(x, y, eps, p, q, opts)
+        du, dv, it, err, bad = solve_dense(x, y, eps, p, q, opts)
 
         # Underflow of a whole kernel row (far outliers, tiny epsilon): redo
         # the solve in the log domain, which cannot underflow.
         def fallback(_):
-            return _solve_online(x, y, eps, p, q, opts)
+            return solve_online(x, y, eps, p, q, opts)
 
         du, dv, it, err, bad = jax.lax.cond(
             bad, fallback, lambda _: (du, dv, it, err, bad), None
         )
     else:
-        du, dv, it, err, bad = _solve_online(x, y, eps, p, q, opts)
+        du, dv, it, err, bad = solve_online(x, y, eps, p, q, opts)
     # Convert raw potentials (P = exp((f+g-C)/eps)) to the KL(P | a x b)
     # convention P = a_i b_j exp((f+g-C)/eps), where OT_eps = <f,a> + <g,b>.
     f = p + jnp.sum(x**2, -1) + du + eps * jnp.log(jnp.asarray(x.shape[0], dtype))
@@ -94,18 +96,20 @@ def _sinkhorn_impl(x, y, epsilon, *, mode, init, opts: _Options):
     return SinkhornResult(f, g, cost, err, it, converged, eps)
 
 
-def _default_epsilon(x, y, epsilon, relative_epsilon):
+def default_epsilon(x, y, epsilon, relative_epsilon):
+    """The given `epsilon` (checked positive when concrete), or
+    `relative_epsilon` times the mean cost between `x` and `y`."""
     if epsilon is None:
         return relative_epsilon * mean_cost(x, y)
     eps = jnp.asarray(epsilon)
-    if not _is_traced(eps) and not float(eps) > 0:
+    if not is_traced(eps) and not float(eps) > 0:
         raise ValueError(f"`epsilon` must be positive; got {epsilon}.")
     return eps
 
 
-def _options(
+def solve_options(
     threshold, norm_error, max_iterations, inner_iterations, over_relaxation, chunk
-) -> _Options:
+) -> SolverOptions:
     """Validate the solver options shared by the public entry points."""
     if norm_error not in (1, 2):
         raise ValueError(f"`norm_error` must be 1 or 2; got {norm_error}.")
@@ -128,7 +132,7 @@ def _options(
     omega = (
         over_relaxation if isinstance(over_relaxation, str) else float(over_relaxation)
     )
-    return _Options(
+    return SolverOptions(
         float(threshold),
         int(norm_error),
         int(max_iterations),
@@ -138,14 +142,15 @@ def _options(
     )
 
 
-def _check_init(init):
+def check_init(init):
+    """Refuse an unknown `init`."""
     if init not in ("gaussian", "zero"):
         raise ValueError(f"`init` must be 'gaussian' or 'zero'; got {init!r}.")
 
 
 def sinkhorn(
     x: Points,
-    y: Points,
+    y: OtherPoints,
     *,
     epsilon: float | None = None,
     relative_epsilon: float = 0.01,
@@ -155,7 +160,7 @@ def sinkhorn(
     inner_iterations: int = 1,
     over_relaxation: float | Literal["adaptive"] = "adaptive",
     init: Literal["gaussian", "zero"] = "gaussian",
-    mode: _Mode = "auto",
+    mode: Mode = "auto",
     dense_limit: int = 2**27,
     chunk_size: int = 128,
     throw: bool = False,
@@ -198,9 +203,9 @@ def sinkhorn(
     **Raises:** `ValueError` on bad shapes, NaN/inf, bad options; with
     `throw=True` a runtime error if not converged within `max_iterations`.
     """
-    x, y = _as_pair(x, y)
-    eps = _default_epsilon(x, y, epsilon, relative_epsilon)
-    opts = _options(
+    x, y = as_pair(x, y)
+    eps = default_epsilon(x, y, epsilon, relative_epsilon)
+    opts = solve_options(
         threshold,
         norm_error,
         max_iterations,
@@ -208,15 +213,16 @@ def sinkhorn(
         over_relaxation,
         chunk_size,
     )
-    _check_init(init)
-    resolved = _resolve_mode(mode, x.shape[0], y.shape[0], dense_limit)
-    out = _sinkhorn_impl(x, y, eps, mode=resolved, init=init, opts=opts)
+    check_init(init)
+    resolved = resolve_mode(mode, x.shape[0], y.shape[0], dense_limit)
+    out = solve_sinkhorn(x, y, eps, mode=resolved, init=init, opts=opts)
     if throw:
-        out = _throw_if_not_converged(out, max_iterations)
+        out = throw_if_not_converged(out, max_iterations)
     return out
 
 
-def _throw_if_not_converged(out, max_iterations):
+def throw_if_not_converged(out, max_iterations):
+    """`out`, with a run-time error if its `converged` flag is false."""
     return eqx.error_if(
         out,
         ~jnp.all(jnp.asarray(out.converged)),

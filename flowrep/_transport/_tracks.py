@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from .._custom_types import Points, TrackArray
-from .._validate import _check_finite, _is_traced
+from .._validate import check_finite, is_traced
 
 
 class Tracks(eqx.Module):
@@ -69,7 +69,7 @@ class Tracks(eqx.Module):
             raise ValueError(f"tracks need dimension d >= 1; got shape {pts.shape}.")
         if not jnp.issubdtype(pts.dtype, jnp.floating):
             pts = pts.astype(jnp.result_type(float))
-        self.points = _check_finite(pts, "tracks")
+        self.points = check_finite(pts, "tracks")
         L = pts.shape[0] - 1
         if times is None:
             ts = jnp.linspace(0.0, 1.0, L + 1, dtype=pts.dtype)
@@ -79,8 +79,8 @@ class Tracks(eqx.Module):
                 raise ValueError(
                     f"`times` must have shape ({L + 1},) to match the tracks; got {ts.shape}."
                 )
-            ts = _check_finite(ts, "times")
-            if not _is_traced(ts) and not bool(jnp.all(jnp.diff(ts) > 0)):
+            ts = check_finite(ts, "times")
+            if not is_traced(ts) and not bool(jnp.all(jnp.diff(ts) > 0)):
                 raise ValueError("`times` must be strictly increasing.")
         self.times = ts
 
@@ -139,7 +139,7 @@ class Tracks(eqx.Module):
             raise ValueError(f"`x` must have shape {want}; got {x.shape}.")
         if not jnp.issubdtype(x.dtype, jnp.inexact):
             x = x.astype(jnp.result_type(float))
-        x = _check_finite(x, "x")
+        x = check_finite(x, "x")
         points = _layer_major_tracks(resnet, x)
         t0, t1, depth = (getattr(resnet, k, None) for k in ("t0", "t1", "depth"))
         times = None

@@ -19,8 +19,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Int
 
-from .._custom_types import FloatScalar, Points
-from ._clouds import _as_pair
+from .._custom_types import FloatScalar, OtherPoints, Points
+from ._clouds import as_pair
 from ._divergence import sinkhorn_divergence
 from ._exact import exact_assignment
 from ._gaussian import gaussian_fit, gaussian_w2
@@ -49,7 +49,7 @@ class W2Result(eqx.Module):
 
 def wasserstein2(
     x: Points,
-    y: Points,
+    y: OtherPoints,
     *,
     method: _Method = "auto",
     epsilon: float | None = None,
@@ -75,7 +75,7 @@ def wasserstein2(
     **Raises:** `ValueError` for different dimensions, fewer than 2 samples,
     NaN/inf, unknown methods, or `method="exact"` with unequal sizes.
     """
-    x, y = _as_pair(x, y)
+    x, y = as_pair(x, y)
     if method == "auto":
         method = "exact" if x.shape[0] == y.shape[0] <= exact_max else "sinkhorn"
     zero = jnp.zeros((), x.dtype)
