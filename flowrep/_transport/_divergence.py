@@ -1,12 +1,13 @@
 """The debiased Sinkhorn divergence (flowrep's solver or ott-jax's)."""
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
 from .._custom_types import FloatScalar, OtherPoints, Points
+from .._ott_compat import traced_in_online_mode
 from ._clouds import as_pair
 from ._engines import iterate, lse_rows, SolverOptions
 from ._sinkhorn import (
@@ -166,6 +167,13 @@ def sinkhorn_divergence(
     return out
 
 
+class _OttOut(NamedTuple):
+    converged: tuple[Array, ...]
+    errors: tuple[Array, ...]
+    potentials: tuple[Array, ...]
+    n_iters: tuple[Array, ...]
+
+
 @eqx.filter_jit
 def _ott_divergence(x, y, eps, *, online, opts: SolverOptions):
     from ott.geometry import pointcloud
@@ -178,21 +186,34 @@ def _ott_divergence(x, y, eps, *, online, opts: SolverOptions):
         max_iterations=opts.max_iterations,
         inner_iterations=opts.inner,
     )
-    div, out = sd.sinkhorn_divergence(
-        pointcloud.PointCloud,
-        x,
-        y,
-        epsilon=eps,
-        solve_kwargs=solve_kwargs,
-        **kw,
-    )
+
+    def solve(x, y, eps):
+        div, out = sd.sinkhorn_divergence(
+            pointcloud.PointCloud,
+            x,
+            y,
+            epsilon=eps,
+            solve_kwargs=solve_kwargs,
+            **kw,
+        )
+        # arrays only: the online path returns them through a custom_vjp
+        return div, _OttOut(
+            converged=tuple(jnp.asarray(c) for c in out.converged),
+            errors=tuple(jnp.asarray(e) for e in out.errors),
+            potentials=tuple(out.potentials[0]),
+            n_iters=tuple(jnp.asarray(i) for i in out.n_iters),
+        )
+
+    # ott's online mode needs the shim while it is traced, and while its
+    # implicit gradient is traced by `jax.grad`.
+    div, out = (traced_in_online_mode(solve) if online else solve)(x, y, eps)
     converged = jnp.all(jnp.stack([jnp.asarray(c) for c in out.converged]))
     errs = []
     for e in out.errors:
         e = jnp.asarray(e)
         e = jnp.where(e < 0, jnp.inf, e).reshape(-1)
         errs.append(jnp.min(e))
-    f, g = out.potentials[0]
+    f, g = out.potentials
     dummy = SinkhornResult(
         f,
         g,
