@@ -31,7 +31,10 @@ from ._scores import (
 )
 from ._sinkhorn import sinkhorn as sinkhorn, SinkhornResult as SinkhornResult
 from ._tracks import (
+    FlowRecord as FlowRecord,
     record_tracks as record_tracks,
+    TimedNetwork as TimedNetwork,
+    TrackedNetwork as TrackedNetwork,
     Tracks as Tracks,
 )
 from ._w2 import W2Result as W2Result, wasserstein2 as wasserstein2

@@ -236,7 +236,7 @@ def score_tracks(
     """
     if not isinstance(tracks, Tracks):
         tracks = Tracks(tracks)
-    n = tracks.n_samples
+    n = tracks.num_samples
     if method == "auto":
         method = "exact" if n <= exact_max else "sinkhorn"
     if method not in ("exact", "sinkhorn"):
