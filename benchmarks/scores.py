@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import flowrep
-from flowrep._transport._ot import mean_cost
+from flowrep._transport._clouds import mean_cost
 
 
 def _data(n, d, seed=0):

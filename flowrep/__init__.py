@@ -9,8 +9,6 @@ built on those.
 
 import importlib.metadata
 
-from . import _ott_compat as _ott_compat  # ott-jax online mode on jax >= 0.10
-
 # --- activations -------------------------------------------------------------
 from ._width import (
     AbstractActivation as AbstractActivation,

@@ -35,7 +35,7 @@ def test_from_flow_duck_typed(getkey):
     tr = flowrep.Tracks.from_flow(Result())
     assert np.allclose(tr.times, Result.ts)
     with pytest.raises(TypeError, match="tracks"):
-        flowrep.Tracks.from_flow(object())
+        flowrep.Tracks.from_flow(object())  # pyright: ignore[reportArgumentType]
 
 
 def test_record_tracks_matches_manual(getkey):
@@ -123,6 +123,27 @@ def test_from_resnet_bad_input(getkey):
     with pytest.raises(ValueError, match="`x` contains NaN or inf"):
         flowrep.Tracks.from_resnet(resnet, jnp.zeros((4, 2)).at[1, 0].set(jnp.nan))
     with pytest.raises(TypeError, match="tracks"):
-        flowrep.Tracks.from_resnet(_Block(jnp.eye(2)), jnp.zeros((4, 2)))
+        flowrep.Tracks.from_resnet(_Block(jnp.eye(2)), jnp.zeros((4, 2)))  # pyright: ignore[reportArgumentType]
     with pytest.raises(ValueError, match="at least 2 samples"):
         flowrep.Tracks.from_resnet(resnet, jnp.zeros((1, 2)))
+
+
+def test_network_contracts_and_num_names(getkey):
+    from flowrep._transport import FlowRecord, TimedNetwork, TrackedNetwork
+
+    resnet = flowrep.ResNet.random(getkey(), 2, 3, 2)
+    assert isinstance(resnet, TimedNetwork) and isinstance(resnet, TrackedNetwork)
+    assert not isinstance(_Block(jnp.eye(2)), TrackedNetwork)
+
+    class OnlyTracks(eqx.Module):
+        def tracks(self, x):
+            return jnp.stack([x, 2 * x, 4 * x])
+
+    x = jr.normal(getkey(), (5, 2))
+    tr = flowrep.Tracks.from_resnet(OnlyTracks(), x)  # no times: l / L
+    assert not isinstance(OnlyTracks(), TimedNetwork)
+    np.testing.assert_allclose(tr.times, [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(tr.points[2], 4 * x)
+    assert (tr.num_layers, tr.num_samples) == (tr.n_layers, tr.n_samples) == (2, 5)
+    assert isinstance(tr, FlowRecord) is False  # Tracks has `points`/`times`
+    assert not isinstance(object(), FlowRecord)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 
 from .._custom_types import ArrayLike, FloatScalar, Points
-from ._ot import _as_cloud
+from ._clouds import as_cloud
 
 
 def knn_entropy(
@@ -32,7 +32,7 @@ def knn_entropy(
     **Raises:** `ValueError` for bad shapes, NaN/inf, bad `k`; a runtime error
     if samples are duplicated (a zero k-NN distance makes the estimate $-\\infty$).
     """
-    x = _as_cloud(x, "x")
+    x = as_cloud(x, "x")
     n = x.shape[0]
     if not (isinstance(k, int) and 1 <= k < n):
         raise ValueError(f"`k` must be an integer in [1, n-1] = [1, {n - 1}]; got {k}.")

@@ -13,16 +13,13 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from .._custom_types import FloatScalar
-from ._ot import (
-    _barycentric,
-    _divergence_impl,
-    _hungarian,
-    _is_traced,
-    _options,
-    gaussian_ot_map,
-    mean_cost,
-    plan_argmax,
-)
+from .._validate import is_traced
+from ._clouds import mean_cost
+from ._divergence import solve_divergence
+from ._exact import hungarian
+from ._gaussian import gaussian_ot_map
+from ._maps import barycentric_images, plan_argmax
+from ._sinkhorn import solve_options
 from ._tracks import Tracks
 
 
@@ -116,13 +113,13 @@ def _pair_solver(method: str, eps, kw: dict):
     """A traceable (w2_sq, images, argmatch, converged) solver for one pair."""
 
     def exact(x, y):
-        perm = _hungarian(x, y)
+        perm = hungarian(x, y)
         img = y[perm]
         return jnp.mean(jnp.sum((x - img) ** 2, -1)), img, perm, jnp.array(True)
 
     def sink(x, y):
-        out = _divergence_impl(x, y, eps, **kw)
-        img = _barycentric(
+        out = solve_divergence(x, y, eps, **kw)
+        img = barycentric_images(
             x, y, out.cross.f, out.cross.g, out.epsilon, kw["opts"].chunk
         )
         match = plan_argmax(x, y, out.cross.g, kw["opts"].chunk)
@@ -239,7 +236,7 @@ def score_tracks(
     """
     if not isinstance(tracks, Tracks):
         tracks = Tracks(tracks)
-    n = tracks.n_samples
+    n = tracks.num_samples
     if method == "auto":
         method = "exact" if n <= exact_max else "sinkhorn"
     if method not in ("exact", "sinkhorn"):
@@ -256,10 +253,10 @@ def score_tracks(
     kw = dict(
         mode="dense" if n * n <= 2**27 else "online",
         init="gaussian",
-        opts=_options(threshold, 1, max_iterations, 1, "adaptive", chunk_size),
+        opts=solve_options(threshold, 1, max_iterations, 1, "adaptive", chunk_size),
     )
     out = _score_impl(points, tracks.dt, eps, method=method, kw=kw)
-    if not _is_traced(out.w2_sq) and float(out.w2_sq) <= 0:
+    if not is_traced(out.w2_sq) and float(out.w2_sq) <= 0:
         raise ValueError(
             "the first and last layers have the same distribution (W2 = 0), so "
             "the transport ratios are undefined."

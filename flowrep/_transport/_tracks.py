@@ -1,15 +1,44 @@
 """Tracks: the features $x_i^l$, $l=0..L$, of n samples through layers or times."""
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from .._custom_types import Points, TrackArray
-from .._validate import _check_finite, _is_traced
+from .._custom_types import Point, Points, TrackArray
+from .._validate import check_finite, is_traced
+
+
+@runtime_checkable
+class TrackedNetwork(Protocol):
+    """What [`Tracks.from_resnet`][] needs: a network whose `tracks` method
+    maps one sample `(d,)` to its features after every block, `(L+1, d)`."""
+
+    def tracks(self, x: Point, /) -> Array: ...
+
+
+@runtime_checkable
+class TimedNetwork(TrackedNetwork, Protocol):
+    """A [`TrackedNetwork`][] that also states its time interval and size, as
+    flowrep's `ResNet` and `EulerNetwork` do: `depth` blocks on the Euler
+    broken line from `t0` to `t1`, acting on samples in $\\mathbb R^{dim}$."""
+
+    t0: float
+    t1: float
+    depth: int
+    dim: int
+
+
+@runtime_checkable
+class FlowRecord(Protocol):
+    """What [`Tracks.from_flow`][] needs: `tracks` `(T, n, d)` recorded at the
+    times `ts` `(T,)`, as in the result of `flowrep.flow`."""
+
+    tracks: Any
+    ts: Any
 
 
 class Tracks(eqx.Module):
@@ -27,7 +56,7 @@ class Tracks(eqx.Module):
 
     ```python
     resnet = flowrep.euler_network(field, depth=16)
-    tracks = flowrep.Tracks.from_resnet(resnet, x)  # points (17, n, m)
+    tracks = flowrep.Tracks.from_resnet(resnet, x)  # points (17, n, d)
     ```
     """
 
@@ -69,7 +98,7 @@ class Tracks(eqx.Module):
             raise ValueError(f"tracks need dimension d >= 1; got shape {pts.shape}.")
         if not jnp.issubdtype(pts.dtype, jnp.floating):
             pts = pts.astype(jnp.result_type(float))
-        self.points = _check_finite(pts, "tracks")
+        self.points = check_finite(pts, "tracks")
         L = pts.shape[0] - 1
         if times is None:
             ts = jnp.linspace(0.0, 1.0, L + 1, dtype=pts.dtype)
@@ -79,8 +108,8 @@ class Tracks(eqx.Module):
                 raise ValueError(
                     f"`times` must have shape ({L + 1},) to match the tracks; got {ts.shape}."
                 )
-            ts = _check_finite(ts, "times")
-            if not _is_traced(ts) and not bool(jnp.all(jnp.diff(ts) > 0)):
+            ts = check_finite(ts, "times")
+            if not is_traced(ts) and not bool(jnp.all(jnp.diff(ts) > 0)):
                 raise ValueError("`times` must be strictly increasing.")
         self.times = ts
 
@@ -92,10 +121,14 @@ class Tracks(eqx.Module):
         return cls(arr, times)
 
     @classmethod
-    def from_flow(cls, result: Any) -> "Tracks":
+    def from_flow(cls, result: FlowRecord) -> "Tracks":
         """Tracks from a flow result: reads `result.tracks` `(T, n, d)` and
-        `result.ts` `(T,)` (duck-typed, e.g. the output of `flowrep.flow`)."""
-        if not (hasattr(result, "tracks") and hasattr(result, "ts")):
+        `result.ts` `(T,)` (any [`FlowRecord`][], e.g. the output of
+        `flowrep.flow`).
+
+        **Raises:** `TypeError` if `result` has no `.tracks` or `.ts`.
+        """
+        if not isinstance(result, FlowRecord):
             raise TypeError(
                 "`from_flow` expects an object with `.tracks` (T, n, d) and `.ts` (T,); "
                 f"got {type(result).__name__}."
@@ -103,10 +136,10 @@ class Tracks(eqx.Module):
         return cls(result.tracks, result.ts)
 
     @classmethod
-    def from_resnet(cls, resnet: Any, x: ArrayLike) -> "Tracks":
+    def from_resnet(cls, resnet: TrackedNetwork, x: ArrayLike) -> "Tracks":
         """Tracks of samples through the blocks of a residual network.
 
-        Runs `resnet.tracks` (one sample `(m,)` to its features `(L+1, m)`,
+        Runs `resnet.tracks` (one sample `(d,)` to its features `(L+1, d)`,
         one `lax.scan` over the blocks) on every sample in one compiled call
         and stacks them layer-major, so `points[l]` holds $x^l$ of all samples
         ($x^0=x$). The times are the block times $t_l=t_0+l\\,h$ of the
@@ -117,48 +150,62 @@ class Tracks(eqx.Module):
 
         - `resnet`: a `flowrep.ResNet` or `flowrep.EulerNetwork` (as built by
           `euler_network`, `ResNet.random` or Li-Shi refinement), or any
-          module with a `tracks(x) -> (L+1, m)` method (then `t0`, `t1`,
-          `depth` are used for the times when present, else $l/L$).
-        - `x`: samples `(n, m)`.
+          [`TrackedNetwork`][]. A [`TimedNetwork`][] (flowrep's networks are)
+          also fixes `d` and, when its `depth` is L, the times; other
+          networks get times $l/L$.
+        - `x`: samples `(n, d)`.
 
-        **Returns:** [`Tracks`][] with `points` `(L+1, n, m)`.
+        **Returns:** [`Tracks`][] with `points` `(L+1, n, d)`.
 
         **Raises:** `TypeError` if `resnet` has no `tracks` method;
-        `ValueError` if `x` is not `(n, m)` with the network's `m`, or holds
+        `ValueError` if `x` is not `(n, d)` with the network's `d`, or holds
         NaN/inf (the same checks as `Tracks`).
         """
-        if not callable(getattr(resnet, "tracks", None)):
+        if not (isinstance(resnet, TrackedNetwork) and callable(resnet.tracks)):
             raise TypeError(
-                "`from_resnet` expects a residual network with a `tracks(x) -> (L+1, m)` method "
+                "`from_resnet` expects a residual network with a `tracks(x) -> (L+1, d)` method "
                 f"(a flowrep ResNet or EulerNetwork); got {type(resnet).__name__}."
             )
+        timed = resnet if isinstance(resnet, TimedNetwork) else None
         x = jnp.asarray(x)
-        dim = getattr(resnet, "dim", None)
-        if x.ndim != 2 or (isinstance(dim, int) and x.shape[1] != dim):
-            want = f"(n, {dim})" if isinstance(dim, int) else "(n, m)"
+        dim = timed.dim if timed is not None else None
+        if x.ndim != 2 or (dim is not None and x.shape[1] != dim):
+            want = f"(n, {dim})" if dim is not None else "(n, d)"
             raise ValueError(f"`x` must have shape {want}; got {x.shape}.")
         if not jnp.issubdtype(x.dtype, jnp.inexact):
             x = x.astype(jnp.result_type(float))
-        x = _check_finite(x, "x")
+        x = check_finite(x, "x")
         points = _layer_major_tracks(resnet, x)
-        t0, t1, depth = (getattr(resnet, k, None) for k in ("t0", "t1", "depth"))
         times = None
-        if t0 is not None and t1 is not None and depth == points.shape[0] - 1:
+        if timed is not None and timed.depth == points.shape[0] - 1:
+            t0, t1 = timed.t0, timed.t1
             ts = jnp.linspace(t0, t1, points.shape[0], dtype=points.dtype)
             times = ts if t1 > t0 else jnp.abs(ts - t0)
         return cls(points, times)
 
     @property
-    def n_layers(self) -> int:
+    def num_layers(self) -> int:
         """L, the number of steps (there are L+1 recorded layers)."""
         return self.points.shape[0] - 1
 
     @property
-    def n_samples(self) -> int:
+    def num_samples(self) -> int:
+        """n, the number of samples."""
         return self.points.shape[1]
 
     @property
+    def n_layers(self) -> int:
+        """Alias of [`Tracks.num_layers`][], kept for existing code."""
+        return self.num_layers
+
+    @property
+    def n_samples(self) -> int:
+        """Alias of [`Tracks.num_samples`][], kept for existing code."""
+        return self.num_samples
+
+    @property
     def dim(self) -> int:
+        """d, the dimension of the features."""
         return self.points.shape[2]
 
     @property
@@ -179,7 +226,7 @@ class Tracks(eqx.Module):
 
 
 @eqx.filter_jit
-def _layer_major_tracks(resnet: Any, x: Array) -> Array:
+def _layer_major_tracks(resnet: TrackedNetwork, x: Points) -> TrackArray:
     return jnp.swapaxes(jax.vmap(resnet.tracks)(x), 0, 1)
 
 
