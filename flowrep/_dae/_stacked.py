@@ -13,7 +13,7 @@ import jax.random as jr
 from jaxtyping import Array
 
 from .._custom_types import Key, Points
-from .._transport._ot import gaussian_w2
+from .._transport import gaussian_w2
 from ._closed_form import (
     _as_mixture,
     _check_layers,
