@@ -10,7 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-from flowrep._cli import _paper_jobs as pj
+from flowrep._cli import _common, _dae_job, _data, _gai_zhang, _li_shi
 from flowrep._cli._report import CLIError, Report
 
 from .helpers import loglog_slope, tree_allclose
@@ -30,8 +30,8 @@ def _written(report: Report) -> dict:
 
 def test_orientation_preserving_mlp_is_deterministic():
     for seed in range(6):
-        a = pj.orientation_preserving_mlp(jr.PRNGKey(seed), 3, 3, 0.2)
-        b = pj.orientation_preserving_mlp(jr.PRNGKey(seed), 3, 3, 0.2)
+        a = _li_shi.orientation_preserving_mlp(jr.PRNGKey(seed), 3, 3, 0.2)
+        b = _li_shi.orientation_preserving_mlp(jr.PRNGKey(seed), 3, 3, 0.2)
         for la, lb in zip(a.layers, b.layers):
             assert np.linalg.det(np.asarray(la.weight)) > 0
             assert np.array_equal(np.asarray(la.weight), np.asarray(lb.weight))
@@ -39,7 +39,7 @@ def test_orientation_preserving_mlp_is_deterministic():
 
 def test_li_shi_quick(tmp_path):
     report = Report(tmp_path, "t")
-    out = pj.li_shi(report, quick=True, seed=0)
+    out = _li_shi.li_shi(report, quick=True, seed=0)
     report.data.update(out)
     data = _written(report)
     rows = data["rows"]
@@ -85,11 +85,11 @@ def test_digits_needs_sklearn(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(CLIError, match=r"repro"):
-        pj._digits_task(0, 8, 100)
+        _data._digits_task(0, 8, 100)
 
 
 def test_spirals_task_shapes():
-    task = pj._spirals_task(0, 5, 64, 32)
+    task = _data._spirals_task(0, 5, 64, 32)
     assert task["x_train"].shape == (64, 5) and task["x_test"].shape == (32, 5)
     # the padding coordinates are zero; the two classes are both present
     assert np.all(task["x_train"][:, 2:] == 0)
@@ -98,7 +98,7 @@ def test_spirals_task_shapes():
 
 def test_gai_zhang_quick(tmp_path):
     report = Report(tmp_path, "t")
-    out = pj.gai_zhang(report, quick=True, seed=0)
+    out = _gai_zhang.gai_zhang(report, quick=True, seed=0)
     report.data.update(out)
     data = _written(report)
     assert set(data["datasets"]) == {"spirals", "digits"}
@@ -163,17 +163,19 @@ def _summary(entropy, gauss, mix):
 
 
 def test_dae_verdicts_pass_and_fail():
-    good = pj.dae_verdicts(_summary([3.0, 2.8, 2.5], [0.4, 0.2, 0.1], [0.3, 0.2]))
+    good = _dae_job.dae_verdicts(_summary([3.0, 2.8, 2.5], [0.4, 0.2, 0.1], [0.3, 0.2]))
     assert good["entropy_decreasing"] and good["l_sweep_monotone"]
     assert good["continuity_agrees"]
     assert good["l_sweep"]["depth_table_gaussian"]["loglog_slope"] == pytest.approx(
         -1.0
     )
-    bad_entropy = pj.dae_verdicts(
+    bad_entropy = _dae_job.dae_verdicts(
         _summary([3.0, 3.1, 2.5], [0.4, 0.2, 0.1], [0.3, 0.2])
     )
     assert not bad_entropy["entropy_decreasing"]
-    bad_sweep = pj.dae_verdicts(_summary([3.0, 2.8, 2.5], [0.4, 0.2, 0.1], [0.3, 0.31]))
+    bad_sweep = _dae_job.dae_verdicts(
+        _summary([3.0, 2.8, 2.5], [0.4, 0.2, 0.1], [0.3, 0.31])
+    )
     assert bad_sweep["entropy_decreasing"] and not bad_sweep["l_sweep_monotone"]
     assert not bad_sweep["l_sweep"]["depth_table_mixture"]["monotone"]
 
@@ -181,7 +183,7 @@ def test_dae_verdicts_pass_and_fail():
 @pytest.mark.slow
 def test_dae_quick(tmp_path):
     report = Report(tmp_path, "t")
-    out = pj.dae(report, quick=True, seed=0)
+    out = _dae_job.dae(report, quick=True, seed=0)
     report.data.update(out)
     data = _written(report)
     assert data["entropy_decreasing"] is True
@@ -213,7 +215,7 @@ def test_dae_quick(tmp_path):
 def test_jobs_run_in_float64():
     seen = {}
 
-    @pj._x64
+    @_common._x64
     def job():
         seen["dtype"] = jnp.ones(1).dtype
         return {}

@@ -94,16 +94,16 @@ def _reproduce_factory(name: str) -> Callable[[Report, Any], None]:
         )
 
     def li_shi(report, args):
-        from . import _paper_jobs as pj
+        from ._li_shi import li_shi as job
 
-        report.data.update(pj.li_shi(report, quick=not args.full, seed=args.seed))
+        report.data.update(job(report, quick=not args.full, seed=args.seed))
         _print_table(report.data["rows"], ["n", "depth", "max_error", "rms_error"])
         _print_verdicts(report.data)
 
     def gai_zhang(report, args):
-        from . import _paper_jobs as pj
+        from ._gai_zhang import gai_zhang as job
 
-        report.data.update(pj.gai_zhang(report, quick=not args.full, seed=args.seed))
+        report.data.update(job(report, quick=not args.full, seed=args.seed))
         for name, ds in report.data["datasets"].items():
             print(f"\n{name}:")
             _print_table(
@@ -120,9 +120,9 @@ def _reproduce_factory(name: str) -> Callable[[Report, Any], None]:
         _print_verdicts(report.data)
 
     def dae(report, args):
-        from . import _paper_jobs as pj
+        from ._dae_job import dae as job
 
-        report.data.update(pj.dae(report, quick=not args.full, seed=args.seed))
+        report.data.update(job(report, quick=not args.full, seed=args.seed))
         for name, sweep in report.data["l_sweep"].items():
             print(f"\n{name}:")
             _print_table(
