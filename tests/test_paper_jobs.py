@@ -2,6 +2,7 @@
 
 import json
 import sys
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -224,3 +225,70 @@ def test_jobs_run_in_float64():
         job()
         assert jnp.ones(1).dtype == jnp.float32
     assert seen["dtype"] == jnp.float64
+
+
+def _fake_story(quick=True, key=None, progress=False):
+    """A small stand-in for `dae_story`'s computation, with the keys its figures read."""
+    rng = np.random.default_rng(0)
+    gx, gy = np.meshgrid(np.linspace(-1, 1, 8), np.linspace(-1, 1, 8))
+    dens = np.exp(-(gx**2 + gy**2))
+    q = rng.normal(size=(12, 2))
+    story: dict[str, Any] = dict(_summary([3.0, 2.8, 2.5], [0.4, 0.2, 0.1], [0.3, 0.2]))
+    story.update(t=0.2, collapse_time=0.25, num_samples=20, quick=quick)
+    story.update(learned_relative_error=0.1, learned_steps=1)
+    story["arrays"] = dict(
+        samples=rng.normal(size=(20, 2)),
+        shallow=rng.normal(size=(20, 2)),
+        deep=rng.normal(size=(20, 2)),
+        grid_x=gx,
+        grid_y=gy,
+        density_data=dens,
+        density_t=dens,
+        quiver_points=q,
+        displacement_shallow=q,
+        displacement_deep=q,
+        displacement_learned=q,
+    )
+    return story
+
+
+def test_dae_story_computes_and_writes_nothing(tmp_path, monkeypatch):
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from flowrep._dae import _story
+
+    monkeypatch.setattr(_story, "_compute", _fake_story)
+    monkeypatch.chdir(tmp_path)
+    backend = matplotlib.rcParams._get_backend_or_none()  # pyright: ignore
+    story = _story.dae_story(quick=True)
+    assert "figures" not in story and story["arrays"]["samples"].shape == (20, 2)
+    story = _story.dae_story(quick=True, figures=True)
+    assert list(story["figures"]) == [
+        "transport.png",
+        "displacement.png",
+        "entropy.png",
+        "depth.png",
+    ]
+    assert all(isinstance(f, Figure) for f in story["figures"].values())
+    assert list(tmp_path.iterdir()) == []
+    assert matplotlib.rcParams._get_backend_or_none() == backend  # pyright: ignore
+
+
+def test_dae_story_old_call_writes_its_folder(tmp_path, monkeypatch):
+    from flowrep._dae import _story
+
+    monkeypatch.setattr(_story, "_compute", _fake_story)
+    out = tmp_path / "story"
+    summary = _story.dae_story(str(out), quick=True)
+    assert summary["files"] == [
+        "depth.png",
+        "displacement.png",
+        "entropy.png",
+        "transport.png",
+        "dae_story.json",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(summary["files"])
+    assert "arrays" not in summary and "figures" not in summary
+    written = json.loads((out / "dae_story.json").read_text())
+    assert written == json.loads(json.dumps(summary))

@@ -8,16 +8,32 @@ import jax
 import numpy as np
 
 
-def _pyplot():
-    """matplotlib.pyplot on the Agg backend, or None when matplotlib is missing."""
+def has_matplotlib() -> bool:
+    """Whether matplotlib is installed (the jobs' figures need it; their numbers do not)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib  # noqa: F401
     except ImportError:
-        return None
-    return plt
+        return False
+    return True
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs) -> Any:
+    """`(figure, axes)` like `pyplot.subplots`, on a `matplotlib.figure.Figure`.
+
+    No pyplot state and no global backend: the report saves the figure and
+    drops it.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def colormap(name: str) -> Any:
+    """A registered matplotlib colormap, without pyplot."""
+    import matplotlib
+
+    return matplotlib.colormaps[name]
 
 
 def _x64(job: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:

@@ -6,14 +6,13 @@ small enough for a CPU in quick mode. It runs in float64 (`jax.enable_x64`),
 so the CLI and the tests see the same numbers.
 """
 
-import os
 import time
 from typing import Any
 
 import jax.random as jr
 import numpy as np
 
-from ._common import _loglog_slope, _x64
+from ._common import _loglog_slope, _x64, has_matplotlib
 from ._report import Report
 
 
@@ -110,8 +109,8 @@ def dae_verdicts(summary: dict[str, Any]) -> dict[str, Any]:
 def dae(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
     """Sonoda & Murata's DAE transport on a 2-D Gaussian mixture (THEORY.md section 3).
 
-    Runs `flowrep._dae.dae_story` into the report folder (its four PNGs are
-    renamed `dae_*.png` and shown in the report) and checks its claims with
+    Runs `flowrep._dae.dae_story` (its four figures are saved as
+    `dae_*.png` and shown in the report) and checks its claims with
     `dae_verdicts`: the entropy decreases along the deep DAE flow (three
     independent estimates), and L stacked DAEs of noise $t/L$ approach the
     deep limit monotonically in L.
@@ -119,18 +118,13 @@ def dae(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
     from .._dae._story import dae_story
 
     t_start = time.perf_counter()
-    folder = report.dir / "_dae_story"
-    summary = dae_story(str(folder), quick=quick, key=jr.PRNGKey(seed))
+    summary = dae_story(quick=quick, key=jr.PRNGKey(seed), figures=has_matplotlib())
     plots = []
     for src, dst, caption in _DAE_FIGURES:
-        path = folder / src
-        if path.exists():
-            os.replace(path, report.dir / dst)
-            report.figures.append((dst, caption))
+        fig = summary.get("figures", {}).get(src)
+        if fig is not None:
+            report.figure(fig, dst, caption)
             plots.append(dst)
-    for leftover in folder.iterdir():
-        leftover.unlink()
-    folder.rmdir()
     checks = dae_verdicts(summary)
     ent = summary["entropy"]
     out = dict(

@@ -16,7 +16,7 @@ import numpy as np
 from .._transport._scores import score_tracks
 from .._transport._tracks import Tracks
 from ._classifiers import _make_model, _model_tracks, _predict, _train_models, _unbatch
-from ._common import _pyplot, _x64
+from ._common import _x64, has_matplotlib, subplots
 from ._data import _digits_task, _spirals_task
 from ._report import Report
 
@@ -202,9 +202,8 @@ def gai_zhang(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
         seconds=time.perf_counter() - t_start,
     )
 
-    plt = _pyplot()
-    if plt is not None:
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=False)
+    if has_matplotlib():
+        fig, axes = subplots(1, 2, figsize=(12, 4), sharey=False)
         for ax, (name, res) in zip(axes, results.items()):
             w = 0.2
             for k, row in enumerate(res["table"]):
@@ -238,7 +237,7 @@ def gai_zhang(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
             "Transport scores of the trained models' tracks (1 = Wasserstein geodesic); Gai & Zhang claim "
             "ResNet + weight decay is lowest.",
         )
-        fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+        fig, axes = subplots(1, 2, figsize=(11, 5))
         labels = np.asarray(tasks[0]["y_test"][:n_score])
         for ax, name in zip(axes, ("plain+wd", "resnet+wd")):
             pts = np.asarray(shown["spirals"][name].points)

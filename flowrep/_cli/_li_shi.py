@@ -18,7 +18,7 @@ import numpy as np
 from .._depth._flow import flow
 from .._depth._plainnet import plain_net_flow, refine
 from .._width._activations import LeakyReLU
-from ._common import _loglog_slope, _pyplot, _x64
+from ._common import _loglog_slope, _x64, colormap, has_matplotlib, subplots
 from ._report import Report
 
 
@@ -138,9 +138,8 @@ def li_shi(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
         seconds=time.perf_counter() - t_start,
     )
 
-    plt = _pyplot()
-    if plt is not None:
-        fig, ax = plt.subplots(figsize=(5.5, 4))
+    if has_matplotlib():
+        fig, ax = subplots(figsize=(5.5, 4))
         ax.loglog(ns, errors, "o-", label="max |ResNet(x) - plain net(x)|")
         ax.loglog(
             ns,
@@ -168,8 +167,8 @@ def li_shi(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
         num_tracks = 12
         pts = np.asarray(solved.tracks[:, :num_tracks])
         knots = np.searchsorted(np.asarray(ts), np.arange(field.num_pieces + 1) - 1e-9)
-        fig, ax = plt.subplots(figsize=(6, 5.5))
-        colors = plt.get_cmap("tab10")
+        fig, ax = subplots(figsize=(6, 5.5))
+        colors = colormap("tab10")
         kinds = sorted(set(field.kinds), key=field.kinds.index)
         for p in range(field.num_pieces):
             seg = pts[knots[p] : knots[p + 1] + 1]
