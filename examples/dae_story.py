@@ -10,11 +10,12 @@ faster" table of L stacked DAEs. Writes PNGs and dae_story.json to --out.
 
 import argparse
 import json
+import os
 
 import jax
 import jax.random as jr
 
-from flowrep._dae._story import dae_story
+import flowrep as fr
 
 
 def main(argv=None):
@@ -33,9 +34,22 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
-    summary = dae_story(
-        args.out, quick=args.quick, key=jr.PRNGKey(args.seed), progress=args.progress
+    story = fr.dae_story(
+        quick=args.quick,
+        key=jr.PRNGKey(args.seed),
+        progress=args.progress,
+        figures=True,
     )
+    # the library computes and draws; writing the files is up to the caller
+    os.makedirs(args.out, exist_ok=True)
+    files = []
+    for name, fig in story["figures"].items():
+        fig.savefig(os.path.join(args.out, name), dpi=110)
+        files.append(name)
+    summary = {k: v for k, v in story.items() if k not in ("arrays", "figures")}
+    summary["files"] = sorted(files) + ["dae_story.json"]
+    with open(os.path.join(args.out, "dae_story.json"), "w") as fh:
+        json.dump(summary, fh, indent=2)
     print(
         json.dumps(
             {

@@ -221,3 +221,30 @@ def test_bench_table_builders():
         ]
     )
     assert len(sink) == 1 and sink[0]["ratio"] == pytest.approx(4.0)
+
+
+def test_registry_drives_reproduce(capsys):
+    from flowrep._cli._jobs import JOBS
+    from flowrep._cli._main import _parser, REPRODUCTIONS
+
+    assert REPRODUCTIONS == tuple(JOBS)
+    assert all(name == job.name for name, job in JOBS.items())
+    for job in JOBS.values():
+        assert set(job.options) <= {"quick", "seed"}
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["reproduce", "--help"])
+    helptext = capsys.readouterr().out
+    for job in JOBS.values():
+        assert job.name in helptext and job.description in helptext
+
+
+def test_registry_sections_are_written(tmp_path):
+    from flowrep._cli._jobs import JOBS
+
+    job = JOBS["admissibility-table"]
+    with atomic_report(tmp_path / "t5", "t") as report:
+        report.data.update(job.run(report, quick=True, seed=0))
+    assert [h for h, _ in report.sections] == list(job.sections)
+    assert "relu" in report.section_text("ACHA Table 5, m = 1")
+    with pytest.raises(KeyError, match="no report section"):
+        report.section_text("nope")

@@ -2,6 +2,7 @@
 
 import json
 import sys
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +11,7 @@ import numpy as np
 import optax
 import pytest
 
-from flowrep._cli import _paper_jobs as pj
+from flowrep._cli import _common, _dae_job, _data, _gai_zhang, _li_shi
 from flowrep._cli._report import CLIError, Report
 
 from .helpers import loglog_slope, tree_allclose
@@ -30,8 +31,8 @@ def _written(report: Report) -> dict:
 
 def test_orientation_preserving_mlp_is_deterministic():
     for seed in range(6):
-        a = pj.orientation_preserving_mlp(jr.PRNGKey(seed), 3, 3, 0.2)
-        b = pj.orientation_preserving_mlp(jr.PRNGKey(seed), 3, 3, 0.2)
+        a = _li_shi.orientation_preserving_mlp(jr.PRNGKey(seed), 3, 3, 0.2)
+        b = _li_shi.orientation_preserving_mlp(jr.PRNGKey(seed), 3, 3, 0.2)
         for la, lb in zip(a.layers, b.layers):
             assert np.linalg.det(np.asarray(la.weight)) > 0
             assert np.array_equal(np.asarray(la.weight), np.asarray(lb.weight))
@@ -39,7 +40,7 @@ def test_orientation_preserving_mlp_is_deterministic():
 
 def test_li_shi_quick(tmp_path):
     report = Report(tmp_path, "t")
-    out = pj.li_shi(report, quick=True, seed=0)
+    out = _li_shi.li_shi(report, quick=True, seed=0)
     report.data.update(out)
     data = _written(report)
     rows = data["rows"]
@@ -85,11 +86,11 @@ def test_digits_needs_sklearn(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(CLIError, match=r"repro"):
-        pj._digits_task(0, 8, 100)
+        _data._digits_task(0, 8, 100)
 
 
 def test_spirals_task_shapes():
-    task = pj._spirals_task(0, 5, 64, 32)
+    task = _data._spirals_task(0, 5, 64, 32)
     assert task["x_train"].shape == (64, 5) and task["x_test"].shape == (32, 5)
     # the padding coordinates are zero; the two classes are both present
     assert np.all(task["x_train"][:, 2:] == 0)
@@ -98,7 +99,7 @@ def test_spirals_task_shapes():
 
 def test_gai_zhang_quick(tmp_path):
     report = Report(tmp_path, "t")
-    out = pj.gai_zhang(report, quick=True, seed=0)
+    out = _gai_zhang.gai_zhang(report, quick=True, seed=0)
     report.data.update(out)
     data = _written(report)
     assert set(data["datasets"]) == {"spirals", "digits"}
@@ -163,17 +164,19 @@ def _summary(entropy, gauss, mix):
 
 
 def test_dae_verdicts_pass_and_fail():
-    good = pj.dae_verdicts(_summary([3.0, 2.8, 2.5], [0.4, 0.2, 0.1], [0.3, 0.2]))
+    good = _dae_job.dae_verdicts(_summary([3.0, 2.8, 2.5], [0.4, 0.2, 0.1], [0.3, 0.2]))
     assert good["entropy_decreasing"] and good["l_sweep_monotone"]
     assert good["continuity_agrees"]
     assert good["l_sweep"]["depth_table_gaussian"]["loglog_slope"] == pytest.approx(
         -1.0
     )
-    bad_entropy = pj.dae_verdicts(
+    bad_entropy = _dae_job.dae_verdicts(
         _summary([3.0, 3.1, 2.5], [0.4, 0.2, 0.1], [0.3, 0.2])
     )
     assert not bad_entropy["entropy_decreasing"]
-    bad_sweep = pj.dae_verdicts(_summary([3.0, 2.8, 2.5], [0.4, 0.2, 0.1], [0.3, 0.31]))
+    bad_sweep = _dae_job.dae_verdicts(
+        _summary([3.0, 2.8, 2.5], [0.4, 0.2, 0.1], [0.3, 0.31])
+    )
     assert bad_sweep["entropy_decreasing"] and not bad_sweep["l_sweep_monotone"]
     assert not bad_sweep["l_sweep"]["depth_table_mixture"]["monotone"]
 
@@ -181,7 +184,7 @@ def test_dae_verdicts_pass_and_fail():
 @pytest.mark.slow
 def test_dae_quick(tmp_path):
     report = Report(tmp_path, "t")
-    out = pj.dae(report, quick=True, seed=0)
+    out = _dae_job.dae(report, quick=True, seed=0)
     report.data.update(out)
     data = _written(report)
     assert data["entropy_decreasing"] is True
@@ -213,7 +216,7 @@ def test_dae_quick(tmp_path):
 def test_jobs_run_in_float64():
     seen = {}
 
-    @pj._x64
+    @_common._x64
     def job():
         seen["dtype"] = jnp.ones(1).dtype
         return {}
@@ -222,3 +225,70 @@ def test_jobs_run_in_float64():
         job()
         assert jnp.ones(1).dtype == jnp.float32
     assert seen["dtype"] == jnp.float64
+
+
+def _fake_story(quick=True, key=None, progress=False):
+    """A small stand-in for `dae_story`'s computation, with the keys its figures read."""
+    rng = np.random.default_rng(0)
+    gx, gy = np.meshgrid(np.linspace(-1, 1, 8), np.linspace(-1, 1, 8))
+    dens = np.exp(-(gx**2 + gy**2))
+    q = rng.normal(size=(12, 2))
+    story: dict[str, Any] = dict(_summary([3.0, 2.8, 2.5], [0.4, 0.2, 0.1], [0.3, 0.2]))
+    story.update(t=0.2, collapse_time=0.25, num_samples=20, quick=quick)
+    story.update(learned_relative_error=0.1, learned_steps=1)
+    story["arrays"] = dict(
+        samples=rng.normal(size=(20, 2)),
+        shallow=rng.normal(size=(20, 2)),
+        deep=rng.normal(size=(20, 2)),
+        grid_x=gx,
+        grid_y=gy,
+        density_data=dens,
+        density_t=dens,
+        quiver_points=q,
+        displacement_shallow=q,
+        displacement_deep=q,
+        displacement_learned=q,
+    )
+    return story
+
+
+def test_dae_story_computes_and_writes_nothing(tmp_path, monkeypatch):
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from flowrep._dae import _story
+
+    monkeypatch.setattr(_story, "_compute", _fake_story)
+    monkeypatch.chdir(tmp_path)
+    backend = matplotlib.rcParams._get_backend_or_none()  # pyright: ignore
+    story = _story.dae_story(quick=True)
+    assert "figures" not in story and story["arrays"]["samples"].shape == (20, 2)
+    story = _story.dae_story(quick=True, figures=True)
+    assert list(story["figures"]) == [
+        "transport.png",
+        "displacement.png",
+        "entropy.png",
+        "depth.png",
+    ]
+    assert all(isinstance(f, Figure) for f in story["figures"].values())
+    assert list(tmp_path.iterdir()) == []
+    assert matplotlib.rcParams._get_backend_or_none() == backend  # pyright: ignore
+
+
+def test_dae_story_old_call_writes_its_folder(tmp_path, monkeypatch):
+    from flowrep._dae import _story
+
+    monkeypatch.setattr(_story, "_compute", _fake_story)
+    out = tmp_path / "story"
+    summary = _story.dae_story(str(out), quick=True)
+    assert summary["files"] == [
+        "depth.png",
+        "displacement.png",
+        "entropy.png",
+        "transport.png",
+        "dae_story.json",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(summary["files"])
+    assert "arrays" not in summary and "figures" not in summary
+    written = json.loads((out / "dae_story.json").read_text())
+    assert written == json.loads(json.dumps(summary))

@@ -16,6 +16,7 @@ import numpy as np
 
 import flowrep as fr
 
+from ._common import has_matplotlib, subplots
 from ._report import Report
 
 
@@ -236,18 +237,13 @@ def _figures(
     gauss_entropy,
     gauss_entropy_knn,
 ):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    if not has_matplotlib():
         report.section(
             "Figures",
             "matplotlib is not installed (pip install 'flowrep[plot]'): no figures.",
         )
         return
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, axes = subplots(1, 2, figsize=(11, 4.5))
     fr.plot_tracks(flow_tracks, ax=axes[0], max_tracks=120)
     axes[0].set_title("flow tracks (solid) and the exact OT pairing (dashed)")
     axes[1].plot(hist["loss"], label="total")
@@ -262,7 +258,7 @@ def _figures(
         "Moons carried to a Gaussian by the learned flow, with the optimal pairing for comparison.",
     )
 
-    fig, axes = plt.subplots(1, len(spec_times), figsize=(4 * len(spec_times), 3.6))
+    fig, axes = subplots(1, len(spec_times), figsize=(4 * len(spec_times), 3.6))
     for ax, s, t in zip(axes, spectra, spec_times):
         im = ax.imshow(
             s.T,
@@ -281,7 +277,7 @@ def _figures(
         "The ridgelet spectrum gamma_t = R[v_t; G^(3)] / <<tanh, G^(3)>> of the learned field over (direction of a, b): the parameter distribution of an infinitely wide tanh layer that represents v_t.",
     )
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = subplots(1, 2, figsize=(11, 4))
     depths = [r["L"] for r in rows]
     axes[0].loglog(
         depths, [r["rms_error_to_flow"] for r in rows], "o-", label="ResNet(L) vs flow"
@@ -308,7 +304,7 @@ def _figures(
         "Depth sweep: error to the flow and transport scores of ResNet(L).",
     )
 
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = subplots(figsize=(5.5, 4))
     ax.plot(np.asarray(ts), entropy, "o-", label="k-NN entropy of mu_t")
     ax.axhline(gauss_entropy, color="k", ls="--", lw=1, label="N(0, I) closed form")
     ax.axhline(

@@ -4,23 +4,10 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
 
+from ._console import print_table
+from ._jobs import JOBS
 from ._report import atomic_report, CLIError, Report
-
-
-def _print_table(rows: list[dict[str, Any]], keys: list[str]) -> None:
-    def fmt(v):
-        if isinstance(v, float):
-            return f"{v:.4g}"
-        return "-" if v is None else str(v)
-
-    cells = [[fmt(r.get(k)) for k in keys] for r in rows]
-    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
-    print("  ".join(k.ljust(w) for k, w in zip(keys, widths)))
-    for c in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(c, widths)))
 
 
 def _demo(report: Report, args) -> None:
@@ -40,7 +27,7 @@ def _demo(report: Report, args) -> None:
         f"flow transport scores: LSS {s['lss']:.3f}  cost ratio {s['cost_ratio']:.3f}  kinetic ratio {s['kinetic_ratio']:.3f}  path ratio {s['path_ratio']:.3f}"
     )
     print()
-    _print_table(
+    print_table(
         d["depth_sweep"]["rows"],
         [
             "L",
@@ -63,114 +50,13 @@ def _demo(report: Report, args) -> None:
     print(f"done in {d['seconds']:.0f} s")
 
 
-def _reproduce_factory(name: str) -> Callable[[Report, Any], None]:
-    from . import _ridgelet_jobs as rj
-
-    def acha(report, args):
-        report.data.update(rj.acha_1d(report, quick=not args.full))
-        _print_table(
-            report.data["pairs"],
-            [
-                "activation",
-                "ridgelet",
-                "status",
-                "pairing",
-                "sup_error_inner",
-                "reconstructs",
-            ],
-        )
-
-    def table(report, args):
-        report.data.update(rj.table5(report, dims=(1, 2)))
-        for key in ("dim1", "dim2"):
-            print(report.sections[-2 if key == "dim1" else -1][1])
-            print()
-
-    def ghost(report, args):
-        report.data.update(rj.ghosts(report, quick=not args.full))
-        _print_table(
-            report.data["rows"],
-            ["k", "status", "pairing", "raw_max_abs", "spectrum_max_abs"],
-        )
-
-    def li_shi(report, args):
-        from . import _paper_jobs as pj
-
-        report.data.update(pj.li_shi(report, quick=not args.full, seed=args.seed))
-        _print_table(report.data["rows"], ["n", "depth", "max_error", "rms_error"])
-        _print_verdicts(report.data)
-
-    def gai_zhang(report, args):
-        from . import _paper_jobs as pj
-
-        report.data.update(pj.gai_zhang(report, quick=not args.full, seed=args.seed))
-        for name, ds in report.data["datasets"].items():
-            print(f"\n{name}:")
-            _print_table(
-                ds["table"],
-                [
-                    "model",
-                    "accuracy",
-                    "lss",
-                    "cost_ratio",
-                    "kinetic_ratio",
-                    "path_ratio",
-                ],
-            )
-        _print_verdicts(report.data)
-
-    def dae(report, args):
-        from . import _paper_jobs as pj
-
-        report.data.update(pj.dae(report, quick=not args.full, seed=args.seed))
-        for name, sweep in report.data["l_sweep"].items():
-            print(f"\n{name}:")
-            _print_table(
-                sweep["rows"],
-                [
-                    k
-                    for k in ("L", "distance", "entropy", "entropy_deep")
-                    if k in sweep["rows"][0]
-                ],
-            )
-        _print_verdicts(report.data)
-
-    jobs = {
-        "acha-1d": acha,
-        "admissibility-table": table,
-        "ghosts": ghost,
-        "li-shi": li_shi,
-        "gai-zhang": gai_zhang,
-        "dae": dae,
-    }
-    return jobs[name]
+REPRODUCTIONS = tuple(JOBS)
 
 
-def _print_verdicts(data: dict) -> None:
-    """Print any `reproduced`/`verdict` entries of a job's results, one per line."""
-
-    def walk(obj, path):
-        if isinstance(obj, dict):
-            for k, v in obj.items():
-                if k in ("reproduced", "reproduces") and isinstance(v, bool):
-                    print(
-                        f"{'/'.join(path) or 'claim'}: {'reproduced' if v else 'NOT reproduced'}"
-                    )
-                else:
-                    walk(v, path + [str(k)])
-
-    print()
-    walk(data, [])
-
-
-REPRODUCTIONS = (
-    "acha-1d",
-    "admissibility-table",
-    "ghosts",
-    "li-shi",
-    "gai-zhang",
-    "dae",
-)
+def _reproduce(report: Report, args) -> None:
+    job = JOBS[args.name]
+    report.data.update(job.run(report, quick=not args.full, seed=args.seed))
+    job.show(report)
 
 
 def _bench(args) -> int:
@@ -178,7 +64,7 @@ def _bench(args) -> int:
 
     table = run_bench(quick=not args.full)
     print()
-    _print_table(
+    print_table(
         table, ["benchmark", "config", "flowrep", "peer", "peer_result", "ratio"]
     )
     print(
@@ -196,7 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="the end-to-end example (small and CPU-friendly by default)"
     )
-    rep = sub.add_parser("reproduce", help="reproduce a paper result")
+    rep = sub.add_parser(
+        "reproduce",
+        help="reproduce a paper result",
+        epilog="jobs:\n"
+        + "\n".join(f"  {j.name:<20} {j.description}" for j in JOBS.values()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     bench = sub.add_parser(
         "bench",
         help="run the benchmarks (flowrep vs NumPy, torchdiffeq, POT) and print one table",
@@ -206,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     bmode.add_argument(
         "--full", action="store_true", help="the sizes quoted in the README"
     )
-    rep.add_argument("name", help=f"one of: {', '.join(REPRODUCTIONS)}")
+    rep.add_argument("name", metavar="NAME", help=f"one of: {', '.join(REPRODUCTIONS)}")
     for q in (demo, rep):
         q.add_argument(
             "--out",
@@ -238,11 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise CLIError(
                     f"unknown reproduction {args.name!r}; expected one of: {', '.join(REPRODUCTIONS)}"
                 )
-            job, title, name = (
-                _reproduce_factory(args.name),
-                f"flowrep reproduce {args.name}",
-                args.name,
-            )
+            job, title, name = _reproduce, f"flowrep reproduce {args.name}", args.name
         out = args.out or os.path.join("flowrep-out", name)
         with atomic_report(out, title) as report:
             report.data["job"] = name

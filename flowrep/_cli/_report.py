@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,14 +42,29 @@ class Report:
         self.sections: list[tuple[str, str]] = []
 
     def figure(self, fig: Any, name: str, caption: str) -> None:
+        """Save a matplotlib figure as PNG `name` in the report, shown with `caption`."""
         fig.savefig(self.dir / name, dpi=110, bbox_inches="tight")
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+        # a figure made with pyplot is closed; one made with `Figure` needs nothing
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:
+            plt.close(fig)
         self.figures.append((name, caption))
 
     def section(self, heading: str, text: str) -> None:
+        """Add a section of text under `heading`."""
         self.sections.append((heading, text))
+
+    def section_text(self, heading: str) -> str:
+        """The text of the section with this heading (the last one, if several share it).
+
+        **Raises:** `KeyError` if the report has no such section.
+        """
+        for h, text in reversed(self.sections):
+            if h == heading:
+                return text
+        raise KeyError(
+            f"no report section {heading!r}; have: {[h for h, _ in self.sections]}"
+        )
 
     def write(self) -> None:
         with open(self.dir / "report.json", "w") as fh:

@@ -15,6 +15,7 @@ from .._width._admissibility import (
 from .._width._nodes import grid_nodes, parameter_grid
 from .._width._ridgelets import GaussianDerivative, LambdaGaussian
 from .._width._transform import dual_ridgelet_transform, ridgelet_transform
+from ._common import has_matplotlib, subplots
 from ._report import Report
 
 
@@ -92,15 +93,8 @@ def acha_1d(report: Report, *, quick: bool) -> dict[str, Any]:
             )
         )
         curves[f"{sname} / {rname}"] = np.asarray(rec)
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        plt = None
-    if plt is not None:
-        fig, axes = plt.subplots(4, 4, figsize=(14, 11), sharex=True)
+    if has_matplotlib():
+        fig, axes = subplots(4, 4, figsize=(14, 11), sharex=True)
         for ax, (label, rec), row in zip(axes.ravel(), curves.items(), rows):
             ax.plot(xe[:, 0], fe, "k--", lw=1, label="f")
             ax.plot(
@@ -127,7 +121,7 @@ def acha_1d(report: Report, *, quick: bool) -> dict[str, Any]:
         g = np.asarray(
             ridgelet_transform(_sin2pi, GaussianDerivative(4), a, b, x, w)
         ).reshape(num, num)
-        fig, ax = plt.subplots(figsize=(5, 4))
+        fig, ax = subplots(figsize=(5, 4))
         im = ax.imshow(
             g.T,
             origin="lower",

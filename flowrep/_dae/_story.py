@@ -1,8 +1,14 @@
 """Sonoda & Murata's DAE story in pictures: transport, displacement, entropy, depth.
 
 `dae_story` reproduces the paper's claims on a 2-D mixture (THEORY.md
-section 3) and writes its figures and a JSON summary atomically.
+section 3) and returns its numbers, the arrays its figures show and, on
+request, the figures themselves; it writes files only in its old form
+`dae_story(out_dir)`.
 """
+
+import json
+import os
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -33,9 +39,17 @@ def story_mixture() -> GaussianMixture:
 
 
 def dae_story(
-    out_dir: str, *, quick: bool = True, key: Key | None = None, progress: bool = False
-) -> dict:
-    """Reproduce Sonoda & Murata's DAE story on a 2-D mixture; write PNGs and `dae_story.json`.
+    out_dir: str | os.PathLike | None = None,
+    *,
+    quick: bool = True,
+    key: Key | None = None,
+    progress: bool = False,
+    figures: bool = False,
+) -> dict[str, Any]:
+    """Reproduce Sonoda & Murata's DAE story on a 2-D mixture: numbers, arrays, figures.
+
+    Its four figures (matplotlib `Figure`s, made without pyplot or a global
+    backend, keyed by file name):
 
     1. `transport.png`: data, the shallow DAE $g_t$ and the deep DAE $\\phi_t$
        applied to the same samples, with the exact $\\mu_t$ contours.
@@ -47,21 +61,31 @@ def dae_story(
        noise $t/L$ against the deep limit (Gaussian: exact $W_2$; mixture:
        map RMS).
 
-    **Arguments:** `out_dir` (created if missing); `quick` (smaller sizes,
-    about a minute on a CPU); `key` (default `PRNGKey(0)`); `progress`
-    (tqdm bars while training).
+    **Arguments:** `quick` (smaller sizes, about a minute on a CPU); `key`
+    (default `PRNGKey(0)`); `progress` (tqdm bars while training); `figures`
+    (also draw the four figures; needs matplotlib). `out_dir` is the old
+    interface, kept for now: when given, the four PNGs and `dae_story.json`
+    are written there (each atomically) and the summary is returned as
+    before; without it nothing is written.
 
-    **Returns:** the summary dict also written to `dae_story.json`.
+    **Returns:** the summary dict: JSON-able numbers (`t`, `collapse_time`,
+    `num_samples`, `quick`, `learned_relative_error`, `learned_steps`,
+    `entropy`, `depth_table_gaussian`, `depth_table_mixture`), plus `arrays`
+    (the numpy arrays the figures show: samples, their shallow and deep DAE
+    images, the densities on a grid, the displacement fields) and, with
+    `figures=True`, `figures` (file name -> `Figure`). With `out_dir`: the
+    summary written to `dae_story.json` (no `arrays` or `figures`; `files`
+    lists what the folder holds).
     """
-    import json
-    import os
+    story = _compute(quick=quick, key=key, progress=progress)
+    if out_dir is not None:
+        return _write(os.fspath(out_dir), story)
+    if figures:
+        story["figures"] = story_figures(story)
+    return story
 
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(out_dir, exist_ok=True)
+def _compute(*, quick: bool, key: Key | None, progress: bool) -> dict[str, Any]:
     key = jr.PRNGKey(0) if key is None else key
     k_data, k_ent, k_depth, k_train, k_test = jr.split(key, 5)
     mix = story_mixture()
@@ -73,41 +97,14 @@ def dae_story(
     deep_res = deep_dae_flow(mix, x0, t)
     deep = jnp.asarray(deep_res.xs)
     mu_t = mix.backward_heat(t)
-    summary: dict = dict(t=t, collapse_time=tstar, num_samples=n, quick=quick)
-
-    def _save(fig, name):
-        path = os.path.join(out_dir, name)
-        _write_atomic(path, lambda p: fig.savefig(p, dpi=110, format="png"))
-        plt.close(fig)
-        return path
+    summary: dict[str, Any] = dict(t=t, collapse_time=tstar, num_samples=n, quick=quick)
 
     lo, hi = np.array([-4.5, -2.5]), np.array([4.5, 5.0])
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
     grid = jnp.asarray(np.stack([gx.ravel(), gy.ravel()], 1))
 
-    def contour(ax, law, color):
-        dens = np.asarray(jnp.exp(jax.vmap(law.log_prob)(grid))).reshape(gx.shape)
-        ax.contour(gx, gy, dens, levels=6, colors=color, linewidths=0.7)
-
-    def panel_row(titles):
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), sharex=True, sharey=True)
-        for ax, title in zip(axes, titles):
-            ax.set_title(title, fontsize=10)
-            ax.set_aspect("equal")
-        return fig, axes
-
-    fig, axes = panel_row(
-        [
-            "data $x\\sim\\mu_0$",
-            f"shallow DAE $g_t(x)$, t={t:.3f}",
-            "deep DAE $\\phi_t(x)$ (flow), contours: $\\mu_t$",
-        ]
-    )
-    for ax, pts, law in zip(axes, (x0, shallow, deep), (mix, None, mu_t)):
-        ax.scatter(*np.asarray(pts).T, s=3, alpha=0.5)
-        if law is not None:
-            contour(ax, law, "k")
-    _save(fig, "transport.png")
+    def density(law):
+        return np.asarray(jnp.exp(jax.vmap(law.log_prob)(grid))).reshape(gx.shape)
 
     # displacement fields on a coarse grid, plus a learned DAE
     qx, qy = np.meshgrid(np.linspace(-4, 4, 17), np.linspace(-2, 4.5, 14))
@@ -123,30 +120,103 @@ def dae_story(
         relative_map_error(jax.vmap(model), lambda z: shallow_dae(mix, t, z), x_test)
     )
     summary["learned_steps"] = steps
-    fig, axes = panel_row(
-        [
-            "shallow $g_t(x)-x$",
-            "deep $\\phi_t(x)-x$",
-            f"learned MLP DAE (rel. err {summary['learned_relative_error']:.3f})",
-        ]
-    )
-    for ax, d in zip(axes, (d_shallow, d_deep, d_learned)):
-        contour(ax, mix, "0.7")
-        ax.quiver(
-            *np.asarray(q).T,
-            *np.asarray(d).T,
-            angles="xy",
-            scale_units="xy",
-            scale=1.0,
-            width=0.004,
-        )
-    _save(fig, "displacement.png")
 
     # entropy along the deep flow
     ts = np.linspace(0.0, t, 6 if quick else 12)
     ent = entropy_curves(mix, ts, key=k_ent, num_samples=n)
     summary["entropy"] = {k: np.asarray(v).tolist() for k, v in ent.items()}
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+
+    # deeper converges faster
+    ls = (1, 2, 4, 8, 16, 32, 64) if not quick else (1, 2, 4, 8, 16)
+    gauss = GaussianLaw(jnp.zeros(2), jnp.array([[1.0, 0.3], [0.3, 0.6]]))
+    t_g = 0.8 * float(gauss.collapse_time)
+    table_g = depth_table(gauss, t_g, ls)
+    ls_mix = (1, 2, 4, 8) if quick else (1, 2, 4, 8, 16)
+    table_m = depth_table(
+        mix, t, ls_mix, key=k_depth, num_samples=1500 if quick else 4000, em_iters=30
+    )
+    summary["depth_table_gaussian"] = dict(t=t_g, rows=table_g)
+    summary["depth_table_mixture"] = dict(t=t, rows=table_m)
+
+    summary["arrays"] = dict(
+        samples=np.asarray(x0),
+        shallow=np.asarray(shallow),
+        deep=np.asarray(deep),
+        grid_x=gx,
+        grid_y=gy,
+        density_data=density(mix),
+        density_t=density(mu_t),
+        quiver_points=np.asarray(q),
+        displacement_shallow=np.asarray(d_shallow),
+        displacement_deep=np.asarray(d_deep),
+        displacement_learned=np.asarray(d_learned),
+    )
+    return summary
+
+
+def story_figures(story: dict[str, Any]) -> dict[str, Any]:
+    """The four figures of `dae_story`'s result, as matplotlib `Figure`s keyed by file name.
+
+    Made with `matplotlib.figure.Figure`: no pyplot state, no global backend.
+    """
+    from matplotlib.figure import Figure
+
+    arr = story["arrays"]
+    t = story["t"]
+    gx, gy = arr["grid_x"], arr["grid_y"]
+
+    def panel_row(titles):
+        fig = Figure(figsize=(13, 4.2))
+        axes = fig.subplots(1, 3, sharex=True, sharey=True)
+        for ax, title in zip(axes, titles):
+            ax.set_title(title, fontsize=10)
+            ax.set_aspect("equal")
+        return fig, axes
+
+    def contour(ax, dens, color):
+        ax.contour(gx, gy, dens, levels=6, colors=color, linewidths=0.7)
+
+    out = {}
+    fig, axes = panel_row(
+        [
+            "data $x\\sim\\mu_0$",
+            f"shallow DAE $g_t(x)$, t={t:.3f}",
+            "deep DAE $\\phi_t(x)$ (flow), contours: $\\mu_t$",
+        ]
+    )
+    for ax, pts, dens in zip(
+        axes,
+        (arr["samples"], arr["shallow"], arr["deep"]),
+        (arr["density_data"], None, arr["density_t"]),
+    ):
+        ax.scatter(*pts.T, s=3, alpha=0.5)
+        if dens is not None:
+            contour(ax, dens, "k")
+    out["transport.png"] = fig
+
+    fig, axes = panel_row(
+        [
+            "shallow $g_t(x)-x$",
+            "deep $\\phi_t(x)-x$",
+            f"learned MLP DAE (rel. err {story['learned_relative_error']:.3f})",
+        ]
+    )
+    for ax, name in zip(axes, ("shallow", "deep", "learned")):
+        contour(ax, arr["density_data"], "0.7")
+        ax.quiver(
+            *arr["quiver_points"].T,
+            *arr[f"displacement_{name}"].T,
+            angles="xy",
+            scale_units="xy",
+            scale=1.0,
+            width=0.004,
+        )
+    out["displacement.png"] = fig
+
+    ent = {k: np.asarray(v) for k, v in story["entropy"].items()}
+    fig = Figure(figsize=(5.5, 4))
+    ax = fig.subplots()
+    ts = ent["t"]
     ax.plot(ts, ent["closed_form"], "k-", label="closed form $\\mu_t$ (quadrature)")
     ax.errorbar(
         ts,
@@ -161,30 +231,40 @@ def dae_story(
     ax.set_ylabel("$H[\\mu_t]$")
     ax.set_title("entropy decreases along the deep DAE")
     ax.legend(fontsize=8)
-    _save(fig, "entropy.png")
+    out["entropy.png"] = fig
 
-    # deeper converges faster
-    ls = (1, 2, 4, 8, 16, 32, 64) if not quick else (1, 2, 4, 8, 16)
-    gauss = GaussianLaw(jnp.zeros(2), jnp.array([[1.0, 0.3], [0.3, 0.6]]))
-    t_g = 0.8 * float(gauss.collapse_time)
-    table_g = depth_table(gauss, t_g, ls)
-    ls_mix = (1, 2, 4, 8) if quick else (1, 2, 4, 8, 16)
-    table_m = depth_table(
-        mix, t, ls_mix, key=k_depth, num_samples=1500 if quick else 4000, em_iters=30
+    table_g = story["depth_table_gaussian"]
+    table_m = story["depth_table_mixture"]["rows"]
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
+    axes[0].loglog(
+        [r["num_layers"] for r in table_g["rows"]],
+        [r["w2_to_deep"] for r in table_g["rows"]],
+        "o-",
     )
-    summary["depth_table_gaussian"] = dict(t=t_g, rows=table_g)
-    summary["depth_table_mixture"] = dict(t=t, rows=table_m)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    axes[0].loglog(ls, [r["w2_to_deep"] for r in table_g], "o-")
     axes[0].set_title(
-        f"Gaussian: $W_2$(L stacked DAEs, deep limit), t={t_g:.3f}", fontsize=9
+        f"Gaussian: $W_2$(L stacked DAEs, deep limit), t={table_g['t']:.3f}",
+        fontsize=9,
     )
     axes[0].set_xlabel("L")
-    axes[1].loglog(ls_mix, [r["map_rms"] for r in table_m], "o-")
+    axes[1].loglog(
+        [r["num_layers"] for r in table_m], [r["map_rms"] for r in table_m], "o-"
+    )
     axes[1].set_title("mixture: RMS $|g^{(L)}(x)-\\phi_t(x)|$", fontsize=9)
     axes[1].set_xlabel("L")
-    _save(fig, "depth.png")
+    out["depth.png"] = fig
+    return out
 
+
+def _write(out_dir: str, story: dict[str, Any]) -> dict[str, Any]:
+    """The old `dae_story(out_dir)`: the four PNGs and `dae_story.json`, each written atomically."""
+    os.makedirs(out_dir, exist_ok=True)
+    for name, fig in story_figures(story).items():
+        _write_atomic(
+            os.path.join(out_dir, name),
+            lambda p, fig=fig: fig.savefig(p, dpi=110, format="png"),
+        )
+    summary = {k: v for k, v in story.items() if k != "arrays"}
     summary["files"] = sorted(f for f in os.listdir(out_dir) if f.endswith(".png")) + [
         "dae_story.json"
     ]

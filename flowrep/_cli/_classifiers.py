@@ -1,0 +1,128 @@
+"""Classifiers of the gai-zhang job (plain nets, ResNets + a linear head) and their training loop."""
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+
+from .._depth._resnet import ResNet
+from .._transport._tracks import Tracks
+
+
+class _PlainNet(eqx.Module):
+    """A plain net of $L$ square layers $x\\mapsto\\tanh(W_lx+b_l)$ on $\\mathbb R^d$."""
+
+    weights: jax.Array
+    biases: jax.Array
+
+    def __init__(self, key: jax.Array, dim: int, depth: int):
+        # orthogonal initialisation: a deep tanh net of narrow layers trains
+        normal = jr.normal(key, (depth, dim, dim))
+        q, r = jnp.linalg.qr(normal)
+        self.weights = q * jnp.sign(jnp.diagonal(r, axis1=1, axis2=2))[:, None, :]
+        self.biases = jnp.zeros((depth, dim))
+
+    def layer(self, index: int) -> Callable[[jax.Array], jax.Array]:
+        return lambda x: jnp.tanh(self.weights[index] @ x + self.biases[index])
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        def body(x, wb):
+            return jnp.tanh(wb[0] @ x + wb[1]), None
+
+        return jax.lax.scan(body, x, (self.weights, self.biases))[0]
+
+
+class _Classifier(eqx.Module):
+    """Features through `body` (dimension kept), then a linear head."""
+
+    body: _PlainNet | ResNet
+    head: eqx.nn.Linear
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.head(self.body(x))
+
+
+def _make_model(arch: str, key: jax.Array, dim: int, depth: int, classes: int):
+    k_body, k_head = jr.split(key)
+    if arch == "plain":
+        body = _PlainNet(k_body, dim, depth)
+    else:
+        body = ResNet.random(k_body, dim, dim, depth, "tanh")
+    return _Classifier(body, eqx.nn.Linear(dim, classes, key=k_head))
+
+
+def _train_models(
+    arch: str,
+    task: dict[str, Any],
+    keys: jax.Array,
+    decays: jax.Array,
+    *,
+    depth: int,
+    steps: int,
+    lr: float,
+) -> Any:
+    """Train a batch of classifiers (one per (key, weight decay)) in one jitted, vmapped scan.
+
+    Full-batch `optax.adamw`; weight decay 0 is exactly `optax.adam` (adamw
+    adds `wd * param` to the Adam direction). The decay is injected as a
+    traced hyperparameter, so with and without decay share one compilation.
+    """
+    import optax
+
+    dim, classes = task["x_train"].shape[1], task["classes"]
+    x = jnp.asarray(task["x_train"])
+    y = jnp.asarray(task["y_train"])
+    opt = optax.inject_hyperparams(optax.adamw)(learning_rate=lr, weight_decay=0.0)
+
+    def loss_fn(model):
+        logits = jax.vmap(model)(x)
+        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
+
+    # initialise outside the compiled function (the QR and RNG there would
+    # only slow XLA down); the same key gives the same init with and without decay
+    models = eqx.filter_vmap(lambda k: _make_model(arch, k, dim, depth, classes))(keys)
+    params, static = eqx.partition(models, eqx.is_inexact_array)
+
+    def train_one(params, decay):
+        state = cast(Any, opt.init(params))
+        state.hyperparams["weight_decay"] = jnp.asarray(decay, x.dtype)
+
+        def step(carry, _):
+            params, state = carry
+            loss, grads = jax.value_and_grad(lambda p: loss_fn(eqx.combine(p, static)))(
+                params
+            )
+            updates, state = opt.update(grads, state, params)
+            return (optax.apply_updates(params, updates), state), loss
+
+        (params, _), losses = jax.lax.scan(step, (params, state), None, length=steps)
+        return params, losses
+
+    params, losses = jax.jit(jax.vmap(train_one))(params, decays)
+    return params, static, losses
+
+
+@eqx.filter_jit
+def _predict(model: _Classifier, x: jax.Array) -> jax.Array:
+    return jnp.argmax(jax.vmap(model)(x), axis=1)
+
+
+@eqx.filter_jit
+def _resnet_tracks(body: ResNet, x: jax.Array) -> jax.Array:
+    return jnp.swapaxes(jax.vmap(body.tracks)(x), 0, 1)
+
+
+def _unbatch(params: Any, static: Any, i: int) -> Any:
+    return eqx.combine(jax.tree_util.tree_map(lambda z: z[i], params), static)
+
+
+def _model_tracks(model: _Classifier, x: jax.Array) -> Tracks:
+    body = model.body
+    if isinstance(body, ResNet):
+        return Tracks(_resnet_tracks(body, x))
+    from .._transport._tracks import record_tracks
+
+    return record_tracks([body.layer(i) for i in range(body.weights.shape[0])], x)

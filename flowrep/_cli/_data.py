@@ -1,0 +1,63 @@
+"""Data sets of the reproduction jobs: two spirals, scikit-learn's digits."""
+
+from typing import Any
+
+import numpy as np
+
+from ._report import CLIError
+
+
+def _spirals(rng: np.random.Generator, n: int, noise: float) -> tuple[Any, Any]:
+    """Two interleaved spirals (1.5 turns each) in $[-1,1]^2$, labels 0/1."""
+    labels = rng.integers(0, 2, n)
+    r = rng.uniform(0.15, 1.0, n)
+    theta = 3 * np.pi * r + np.pi * labels
+    x = np.stack([r * np.cos(theta), r * np.sin(theta)], 1)
+    return x + noise * rng.normal(size=x.shape), labels
+
+
+def _spirals_task(seed: int, dim: int, n_train: int, n_test: int) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    xtr, ytr = _spirals(rng, n_train, 0.03)
+    xte, yte = _spirals(rng, n_test, 0.03)
+
+    def lift(x):
+        return np.concatenate([x, np.zeros((len(x), dim - 2))], 1)
+
+    return dict(
+        name="spirals",
+        x_train=lift(xtr),
+        y_train=ytr,
+        x_test=lift(xte),
+        y_test=yte,
+        classes=2,
+        input_dim=2,
+        embedding=f"zero-padding R^2 -> R^{dim} (fixed, not trained)",
+    )
+
+
+def _digits_task(seed: int, dim: int, n_test: int) -> dict[str, Any]:
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.decomposition import PCA
+    except ImportError:
+        raise CLIError(
+            "the gai-zhang reproduction needs scikit-learn for the digits data set; "
+            "install it with `pip install flowrep[repro]` (or `pip install scikit-learn`)"
+        ) from None
+    x, y = load_digits(return_X_y=True)
+    perm = np.random.default_rng(seed).permutation(len(x))
+    test, train = perm[:n_test], perm[n_test:]
+    pca = PCA(n_components=dim, random_state=0).fit(x[train])
+    ztr, zte = pca.transform(x[train]), pca.transform(x[test])
+    mean, std = ztr.mean(0), ztr.std(0)
+    return dict(
+        name="digits",
+        x_train=(ztr - mean) / std,
+        y_train=y[train],
+        x_test=(zte - mean) / std,
+        y_test=y[test],
+        classes=10,
+        input_dim=64,
+        embedding=f"PCA 64 -> {dim} fitted on the training split, standardised",
+    )
