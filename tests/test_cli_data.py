@@ -19,8 +19,8 @@ def test_spirals_lie_on_their_arms():
 
 
 def test_spirals_task_is_seeded():
-    a = _data._spirals_task(3, 4, 50, 20)
-    b = _data._spirals_task(3, 4, 50, 20)
+    a = _data.spirals_task(3, 4, 50, 20)
+    b = _data.spirals_task(3, 4, 50, 20)
     assert np.array_equal(a["x_train"], b["x_train"])
     assert np.array_equal(a["y_test"], b["y_test"])
     assert a["classes"] == 2 and a["input_dim"] == 2
@@ -28,7 +28,7 @@ def test_spirals_task_is_seeded():
 
 def test_digits_task_split_and_scaling():
     pytest.importorskip("sklearn")
-    task = _data._digits_task(0, 6, 297)
+    task = _data.digits_task(0, 6, 297)
     assert task["x_test"].shape == (297, 6)
     assert task["x_train"].shape == (1797 - 297, 6)
     assert set(np.unique(task["y_train"])) == set(range(10))
@@ -46,17 +46,17 @@ def test_training_loop_reduces_loss(arch):
     task = dict(x_train=x[:64], y_train=y[:64], x_test=x[64:], y_test=y[64:], classes=2)
     keys = jnp.stack([jr.PRNGKey(1), jr.PRNGKey(1)])
     decays = jnp.asarray([0.0, 0.1])
-    params, static, losses = _classifiers._train_models(
+    params, static, losses = _classifiers.train_models(
         arch, task, keys, decays, depth=2, steps=100, lr=3e-2
     )
     assert losses.shape == (2, 100)
     # the same key gives the same initialisation, with or without decay
     assert losses[0, 0] == losses[1, 0]
     assert np.all(np.asarray(losses[:, -1]) < 0.5 * np.asarray(losses[:, 0]))
-    model = _classifiers._unbatch(params, static, 0)
+    model = _classifiers.unbatch(params, static, 0)
     x = jnp.asarray(task["x_test"])
-    pred = _classifiers._predict(model, x)
+    pred = _classifiers.predict(model, x)
     assert pred.shape == (16,) and np.mean(np.asarray(pred) == y[64:]) >= 0.8
-    tracks = _classifiers._model_tracks(model, x)
+    tracks = _classifiers.model_tracks(model, x)
     assert tracks.points.shape == (3, 16, 3)  # input + one point per layer
     assert np.allclose(tracks.points[0], x)

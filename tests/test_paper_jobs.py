@@ -86,11 +86,11 @@ def test_digits_needs_sklearn(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(CLIError, match=r"repro"):
-        _data._digits_task(0, 8, 100)
+        _data.digits_task(0, 8, 100)
 
 
 def test_spirals_task_shapes():
-    task = _data._spirals_task(0, 5, 64, 32)
+    task = _data.spirals_task(0, 5, 64, 32)
     assert task["x_train"].shape == (64, 5) and task["x_test"].shape == (32, 5)
     # the padding coordinates are zero; the two classes are both present
     assert np.all(task["x_train"][:, 2:] == 0)
@@ -216,7 +216,7 @@ def test_dae_quick(tmp_path):
 def test_jobs_run_in_float64():
     seen = {}
 
-    @_common._x64
+    @_common.x64
     def job():
         seen["dtype"] = jnp.ones(1).dtype
         return {}

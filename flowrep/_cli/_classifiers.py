@@ -45,7 +45,7 @@ class _Classifier(eqx.Module):
         return self.head(self.body(x))
 
 
-def _make_model(arch: str, key: jax.Array, dim: int, depth: int, classes: int):
+def make_model(arch: str, key: jax.Array, dim: int, depth: int, classes: int):
     k_body, k_head = jr.split(key)
     if arch == "plain":
         body = _PlainNet(k_body, dim, depth)
@@ -54,7 +54,7 @@ def _make_model(arch: str, key: jax.Array, dim: int, depth: int, classes: int):
     return _Classifier(body, eqx.nn.Linear(dim, classes, key=k_head))
 
 
-def _train_models(
+def train_models(
     arch: str,
     task: dict[str, Any],
     keys: jax.Array,
@@ -83,7 +83,7 @@ def _train_models(
 
     # initialise outside the compiled function (the QR and RNG there would
     # only slow XLA down); the same key gives the same init with and without decay
-    models = eqx.filter_vmap(lambda k: _make_model(arch, k, dim, depth, classes))(keys)
+    models = eqx.filter_vmap(lambda k: make_model(arch, k, dim, depth, classes))(keys)
     params, static = eqx.partition(models, eqx.is_inexact_array)
 
     def train_one(params, decay):
@@ -106,7 +106,7 @@ def _train_models(
 
 
 @eqx.filter_jit
-def _predict(model: _Classifier, x: jax.Array) -> jax.Array:
+def predict(model: _Classifier, x: jax.Array) -> jax.Array:
     return jnp.argmax(jax.vmap(model)(x), axis=1)
 
 
@@ -115,11 +115,11 @@ def _resnet_tracks(body: ResNet, x: jax.Array) -> jax.Array:
     return jnp.swapaxes(jax.vmap(body.tracks)(x), 0, 1)
 
 
-def _unbatch(params: Any, static: Any, i: int) -> Any:
+def unbatch(params: Any, static: Any, i: int) -> Any:
     return eqx.combine(jax.tree_util.tree_map(lambda z: z[i], params), static)
 
 
-def _model_tracks(model: _Classifier, x: jax.Array) -> Tracks:
+def model_tracks(model: _Classifier, x: jax.Array) -> Tracks:
     body = model.body
     if isinstance(body, ResNet):
         return Tracks(_resnet_tracks(body, x))

@@ -36,7 +36,7 @@ def colormap(name: str) -> Any:
     return matplotlib.colormaps[name]
 
 
-def _x64(job: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+def x64(job: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     """Run a job with float64 on, whatever the caller's setting (CLI and tests agree)."""
 
     @functools.wraps(job)
@@ -47,7 +47,7 @@ def _x64(job: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     return wrapped
 
 
-def _loglog_slope(xs, ys) -> float:
+def loglog_slope(xs, ys) -> float:
     return float(
         np.polyfit(np.log(np.asarray(xs, float)), np.log(np.asarray(ys, float)), 1)[0]
     )

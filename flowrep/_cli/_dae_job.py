@@ -12,7 +12,7 @@ from typing import Any
 import jax.random as jr
 import numpy as np
 
-from ._common import _loglog_slope, _x64, has_matplotlib
+from ._common import has_matplotlib, loglog_slope, x64
 from ._report import Report
 
 
@@ -96,7 +96,7 @@ def dae_verdicts(summary: dict[str, Any]) -> dict[str, Any]:
                 for r in rows
             ],
             monotone=_strictly_decreasing(dist),
-            loglog_slope=_loglog_slope(ls, dist) if len(ls) >= 2 else None,
+            loglog_slope=loglog_slope(ls, dist) if len(ls) >= 2 else None,
         )
     out["l_sweep"] = sweeps
     out["l_sweep_monotone"] = bool(sweeps) and all(
@@ -105,7 +105,7 @@ def dae_verdicts(summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@_x64
+@x64
 def dae(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
     """Sonoda & Murata's DAE transport on a 2-D Gaussian mixture (THEORY.md section 3).
 

@@ -16,7 +16,7 @@ def _spirals(rng: np.random.Generator, n: int, noise: float) -> tuple[Any, Any]:
     return x + noise * rng.normal(size=x.shape), labels
 
 
-def _spirals_task(seed: int, dim: int, n_train: int, n_test: int) -> dict[str, Any]:
+def spirals_task(seed: int, dim: int, n_train: int, n_test: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     xtr, ytr = _spirals(rng, n_train, 0.03)
     xte, yte = _spirals(rng, n_test, 0.03)
@@ -36,7 +36,7 @@ def _spirals_task(seed: int, dim: int, n_train: int, n_test: int) -> dict[str, A
     )
 
 
-def _digits_task(seed: int, dim: int, n_test: int) -> dict[str, Any]:
+def digits_task(seed: int, dim: int, n_test: int) -> dict[str, Any]:
     try:
         from sklearn.datasets import load_digits
         from sklearn.decomposition import PCA

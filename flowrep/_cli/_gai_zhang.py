@@ -15,9 +15,9 @@ import numpy as np
 
 from .._transport._scores import score_tracks
 from .._transport._tracks import Tracks
-from ._classifiers import _make_model, _model_tracks, _predict, _train_models, _unbatch
-from ._common import _x64, has_matplotlib, subplots
-from ._data import _digits_task, _spirals_task
+from ._classifiers import make_model, model_tracks, predict, train_models, unbatch
+from ._common import has_matplotlib, subplots, x64
+from ._data import digits_task, spirals_task
 from ._report import Report
 
 
@@ -51,14 +51,14 @@ def _gz_dataset(
             ]
         )
         decays = jnp.asarray([wd for _ in seeds for wd in (0.0, weight_decay)])
-        params, static, losses = _train_models(
+        params, static, losses = train_models(
             arch, task, keys, decays, depth=depth, steps=steps, lr=lr
         )
         for i in range(len(keys)):
             name = arch + ("+wd" if i % 2 else "")
-            model = _unbatch(params, static, i)
-            acc = float(np.mean(np.asarray(_predict(model, x_test)) == y_test))
-            tracks = _model_tracks(model, x_score)
+            model = unbatch(params, static, i)
+            acc = float(np.mean(np.asarray(predict(model, x_test)) == y_test))
+            tracks = model_tracks(model, x_score)
             sc = score_tracks(tracks, method="exact")
             row = {k: float(getattr(sc, k)) for k in _GZ_METRICS}
             row.update(
@@ -72,8 +72,8 @@ def _gz_dataset(
             if i < 2:
                 shown[name] = tracks
         # control: the same architecture untrained (first seed's initialisation)
-        init = _make_model(arch, keys[0], x_score.shape[1], depth, int(task["classes"]))
-        sc = score_tracks(_model_tracks(init, x_score), method="exact")
+        init = make_model(arch, keys[0], x_score.shape[1], depth, int(task["classes"]))
+        sc = score_tracks(model_tracks(init, x_score), method="exact")
         at_init[arch] = {k: float(getattr(sc, k)) for k in _GZ_METRICS}
     table = []
     for name in _GZ_MODELS:
@@ -123,7 +123,7 @@ def _gz_dataset(
     return out, shown
 
 
-@_x64
+@x64
 def gai_zhang(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
     """Gai & Zhang (arXiv 2102.09235): with weight decay, trained ResNets' tracks approach the W2 geodesic.
 
@@ -155,8 +155,8 @@ def gai_zhang(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
         n_score, lr, wd = 500, 5e-3, 0.1
     sp, dg = cfg["spirals"], cfg["digits"]
     tasks = [
-        _spirals_task(seed, sp["dim"], sp["n_train"], sp["n_test"]),
-        _digits_task(seed, dg["dim"], dg["n_test"]),
+        spirals_task(seed, sp["dim"], sp["n_train"], sp["n_test"]),
+        digits_task(seed, dg["dim"], dg["n_test"]),
     ]
     results, shown = {}, {}
     for task in tasks:

@@ -18,7 +18,7 @@ import numpy as np
 from .._depth._flow import flow
 from .._depth._plainnet import plain_net_flow, refine
 from .._width._activations import LeakyReLU
-from ._common import _loglog_slope, _x64, colormap, has_matplotlib, subplots
+from ._common import colormap, has_matplotlib, loglog_slope, subplots, x64
 from ._report import Report
 
 
@@ -49,7 +49,7 @@ def orientation_preserving_mlp(
     return mlp
 
 
-@_x64
+@x64
 def li_shi(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
     """Li & Shi (arXiv 1708.06257): a plain net is a glued flow; n Euler steps per piece refine it.
 
@@ -92,8 +92,8 @@ def li_shi(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
         )
     errors = [r["max_error"] for r in rows]
     fit = [i for i, n in enumerate(ns) if n >= n_fit]
-    slope = _loglog_slope([ns[i] for i in fit], [errors[i] for i in fit])
-    slope_all = _loglog_slope(ns, errors)
+    slope = loglog_slope([ns[i] for i in fit], [errors[i] for i in fit])
+    slope_all = loglog_slope(ns, errors)
     local = [float(np.log2(a / b)) for a, b in zip(errors, errors[1:])]
     decreasing = bool(all(b < a for a, b in zip(errors, errors[1:])))
 
