@@ -22,7 +22,6 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from diffrax._solver.runge_kutta import AbstractERK
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Points
@@ -398,7 +397,7 @@ def flow(
         and t1c is not None
         and t1c > t0c
         and isinstance(controller, diffrax.AbstractAdaptiveStepSizeController)
-        and isinstance(solver_, AbstractERK)
+        and isinstance(solver_, diffrax.AbstractERK)
         and getattr(solver_.tableau, "b_error", None) is not None
     )
     needs_probes = log_density == "hutchinson" or jacobian

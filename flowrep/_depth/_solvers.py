@@ -5,11 +5,9 @@ from typing import ClassVar
 
 import diffrax
 import numpy as np
-from diffrax._local_interpolation import ThirdOrderHermitePolynomialInterpolation
-from diffrax._solver.runge_kutta import AbstractERK, ButcherTableau
 
 
-_rk4_tableau = ButcherTableau(
+_rk4_tableau = diffrax.ButcherTableau(
     a_lower=(np.array([0.5]), np.array([0.0, 0.5]), np.array([0.0, 0.0, 1.0])),
     b_sol=np.array([1 / 6, 1 / 3, 1 / 3, 1 / 6]),
     # Embedded midpoint method (order 2): only for adaptive use; fixed steps ignore it.
@@ -18,17 +16,17 @@ _rk4_tableau = ButcherTableau(
 )
 
 
-class RK4(AbstractERK):
+class RK4(diffrax.AbstractERK):
     """The classical 4th-order Runge-Kutta method (4 stages), for fixed steps.
 
     Carries an embedded midpoint method so it also runs under a
     `PIDController`, though `Tsit5`/`Dopri5` are better adaptive choices.
     """
 
-    tableau: ClassVar[ButcherTableau] = _rk4_tableau
+    tableau: ClassVar[diffrax.ButcherTableau] = _rk4_tableau
     interpolation_cls: ClassVar[
-        Callable[..., ThirdOrderHermitePolynomialInterpolation]
-    ] = ThirdOrderHermitePolynomialInterpolation.from_k
+        Callable[..., diffrax.ThirdOrderHermitePolynomialInterpolation]
+    ] = diffrax.ThirdOrderHermitePolynomialInterpolation.from_k
 
     def order(self, terms):
         del terms
@@ -87,10 +85,10 @@ def _tableau(solver) -> tuple[tuple, np.ndarray, np.ndarray] | None:
     """(a_lower, b_sol, c) of an explicit RK solver, trailing unused stages dropped."""
     if type(solver) is diffrax.Euler:
         return (), np.array([1.0]), np.zeros(0)
-    if not isinstance(solver, AbstractERK):
+    if not isinstance(solver, diffrax.AbstractERK):
         return None
     tab = solver.tableau
-    if not isinstance(tab, ButcherTableau):
+    if not isinstance(tab, diffrax.ButcherTableau):
         return None
     a_lower = tuple(np.asarray(a) for a in tab.a_lower)
     b = np.asarray(tab.b_sol)
