@@ -33,3 +33,7 @@ from ._result import (
     FlowResult as FlowResult,
 )
 from ._solvers import RK4 as RK4
+from ._vector_field import (
+    AbstractUnitField as AbstractUnitField,
+    AbstractVectorField as AbstractVectorField,
+)

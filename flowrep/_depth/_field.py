@@ -20,6 +20,7 @@ from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Point, Points, UnitBiases, UnitScales
 from .._width._activations import AbstractActivation, get_activation
+from ._vector_field import AbstractUnitField
 
 
 Basis = Literal["linear", "piecewise_constant", "chebyshev", "constant"]
@@ -71,7 +72,7 @@ def _check_knots(knots: Sequence[float] | ArrayLike, basis: str) -> tuple[float,
     return knots
 
 
-class RidgeletField(eqx.Module):
+class RidgeletField(AbstractUnitField):
     """A time-dependent vector field $v_t(x)=\\sum_jc_j(t)\\sigma(a_j(t)\\cdot x-b_j(t))$.
 
     The double continuum limit of a ResNet (THEORY.md section 2): each layer's

@@ -26,6 +26,7 @@ from jaxtyping import Array
 from .._custom_types import Key, Points
 from .._io import _write_atomic
 from ._flow import flow
+from ._vector_field import as_vector_field
 
 
 def sinkhorn_loss(x: Points, y: Points, epsilon: float = 0.05) -> Array:
@@ -84,6 +85,13 @@ def _concrete_time(t: Any, name: str) -> float:
         raise ValueError(
             f"`{name}` must be a concrete number (pass it, or use a field with a `{name}` attribute); got {t!r}."
         ) from None
+
+
+def _default(given: Any, field_value: Any, fallback: float) -> Any:
+    """`given`, else the field's value, else `fallback` (the first that is not None)."""
+    if given is not None:
+        return given
+    return fallback if field_value is None else field_value
 
 
 def _hashable(x: Any) -> bool:
@@ -238,8 +246,8 @@ def fit(
     loss names or bad sizes; `FloatingPointError` when the loss stops being
     finite.
     """
-    dim = getattr(field, "dim", None)
-    source = _check_cloud(source, "source", dim if isinstance(dim, int) else None)
+    vf = as_vector_field(field)
+    source = _check_cloud(source, "source", vf.dim)
     target = _check_cloud(target, "target", source.shape[1])
     if isinstance(loss, str):
         if loss == "mse":
@@ -261,8 +269,8 @@ def fit(
             f"batch_size must be in [1, {min(n, p)}] (the smaller sample size); got {batch_size}."
         )
     # Concrete Python numbers: they are part of the compiled step's static key.
-    t0 = _concrete_time(getattr(field, "t0", 0.0) if t0 is None else t0, "t0")
-    t1 = _concrete_time(getattr(field, "t1", 1.0) if t1 is None else t1, "t1")
+    t0 = _concrete_time(_default(t0, vf.t0, 0.0), "t0")
+    t1 = _concrete_time(_default(t1, vf.t1, 1.0), "t1")
     kw: dict[str, Any] = (
         dict(solver="rk4", num_steps=16) if flow_kwargs is None else dict(flow_kwargs)
     )

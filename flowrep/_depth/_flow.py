@@ -13,7 +13,6 @@ otherwise). Optional extra state rides along the same solve:
 """
 
 import math
-from collections.abc import Callable
 from typing import Any, Literal
 
 import diffrax
@@ -21,17 +20,17 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from .._custom_types import Key, Points
+from .._custom_types import Key, Points, VectorFieldFn
 from ._integrate import _adaptive_solve, _scan_solve
 from ._result import FlowResult
 from ._solvers import _get_adjoint, _get_solver, _tableau
 from ._term import _FlowTerm
+from ._vector_field import AbstractVectorField, as_vector_field
 
 
-def _with_breakpoints(controller, field):
+def _with_breakpoints(controller, field: AbstractVectorField):
     """Clip adaptive steps to the field's kinks (`step_ts`) and jumps (`jump_ts`).
 
     A field that is only piecewise smooth in time (a `RidgeletField` on a knot
@@ -39,22 +38,12 @@ def _with_breakpoints(controller, field):
     the steps that straddle a knot, and every rejected step is also paid for
     again by reverse-mode differentiation.
     """
-    step_ts, jump_ts = _field_times(field, "step_ts"), _field_times(field, "jump_ts")
-    if step_ts is None and jump_ts is None:
+    step_ts, jump_ts = tuple(field.step_ts), tuple(field.jump_ts)
+    if not step_ts and not jump_ts:
         return controller
-    return diffrax.ClipStepSizeController(controller, step_ts=step_ts, jump_ts=jump_ts)
-
-
-def _field_times(field, name):
-    """`field.<name>` (a sequence or array of times) as a tuple; None if absent or empty."""
-    ts = getattr(field, name, None)
-    if ts is None:
-        return None
-    try:
-        ts = tuple(np.asarray(ts, dtype=float).reshape(-1).tolist())
-    except (TypeError, jax.errors.ConcretizationTypeError):  # traced: pass as is
-        return jnp.asarray(ts).reshape(-1)
-    return ts or None
+    return diffrax.ClipStepSizeController(
+        controller, step_ts=step_ts or None, jump_ts=jump_ts or None
+    )
 
 
 def _concrete_float(x) -> float | None:
@@ -64,10 +53,10 @@ def _concrete_float(x) -> float | None:
         return None
 
 
-def _check_field_shape(field, t0, x0, args):
+def _check_field_shape(field: AbstractVectorField, t0, x0, args):
     m = x0.shape[-1]
-    dim = getattr(field, "dim", None)
-    if isinstance(dim, int) and dim != m:
+    dim = field.dim
+    if dim is not None and dim != m:
         raise ValueError(
             f"The points have dimension m={m} but the field acts on R^{dim}; "
             f"expected x0 of shape [n, {dim}] or [{dim}]."
@@ -212,7 +201,7 @@ _solve = eqx.filter_jit(_solve_counted)
 
 
 def flow(
-    field: Callable[[Any, Array, Any], Array],
+    field: AbstractVectorField | VectorFieldFn,
     x0: Points | Array,
     t0: float | ArrayLike | None = None,
     t1: float | ArrayLike | None = None,
@@ -313,10 +302,9 @@ def flow(
         raise ValueError(
             f"x0 is empty (shape {x0.shape}); need n >= 1 points in m >= 1 dims."
         )
-    if t0 is None:
-        t0 = getattr(field, "t0", None)
-    if t1 is None:
-        t1 = getattr(field, "t1", None)
+    field = as_vector_field(field)
+    t0 = field.t0 if t0 is None else t0
+    t1 = field.t1 if t1 is None else t1
     if t0 is None or t1 is None:
         raise ValueError("Give t0 and t1 (this field has no default time interval).")
     t0c, t1c = _concrete_float(t0), _concrete_float(t1)

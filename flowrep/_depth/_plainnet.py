@@ -34,6 +34,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float
 
 from .._width._activations import ReLU
 from ._resnet import _piece_index, euler_network, ResNet
+from ._vector_field import AbstractUnitField
 
 
 _PROBES = np.array([-3.0, -2.0, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0, 3.0])
@@ -198,7 +199,7 @@ def _as_layers(
     return weights, slopes
 
 
-class PlainNetField(eqx.Module):
+class PlainNetField(AbstractUnitField):
     """The glued, piecewise-in-time velocity field of a plain network (Li & Shi).
 
     Time runs over $[0,P]$, $P$ unit pieces (five per layer: rotation $V^\\top$,
@@ -252,9 +253,9 @@ class PlainNetField(eqx.Module):
         return float(self.num_pieces)
 
     @property
-    def jump_ts(self) -> Array:
+    def jump_ts(self) -> tuple[float, ...]:
         """Interior piece boundaries $1,\\dots,P-1$ (where the field jumps)."""
-        return jnp.arange(1, self.num_pieces, dtype=self.shifts.dtype)
+        return tuple(float(p) for p in range(1, self.num_pieces))
 
     def stepsize_controller(
         self, rtol: float = 1e-8, atol: float = 1e-8

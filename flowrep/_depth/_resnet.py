@@ -25,6 +25,7 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Key, Point, RealScalarLike
 from .._width._activations import AbstractActivation, get_activation
 from .._width._integral_net import IntegralNetwork
+from ._vector_field import AbstractUnitField, as_vector_field
 
 
 def _knots(t0: float, t1: float, depth: int) -> np.ndarray:
@@ -146,15 +147,17 @@ def _stack_blocks(
 
 
 @eqx.filter_jit
-def _blocks_on_grid(field: Any, ts: Array, h: float, dim: int) -> IntegralNetwork:
-    """Blocks $h\\,v_{t_l}$ of a unit-exposing field on the grid `ts`, stacked (one compiled call)."""
+def _blocks_on_grid(
+    field: AbstractUnitField, ts: Array, h: float, dim: int
+) -> IntegralNetwork:
+    """Blocks $h\\,v_{t_l}$ of a unit field on the grid `ts`, stacked (one compiled call)."""
     a, b, c = jax.vmap(field.units_at)(ts)
-    bias_at = getattr(field, "bias_at", None)
-    bias = None if bias_at is None else h * jax.vmap(bias_at)(ts)
+    bias = jax.vmap(field.bias_at)(ts)
     if a.ndim != 3 or a.shape[2] != dim or c.shape != a.shape:
         raise ValueError(
-            f"`field.units_at` must return a [J, {dim}], b [J], c [J, {dim}]; got a {a.shape[1:]}, c {c.shape[1:]}."
+            f"`field.units_at` must return a (J, {dim}), b (J,), c (J, {dim}); got a {a.shape[1:]}, c {c.shape[1:]}."
         )
+    bias = None if bias is None else h * bias
     return _stack_blocks(a, b, h * c, bias, get_activation(field.sigma))
 
 
@@ -356,35 +359,29 @@ def euler_network(
     `t0`/`t1`/`dim`, or units of the wrong shape.
     """
     depth = _check_depth(depth)
-    if t0 is None:
-        t0 = getattr(field, "t0", None)
-    if t1 is None:
-        t1 = getattr(field, "t1", None)
+    vf = as_vector_field(field)
+    t0 = vf.t0 if t0 is None else t0
+    t1 = vf.t1 if t1 is None else t1
     if t0 is None or t1 is None:
         raise ValueError(
             "The field has no `t0`/`t1` attributes: pass `t0=` and `t1=` to euler_network."
         )
     t0f, t1f = _check_interval(t0, t1)
-    if dim is None:
-        dim = getattr(field, "dim", None)
+    dim = vf.dim if dim is None else dim
     if dim is None:
         raise ValueError(
             "The field has no `dim` attribute: pass `dim=` to euler_network."
         )
     dim = int(dim)
     h = (t1f - t0f) / depth
-    if hasattr(field, "units_at") and hasattr(field, "sigma"):
+    if isinstance(vf, AbstractUnitField):
         ts = jnp.asarray(_knots(t0f, t1f, depth))
-        blocks = _blocks_on_grid(field, ts, h, dim)
+        blocks = _blocks_on_grid(vf, ts, h, dim)
         return ResNet(blocks, t0=t0f, t1=t1f)
-    if not callable(field):
-        raise TypeError(
-            f"`field` must be a vector field v(t, x, args); got {type(field).__name__}."
-        )
     return EulerNetwork(field=field, args=args, t0=t0f, t1=t1f, depth=depth, dim=dim)
 
 
-class ResNetField(eqx.Module):
+class ResNetField(AbstractUnitField):
     """A finite ResNet read as a piecewise-constant-in-time vector field.
 
     On $[t_l,t_{l+1})$ the field is block $l$'s residual divided by $h$:
@@ -411,9 +408,9 @@ class ResNetField(eqx.Module):
         return self.blocks.a.shape[1]
 
     @property
-    def jump_ts(self) -> Array:
+    def jump_ts(self) -> tuple[float, ...]:
         """Interior block boundaries $t_1,\\dots,t_{L-1}$ (where the field jumps)."""
-        return jnp.asarray(_knots(self.t0, self.t1, self.depth)[1:])
+        return tuple(_knots(self.t0, self.t1, self.depth)[1:].tolist())
 
     def stepsize_controller(
         self, rtol: float = 1e-8, atol: float = 1e-8

@@ -6,36 +6,17 @@
   $\\int\\|\\nabla v_t(x_t)\\|_F^2dt$ (the latter as $\\|J\\varepsilon\\|^2$).
 """
 
-from typing import Any
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-
-def _batched(field, t, xs, args):
-    batch_call = getattr(field, "batch_call", None)
-    if batch_call is not None:
-        return batch_call(t, xs, args)
-    return jax.vmap(field, in_axes=(None, 0, None))(t, xs, args)
-
-
-def _exact_divergence(field, t, xs, args):
-    batch_div = getattr(field, "batch_divergence", None)
-    if batch_div is not None:
-        return batch_div(t, xs, args)
-
-    def one(x):
-        fn = lambda y: field(t, y, args)  # noqa: E731
-        return fn(x), jnp.trace(jax.jacfwd(fn)(x))
-
-    return jax.vmap(one)(xs)
+from ._vector_field import AbstractVectorField
 
 
 class _FlowTerm(eqx.Module):
     """The augmented batched vector field of `flow` (a module, so adjoints see the field's arrays)."""
 
-    field: Any
+    field: AbstractVectorField
     log_density: str | None = eqx.field(static=True)
     kinetic: bool = eqx.field(static=True)
     jacobian: bool = eqx.field(static=True)
@@ -47,7 +28,7 @@ class _FlowTerm(eqx.Module):
         needs_jvp = self.log_density == "hutchinson" or self.jacobian
         div = None
         if needs_jvp:
-            fn = lambda z: _batched(self.field, t, z, user_args)  # noqa: E731
+            fn = lambda z: self.field.batch_call(t, z, user_args)  # noqa: E731
 
             def jvp(eps):
                 return jax.jvp(fn, (xs,), (eps,))
@@ -58,11 +39,11 @@ class _FlowTerm(eqx.Module):
             if self.jacobian:
                 out["jac"] = jnp.mean(jnp.sum(jeps**2, axis=-1), axis=0)
             if self.log_density == "exact":
-                _, div = _exact_divergence(self.field, t, xs, user_args)
+                _, div = self.field.batch_divergence(t, xs, user_args)
         elif self.log_density == "exact":
-            v, div = _exact_divergence(self.field, t, xs, user_args)
+            v, div = self.field.batch_divergence(t, xs, user_args)
         else:
-            v = _batched(self.field, t, xs, user_args)
+            v = self.field.batch_call(t, xs, user_args)
         out["x"] = v
         if div is not None:
             out["logp"] = -div
