@@ -263,7 +263,7 @@ def flow(
         `num_steps` (and no `ts`); for an adaptive explicit RK solve forward
         in time with no `ts` it runs flowrep's own loop over diffrax's solver
         step and controller (checkpointed like `"recursive"`, with the same
-        steps, values and gradients as `diffeqsolve`, ~5-10% faster);
+        steps, values and gradients as `diffeqsolve`, less overhead);
         otherwise `"recursive"`. `"scan"`: one `lax.scan` over the
         steps storing every stage (fastest, memory O(steps x stages x n x J));
         `"scan_checkpoint"`: the same with each step rematerialised (memory

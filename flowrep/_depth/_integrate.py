@@ -65,8 +65,8 @@ def _adaptive_solve(term, solver, controller, y0, t0, t1, dt0, args, max_steps):
 
     Diffrax's own solver step and step-size controller, driven by one
     checkpointed while loop (reverse mode as `RecursiveCheckpointAdjoint`)
-    without `diffeqsolve`'s output, event and dense-output machinery, which on
-    CPU costs ~20% of a gradient through the solve. Same steps, same
+    without `diffeqsolve`'s output, event and dense-output machinery, whose
+    overhead a gradient through the solve pays at every step. Same steps, same
     acceptance decisions, same statistics and result codes as `diffeqsolve`
     (tested).
     """
