@@ -35,7 +35,7 @@ def sinkhorn_loss(x: Points, y: Points, epsilon: float = 0.05) -> Array:
     Squared Euclidean cost, uniform weights, `ott.tools.sinkhorn_divergence`
     on `PointCloud`s (differentiable by implicit differentiation).
 
-    **Arguments:** `x` `[n, m]`, `y` `[p, m]`; `epsilon` the entropic
+    **Arguments:** `x` `(n, d)`, `y` `(p, d)`; `epsilon` the entropic
     regularisation (absolute, in units of the squared distance).
 
     **Returns:** a scalar.
@@ -218,9 +218,10 @@ def fit(
 
     **Arguments:**
 
-    - `field`: an `eqx.Module` vector field `field(t, x, args)` (e.g. a
-        `RidgeletField`); its inexact arrays are trained.
-    - `source`: `[n, m]` samples to push; `target`: `[p, m]` samples to reach
+    - `field`: an `AbstractVectorField` (e.g. a `RidgeletField`) or any
+        `eqx.Module` vector field `field(t, x, args)`; its inexact arrays are
+        trained, and the trained field has the same type.
+    - `source`: `(n, d)` samples to push; `target`: `(p, d)` samples to reach
         (`p = n`, paired row by row, for `loss="mse"`).
     - `key`: PRNG key (keyword-only).
     - `loss`: `"sinkhorn"` (debiased Sinkhorn divergence through ott-jax),
@@ -239,7 +240,7 @@ def fit(
         `dict(solver="rk4", num_steps=16)`: fixed steps, fixed cost).
     - `progress`: show a tqdm progress bar.
 
-    **Returns:** `(trained_field, history)`, with `history` a dict of `[steps]`
+    **Returns:** `(trained_field, history)`, with `history` a dict of `(steps,)`
     NumPy arrays: `"loss"` (the total), `"data"`, `"kinetic"`, `"jacobian"`.
 
     **Raises:** `ValueError` on shape mismatches, NaN/inf samples, unknown

@@ -2,7 +2,7 @@
 
 A deep network is the time-$T$ map of a flow (THEORY.md section 2; Sonoda &
 Murata, JMLR 2019). `flow` solves the ODE for `n` points at once inside one
-`diffrax.diffeqsolve`: the state is the `[n, m]` array and the field is
+`diffrax.diffeqsolve`: the state is the `(n, d)` array and the field is
 evaluated on the whole batch (`field.batch_call` when it has one, a `vmap`
 otherwise). Optional extra state rides along the same solve:
 
@@ -58,8 +58,8 @@ def _check_field_shape(field: AbstractVectorField, t0, x0, args):
     dim = field.dim
     if dim is not None and dim != m:
         raise ValueError(
-            f"The points have dimension m={m} but the field acts on R^{dim}; "
-            f"expected x0 of shape [n, {dim}] or [{dim}]."
+            f"The points have dimension d={m} but the field acts on R^{dim}; "
+            f"expected x0 of shape (n, {dim}) or ({dim},)."
         )
     try:
         out = jax.eval_shape(lambda x: field(t0, x, args), x0[0])
@@ -227,19 +227,20 @@ def flow(
 
     The time-$t_1$ map of the flow is the depth limit of a ResNet (THEORY.md
     section 2). All `n` points are integrated in one `diffrax.diffeqsolve`
-    whose state is the `[n, m]` array (one shared adaptive step size; error
+    whose state is the `(n, d)` array (one shared adaptive step size; error
     control is over the whole batch). With $t_1<t_0$ it integrates backward:
     the inverse map.
 
     **Arguments:**
 
-    - `field`: any vector field `field(t, x, args) -> dx` on one point `[m]`
-        (a `RidgeletField`, an `eqx.Module`, a plain function). A field with
-        a `batch_call(t, xs, args)` method is evaluated on the whole batch by
-        it (`RidgeletField` fuses it into two matmuls); otherwise `jax.vmap`.
-    - `x0`: `[n, m]` starting points, or one point `[m]`.
+    - `field`: an `AbstractVectorField` (e.g. a `RidgeletField`), or any
+        callable `field(t, x, args) -> dx` on one point `(d,)` (an
+        `eqx.Module`, a plain function), wrapped once. The batch is evaluated
+        by `field.batch_call` (`RidgeletField` fuses it into two matmuls; a
+        `vmap` by default).
+    - `x0`: `(n, d)` starting points, or one point `(d,)`.
     - `t0`, `t1`: start and end times (default: the field's `t0`, `t1`).
-    - `ts`: `[T]` times to record (monotone from `t0` towards `t1`); default
+    - `ts`: `(T,)` times to record (monotone from `t0` towards `t1`); default
         `[t0, t1]`.
     - `solver`: a name (`"tsit5"` default, `"dopri5"`, `"dopri8"`, `"bosh3"`,
         `"euler"`, `"heun"`, `"midpoint"`, `"ralston"`, `"rk4"`) or a diffrax
@@ -297,10 +298,10 @@ def flow(
     if single:
         x0 = x0[None]
     if x0.ndim != 2:
-        raise ValueError(f"x0 must have shape [n, m] or [m]; got {x0.shape}.")
+        raise ValueError(f"x0 must have shape (n, d) or (d,); got {x0.shape}.")
     if x0.shape[0] == 0 or x0.shape[1] == 0:
         raise ValueError(
-            f"x0 is empty (shape {x0.shape}); need n >= 1 points in m >= 1 dims."
+            f"x0 is empty (shape {x0.shape}); need n >= 1 points in d >= 1 dims."
         )
     field = as_vector_field(field)
     t0 = field.t0 if t0 is None else t0

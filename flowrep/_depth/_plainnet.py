@@ -50,9 +50,9 @@ def rotation_log(r: ArrayLike) -> np.ndarray:
     $\\det R=1$) are paired into rotations by $\\pi$. Unlike the principal
     `scipy.linalg.logm` this stays real when $-1$ is an eigenvalue.
 
-    **Arguments:** `r`: `[d, d]` rotation (orthogonal, determinant +1).
+    **Arguments:** `r`: `(d, d)` rotation (orthogonal, determinant +1).
 
-    **Returns:** `[d, d]` float64 skew-symmetric generator.
+    **Returns:** `(d, d)` float64 skew-symmetric generator.
 
     **Raises:** `ValueError` if `r` is not square, not orthogonal or has
     determinant -1.
@@ -97,7 +97,7 @@ def rotation_log(r: ArrayLike) -> np.ndarray:
 def _leak_slopes(fn: Callable, shape: tuple[int, ...], what: str) -> np.ndarray:
     """Negative-side slopes $\\alpha$ of an elementwise piecewise-linear activation.
 
-    `fn` maps probes `[*shape, P]` (or `[P]` broadcast) to values; it must be
+    `fn` maps probes `[*shape, P]` (or `(P,)` broadcast) to values; it must be
     $z$ for $z\\ge0$ and $\\alpha z$ for $z<0$ with $\\alpha\\ge0$. Returns $\\alpha$
     per unit: 0 for ReLU, 1 for the identity.
     """
@@ -221,8 +221,8 @@ class PlainNetField(AbstractUnitField):
     themselves; `field.stepsize_controller(rtol, atol)` builds the same
     controller for other tolerances or for `diffrax.diffeqsolve`.
 
-    **Fields:** `generators` `[P, d, d]` ($A_p$), `shifts` `[P, d]` ($\\beta_p$),
-    `rates` `[P, d]` ($\\kappa_p$), `singular` `[P, d]` (ReLU coordinates);
+    **Fields:** `generators` `(P, d, d)` ($A_p$), `shifts` `(P, d)` ($\\beta_p$),
+    `rates` `(P, d)` ($\\kappa_p$), `singular` `(P, d)` (ReLU coordinates);
     static `kinds` (piece names), `layers` (layer of each piece), `dim`,
     `relu_eps`.
     """
@@ -289,7 +289,7 @@ class PlainNetField(AbstractUnitField):
         return jnp.where(self.singular[p], self.rates[p] / den, self.rates[p])
 
     def __call__(self, t: ArrayLike, x: Array, args: Any = None) -> Array:
-        """$v(t,x)$ for one point `x` `[d]` (the diffrax convention)."""
+        """$v(t,x)$ for one point `x` `(d,)` (the diffrax convention)."""
         p, s = self._piece(t)
         return (
             self.generators[p] @ x
@@ -298,7 +298,7 @@ class PlainNetField(AbstractUnitField):
         )
 
     def batch_call(self, t: ArrayLike, xs: Array, args: Any = None) -> Array:
-        """$v(t,x_i)$ for a batch `xs` `[n, d]` (used by `flowrep.flow`)."""
+        """$v(t,x_i)$ for a batch `xs` `(n, d)` (used by `flowrep.flow`)."""
         p, s = self._piece(t)
         return (
             xs @ self.generators[p].T

@@ -25,7 +25,7 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Key, Point, RealScalarLike
 from .._width._activations import AbstractActivation, get_activation
 from .._width._integral_net import IntegralNetwork
-from ._vector_field import AbstractUnitField, as_vector_field
+from ._vector_field import AbstractUnitField, AbstractVectorField, as_vector_field
 
 
 def _knots(t0: float, t1: float, depth: int) -> np.ndarray:
@@ -105,7 +105,7 @@ class AbstractResNet(eqx.Module):
 
     @property
     def ts(self) -> Array:
-        """The block times $t_l=t_0+lh$, `[L]`."""
+        """The block times $t_l=t_0+lh$, `(L,)`."""
         return jnp.asarray(_knots(self.t0, self.t1, self.depth))
 
     def _scan(self, x: Array, keep: bool):
@@ -119,7 +119,7 @@ class AbstractResNet(eqx.Module):
         return lax.scan(body, x, dynamic)
 
     def __call__(self, x: Point) -> Point:
-        """The network's output $x_L$ for one input point `x` `[m]`.
+        """The network's output $x_L$ for one input point `x` `(d,)`.
 
         **Raises:** `ValueError` for a wrong shape; a runtime error for NaN/inf in `x`.
         """
@@ -128,7 +128,7 @@ class AbstractResNet(eqx.Module):
         return out
 
     def tracks(self, x: Point) -> Array:
-        """Features after each block: `[L+1, m]`, row 0 is `x` itself (vmap for batches)."""
+        """Features after each block: `(L+1, d)`, row 0 is `x` itself (vmap for batches)."""
         x = _check_point(x, self.dim, type(self).__name__)
         _, xs = self._scan(x, keep=True)
         assert xs is not None
@@ -195,8 +195,8 @@ class ResNet(AbstractResNet):
     ):
         """**Arguments:**
 
-        - `blocks`: stacked integral networks; `a` `[L, J, m]`, `b` `[L, J]`,
-          `c` `[L, J, m]`, `bias` `[L, m]` or `None`.
+        - `blocks`: stacked integral networks; `a` `(L, J, d)`, `b` `(L, J)`,
+          `c` `(L, J, d)`, `bias` `(L, d)` or `None`.
         - `t0`, `t1`: the depth interval (only used to read the ResNet as a field).
 
         **Raises:** `ValueError` if the block shapes do not stack or the blocks'
@@ -323,7 +323,7 @@ class EulerNetwork(AbstractResNet):
 
 
 def euler_network(
-    field: Callable,
+    field: AbstractVectorField | Callable,
     depth: int,
     *,
     t0: RealScalarLike | None = None,
@@ -337,9 +337,9 @@ def euler_network(
     with $h=(t_1-t_0)/L$, $t_l=t_0+lh$; it converges to the time-$(t_1-t_0)$
     flow map at rate $O(1/L)$ for Lipschitz fields.
 
-    For a field that exposes its hidden units (`units_at(t) -> (a [J, m],
-    b [J], c [J, m])` and `sigma`; optionally `bias_at(t) -> [m]`), such as
-    `RidgeletField`, `PlainNetField` or the field of a ResNet, the result is
+    For an `AbstractUnitField` (hidden units `units_at(t) -> (a (J, d),
+    b (J,), c (J, d))`, `sigma`, and an optional `bias_at(t) -> (d,)`), such
+    as `RidgeletField`, `PlainNetField` or the field of a ResNet, the result is
     a `ResNet` whose block $l$ is the integral network with output weights
     $h\\,c_j(t_l)$. For any other callable $v(t,x,\\text{args})$ it is an
     `EulerNetwork` that calls the field once per block.
@@ -425,7 +425,7 @@ class ResNetField(AbstractUnitField):
         return _piece_index(knots, jnp.asarray(t), self.t0, self.t1)
 
     def units_at(self, t: ArrayLike) -> tuple[Array, Array, Array]:
-        """$(a,b,c)$ of the block active at time `t`: `[J, m]`, `[J]`, `[J, m]`."""
+        """$(a,b,c)$ of the block active at time `t`: `(J, d)`, `(J,)`, `(J, d)`."""
         i = self._index(t)
         return self.blocks.a[i], self.blocks.b[i], self.blocks.c[i]
 
@@ -440,7 +440,7 @@ class ResNetField(AbstractUnitField):
         return self.sigma(a @ x - b) @ c + self.bias_at(t)
 
     def batch_call(self, t: ArrayLike, xs: Array, args: Any = None) -> Array:
-        """$v_t(x_i)$ for a batch `xs` `[n, m]` (used by `flowrep.flow`)."""
+        """$v_t(x_i)$ for a batch `xs` `(n, d)` (used by `flowrep.flow`)."""
         a, b, c = self.units_at(t)
         return self.sigma(xs @ a.T - b) @ c + self.bias_at(t)
 

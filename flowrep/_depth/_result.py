@@ -15,13 +15,13 @@ class FlowResult(eqx.Module):
 
     **Fields / properties:**
 
-    - `ts`: `[T]` the saved times.
-    - `tracks`: `[T, n, m]` the points at those times (`[T, m]` for one point).
-    - `xs`: `[n, m]` the points at the last saved time (normally $t_1$).
-    - `log_density_tracks`: `[T, n]` $\\log\\mu_t(x_t)-\\log\\mu_{t_0}(x_0)$, or `None`.
-    - `log_density_change`: `[n]` its value at the last saved time, or `None`.
-    - `kinetic`: `[n]` $\\int\\|v_t(x_t)\\|^2dt$ over the solve, or `None`.
-    - `jacobian_frobenius`: `[n]` $\\int\\|\\nabla v_t(x_t)\\|_F^2dt$ (an
+    - `ts`: `(T,)` the saved times.
+    - `tracks`: `(T, n, d)` the points at those times (`(T, d)` for one point).
+    - `xs`: `(n, d)` the points at the last saved time (normally $t_1$).
+    - `log_density_tracks`: `(T, n)` $\\log\\mu_t(x_t)-\\log\\mu_{t_0}(x_0)$, or `None`.
+    - `log_density_change`: `(n,)` its value at the last saved time, or `None`.
+    - `kinetic`: `(n,)` $\\int\\|v_t(x_t)\\|^2dt$ over the solve, or `None`.
+    - `jacobian_frobenius`: `(n,)` $\\int\\|\\nabla v_t(x_t)\\|_F^2dt$ (an
       unbiased estimate when Hutchinson probes are used), or `None`.
     - `stats`: solver statistics (`num_steps`, `num_accepted_steps`, ...).
     - `result`: a `diffrax.RESULTS`; `successful` is `result == successful`.
@@ -50,7 +50,7 @@ class FlowResult(eqx.Module):
         return self.result == diffrax.RESULTS.successful
 
     def log_densities(self, log_density0: ArrayLike) -> Array:
-        """$\\log\\mu_t(x_t)$ at the saved times, `[T, n]`, from $\\log\\mu_{t_0}(x_0)$ `[n]`."""
+        """$\\log\\mu_t(x_t)$ at the saved times, `(T, n)`, from $\\log\\mu_{t_0}(x_0)$ `(n,)`."""
         if self.log_density_tracks is None:
             raise ValueError(
                 "This flow did not track the log-density: call flow(..., log_density='exact' or 'hutchinson')."
@@ -68,8 +68,8 @@ def flow_entropy(result: FlowResult, log_density0: ArrayLike) -> Array:
     **Arguments:**
 
     - `result`: a `FlowResult` from `flow(..., log_density=...)`.
-    - `log_density0`: `[n]` values $\\log\\mu_{t_0}(x_{i,t_0})$.
+    - `log_density0`: `(n,)` values $\\log\\mu_{t_0}(x_{i,t_0})$.
 
-    **Returns:** `[T]` entropies.
+    **Returns:** `(T,)` entropies.
     """
     return -jnp.mean(result.log_densities(log_density0), axis=-1)
