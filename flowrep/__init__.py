@@ -66,6 +66,10 @@ from ._width import (
 from ._width import reconstruct as reconstruct
 
 # --- fields and flows (section: flows) ---------------------------------------
+from ._depth import (
+    AbstractUnitField as AbstractUnitField,
+    AbstractVectorField as AbstractVectorField,
+)
 from ._depth import RidgeletField as RidgeletField
 from ._depth import (
     fit as fit,

@@ -465,7 +465,7 @@ def test_jit_and_vmap_of_flow(getkey):
 
 def test_bad_input_dimension(getkey):
     field = smooth_field(getkey())
-    with pytest.raises(ValueError, match="dimension m=3 but the field acts on R\\^2"):
+    with pytest.raises(ValueError, match="dimension d=3 but the field acts on R\\^2"):
         flowrep.flow(field, jnp.ones((4, 3)), 0.0, 1.0)
     with pytest.raises(ValueError, match="velocity of shape \\(3,\\)"):
         flowrep.flow(lambda t, x, args: x[:2], jnp.ones((4, 3)), 0.0, 1.0)
@@ -473,7 +473,7 @@ def test_bad_input_dimension(getkey):
         flowrep.flow(
             lambda t, x, args: jnp.ones((2, 2)) @ x, jnp.ones((4, 3)), 0.0, 1.0
         )
-    with pytest.raises(ValueError, match="shape \\[n, m\\] or \\[m\\]"):
+    with pytest.raises(ValueError, match="shape \\(n, d\\) or \\(d,\\)"):
         flowrep.flow(field, jnp.ones((2, 2, 2)), 0.0, 1.0)
     with pytest.raises(ValueError, match="empty"):
         flowrep.flow(field, jnp.ones((0, 2)), 0.0, 1.0)

@@ -29,6 +29,7 @@ from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Points
 from .._depth._flow import flow
+from .._depth._vector_field import AbstractVectorField
 from .._transport._entropy import knn_entropy
 from .._transport._tracks import Tracks
 from ._laws import (
@@ -161,7 +162,7 @@ def shallow_dae_pushforward(law: GaussianLaw, t) -> GaussianLaw:
 # --------------------------------------------------------------------------
 
 
-class DeepDAEField(eqx.Module):
+class DeepDAEField(AbstractVectorField):
     """The deep-DAE vector field $v(t,x)=\\nabla\\log\\mu_t(x)$, $\\mu_t=\\sum_k\\pi_kN(m_k,\\Sigma_k-2tI)$.
 
     Built once from the eigendecompositions $\\Sigma_k=V_k\\Lambda_kV_k^\\top$ so
@@ -180,6 +181,18 @@ class DeepDAEField(eqx.Module):
         self.log_weights = jnp.log(mix.weights)
         self.means = mix.means
         self.eigvals, self.eigvecs = jnp.linalg.eigh(mix.covs)
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    @property
+    def t0(self) -> None:
+        return None
+
+    @property
+    def t1(self) -> None:  # the horizon t* is an array: `collapse_time`
+        return None
 
     @property
     def collapse_time(self) -> Array:

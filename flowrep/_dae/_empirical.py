@@ -15,6 +15,7 @@ from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Points
 from .._depth._flow import flow
+from .._depth._vector_field import AbstractVectorField
 from ._closed_form import _check_horizon, _check_noise, _check_points
 from ._laws import _is_concrete
 
@@ -124,7 +125,7 @@ def mean_shift(
     )
 
 
-class BlurringMeanShiftField(eqx.Module):
+class BlurringMeanShiftField(AbstractVectorField):
     """The deep DAE of a cloud: $v(X)_i=\\nabla\\log(K_h*\\hat\\mu_X)(x_i)=(\\mathrm{ms}_h(x_i;X)-x_i)/h$.
 
     A field on the whole flattened cloud `[n * m]` (the particles interact:
@@ -136,6 +137,18 @@ class BlurringMeanShiftField(eqx.Module):
     bandwidth: float = eqx.field(static=True)
     point_dim: int = eqx.field(static=True)
     chunk_size: int = eqx.field(static=True, default=DEFAULT_CHUNK_SIZE)
+
+    @property
+    def dim(self) -> None:  # n * point_dim, for any cloud size n
+        return None
+
+    @property
+    def t0(self) -> None:
+        return None
+
+    @property
+    def t1(self) -> None:
+        return None
 
     def __call__(self, t, x, args=None):
         cloud = x.reshape(-1, self.point_dim)

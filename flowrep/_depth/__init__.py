@@ -13,12 +13,7 @@ from ._fit import (
     save_field as save_field,
     sinkhorn_loss as sinkhorn_loss,
 )
-from ._flow import (
-    flow as flow,
-    flow_entropy as flow_entropy,
-    FlowResult as FlowResult,
-    RK4 as RK4,
-)
+from ._flow import flow as flow
 from ._plainnet import (
     plain_net_flow as plain_net_flow,
     PlainNetField as PlainNetField,
@@ -32,4 +27,13 @@ from ._resnet import (
     field_from_resnet as field_from_resnet,
     ResNet as ResNet,
     ResNetField as ResNetField,
+)
+from ._result import (
+    flow_entropy as flow_entropy,
+    FlowResult as FlowResult,
+)
+from ._solvers import RK4 as RK4
+from ._vector_field import (
+    AbstractUnitField as AbstractUnitField,
+    AbstractVectorField as AbstractVectorField,
 )

@@ -20,6 +20,7 @@ from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Point, Points, UnitBiases, UnitScales
 from .._width._activations import AbstractActivation, get_activation
+from ._vector_field import AbstractUnitField
 
 
 Basis = Literal["linear", "piecewise_constant", "chebyshev", "constant"]
@@ -29,7 +30,7 @@ _BASES = ("linear", "piecewise_constant", "chebyshev", "constant")
 def _basis_weights(
     basis: str, knots: tuple[float, ...], t0: float, t1: float, t: ArrayLike
 ) -> Array:
-    """$\\phi_k(t)$ for k = 0..K-1 (a `[K]` array); t is clamped to the basis' range."""
+    """$\\phi_k(t)$ for k = 0..K-1 (a `(K,)` array); t is clamped to the basis' range."""
     t = jnp.asarray(t)
     dtype = jnp.result_type(t, float)
     t = t.astype(dtype)
@@ -71,7 +72,7 @@ def _check_knots(knots: Sequence[float] | ArrayLike, basis: str) -> tuple[float,
     return knots
 
 
-class RidgeletField(eqx.Module):
+class RidgeletField(AbstractUnitField):
     """A time-dependent vector field $v_t(x)=\\sum_jc_j(t)\\sigma(a_j(t)\\cdot x-b_j(t))$.
 
     The double continuum limit of a ResNet (THEORY.md section 2): each layer's
@@ -81,9 +82,9 @@ class RidgeletField(eqx.Module):
     point, so it drops into `diffrax.ODETerm`; `flowrep.flow` evaluates it on a
     whole batch at once through `batch_call`.
 
-    Parameters are stored per basis function: `a` is `[K, J, m]` (or `[J, m]`
-    when the units are fixed in time), `b` is `[K, J]` (or `[J]`), `c` is
-    `[K, J, m]`, and a parameter at time t is $\\sum_k\\phi_k(t)p_k$. Time is
+    Parameters are stored per basis function: `a` is `(K, J, d)` (or `(J, d)`
+    when the units are fixed in time), `b` is `(K, J)` (or `(J,)`), `c` is
+    `(K, J, d)`, and a parameter at time t is $\\sum_k\\phi_k(t)p_k$. Time is
     clamped to the basis' range $[t_0,t_1]$.
 
     Build one with `RidgeletField.random`, `RidgeletField.from_field` (by the
@@ -117,9 +118,9 @@ class RidgeletField(eqx.Module):
     ):
         """**Arguments:**
 
-        - `a`: `[K, J, m]` scales per basis function, or `[J, m]` fixed in time.
-        - `b`: `[K, J]` biases, or `[J]` fixed in time (must match `a`).
-        - `c`: `[K, J, m]` output vectors per basis function.
+        - `a`: `(K, J, d)` scales per basis function, or `(J, d)` fixed in time.
+        - `b`: `(K, J)` biases, or `(J,)` fixed in time (must match `a`).
+        - `c`: `(K, J, d)` output vectors per basis function.
         - `sigma`: the activation (a name or an `AbstractActivation`).
         - `basis`: `"linear"` (hats on `knots`), `"piecewise_constant"` (value k
             on `[knots[k], knots[k+1])`), `"chebyshev"` ($T_k$ on $[t_0,t_1]$)
@@ -212,7 +213,7 @@ class RidgeletField(eqx.Module):
         return ()
 
     def basis_weights(self, t: ArrayLike) -> Array:
-        """$\\phi_k(t)$, `[K]`."""
+        """$\\phi_k(t)$, `(K,)`."""
         return _basis_weights(self.basis, self.knots, self.t0, self.t1, t)
 
     def units_at(self, t: ArrayLike) -> tuple[UnitScales, UnitBiases, Points]:
@@ -224,13 +225,13 @@ class RidgeletField(eqx.Module):
         return jnp.tensordot(phi, self.a, axes=1), jnp.tensordot(phi, self.b, axes=1), c
 
     def __call__(self, t: ArrayLike, x: Point, args: Any = None) -> Point:
-        """$v_t(x)$ for one point `x` `[m]`; `args` is ignored (diffrax convention)."""
+        """$v_t(x)$ for one point `x` `(d,)`; `args` is ignored (diffrax convention)."""
         del args
         a, b, c = self.units_at(t)
         return self.sigma(a @ x - b) @ c
 
     def batch_call(self, t: ArrayLike, xs: Points, args: Any = None) -> Points:
-        """$v_t$ on a batch `xs` `[n, m]`: two matmuls, `[n, m] x [m, J]` and `[n, J] x [J, m]`."""
+        """$v_t$ on a batch `xs` `(n, d)`: two matmuls, `[n, m] x [m, J]` and `[n, J] x [J, m]`."""
         del args
         a, b, c = self.units_at(t)
         return self.sigma(xs @ a.T - b) @ c
@@ -373,11 +374,11 @@ class RidgeletField(eqx.Module):
         - `v`: the known field `v(t, x, args) -> [m]` (diffrax convention;
             called with `args=None`).
         - `rho`: the ridgelet profile (elementwise; e.g. $G^{(k)}$).
-        - `a`: `[J, m]`, `b`: `[J]`: the nodes in parameter space.
-        - `x`: `[n, m]` points and `w`: `[n]` their quadrature weights for $R$.
+        - `a`: `(J, d)`, `b`: `(J,)`: the nodes in parameter space.
+        - `x`: `(n, d)` points and `w`: `(n,)` their quadrature weights for $R$.
         - `t_knots`: the times at which $v$ is transformed.
         - `sigma`: the activation of the field.
-        - `unit_weights`: `[J]` quadrature/importance weights of the nodes
+        - `unit_weights`: `(J,)` quadrature/importance weights of the nodes
             $(a_j,b_j)$ for $S$ (cell volumes on a grid, $1/(Jp(a_j,b_j))$
             for Monte Carlo).
         - `pairing`: $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$; computed by

@@ -26,6 +26,7 @@ from jaxtyping import Array
 from .._custom_types import Key, Points
 from .._io import _write_atomic
 from ._flow import flow
+from ._vector_field import as_vector_field
 
 
 def sinkhorn_loss(x: Points, y: Points, epsilon: float = 0.05) -> Array:
@@ -34,7 +35,7 @@ def sinkhorn_loss(x: Points, y: Points, epsilon: float = 0.05) -> Array:
     Squared Euclidean cost, uniform weights, `ott.tools.sinkhorn_divergence`
     on `PointCloud`s (differentiable by implicit differentiation).
 
-    **Arguments:** `x` `[n, m]`, `y` `[p, m]`; `epsilon` the entropic
+    **Arguments:** `x` `(n, d)`, `y` `(p, d)`; `epsilon` the entropic
     regularisation (absolute, in units of the squared distance).
 
     **Returns:** a scalar.
@@ -84,6 +85,13 @@ def _concrete_time(t: Any, name: str) -> float:
         raise ValueError(
             f"`{name}` must be a concrete number (pass it, or use a field with a `{name}` attribute); got {t!r}."
         ) from None
+
+
+def _default(given: Any, field_value: Any, fallback: float) -> Any:
+    """`given`, else the field's value, else `fallback` (the first that is not None)."""
+    if given is not None:
+        return given
+    return fallback if field_value is None else field_value
 
 
 def _hashable(x: Any) -> bool:
@@ -210,9 +218,10 @@ def fit(
 
     **Arguments:**
 
-    - `field`: an `eqx.Module` vector field `field(t, x, args)` (e.g. a
-        `RidgeletField`); its inexact arrays are trained.
-    - `source`: `[n, m]` samples to push; `target`: `[p, m]` samples to reach
+    - `field`: an `AbstractVectorField` (e.g. a `RidgeletField`) or any
+        `eqx.Module` vector field `field(t, x, args)`; its inexact arrays are
+        trained, and the trained field has the same type.
+    - `source`: `(n, d)` samples to push; `target`: `(p, d)` samples to reach
         (`p = n`, paired row by row, for `loss="mse"`).
     - `key`: PRNG key (keyword-only).
     - `loss`: `"sinkhorn"` (debiased Sinkhorn divergence through ott-jax),
@@ -231,15 +240,15 @@ def fit(
         `dict(solver="rk4", num_steps=16)`: fixed steps, fixed cost).
     - `progress`: show a tqdm progress bar.
 
-    **Returns:** `(trained_field, history)`, with `history` a dict of `[steps]`
+    **Returns:** `(trained_field, history)`, with `history` a dict of `(steps,)`
     NumPy arrays: `"loss"` (the total), `"data"`, `"kinetic"`, `"jacobian"`.
 
     **Raises:** `ValueError` on shape mismatches, NaN/inf samples, unknown
     loss names or bad sizes; `FloatingPointError` when the loss stops being
     finite.
     """
-    dim = getattr(field, "dim", None)
-    source = _check_cloud(source, "source", dim if isinstance(dim, int) else None)
+    vf = as_vector_field(field)
+    source = _check_cloud(source, "source", vf.dim)
     target = _check_cloud(target, "target", source.shape[1])
     if isinstance(loss, str):
         if loss == "mse":
@@ -261,8 +270,8 @@ def fit(
             f"batch_size must be in [1, {min(n, p)}] (the smaller sample size); got {batch_size}."
         )
     # Concrete Python numbers: they are part of the compiled step's static key.
-    t0 = _concrete_time(getattr(field, "t0", 0.0) if t0 is None else t0, "t0")
-    t1 = _concrete_time(getattr(field, "t1", 1.0) if t1 is None else t1, "t1")
+    t0 = _concrete_time(_default(t0, vf.t0, 0.0), "t0")
+    t1 = _concrete_time(_default(t1, vf.t1, 1.0), "t1")
     kw: dict[str, Any] = (
         dict(solver="rk4", num_steps=16) if flow_kwargs is None else dict(flow_kwargs)
     )

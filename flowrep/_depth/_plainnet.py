@@ -34,6 +34,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float
 
 from .._width._activations import ReLU
 from ._resnet import _piece_index, euler_network, ResNet
+from ._vector_field import AbstractUnitField
 
 
 _PROBES = np.array([-3.0, -2.0, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0, 3.0])
@@ -49,9 +50,9 @@ def rotation_log(r: ArrayLike) -> np.ndarray:
     $\\det R=1$) are paired into rotations by $\\pi$. Unlike the principal
     `scipy.linalg.logm` this stays real when $-1$ is an eigenvalue.
 
-    **Arguments:** `r`: `[d, d]` rotation (orthogonal, determinant +1).
+    **Arguments:** `r`: `(d, d)` rotation (orthogonal, determinant +1).
 
-    **Returns:** `[d, d]` float64 skew-symmetric generator.
+    **Returns:** `(d, d)` float64 skew-symmetric generator.
 
     **Raises:** `ValueError` if `r` is not square, not orthogonal or has
     determinant -1.
@@ -96,7 +97,7 @@ def rotation_log(r: ArrayLike) -> np.ndarray:
 def _leak_slopes(fn: Callable, shape: tuple[int, ...], what: str) -> np.ndarray:
     """Negative-side slopes $\\alpha$ of an elementwise piecewise-linear activation.
 
-    `fn` maps probes `[*shape, P]` (or `[P]` broadcast) to values; it must be
+    `fn` maps probes `[*shape, P]` (or `(P,)` broadcast) to values; it must be
     $z$ for $z\\ge0$ and $\\alpha z$ for $z<0$ with $\\alpha\\ge0$. Returns $\\alpha$
     per unit: 0 for ReLU, 1 for the identity.
     """
@@ -198,7 +199,7 @@ def _as_layers(
     return weights, slopes
 
 
-class PlainNetField(eqx.Module):
+class PlainNetField(AbstractUnitField):
     """The glued, piecewise-in-time velocity field of a plain network (Li & Shi).
 
     Time runs over $[0,P]$, $P$ unit pieces (five per layer: rotation $V^\\top$,
@@ -220,8 +221,8 @@ class PlainNetField(eqx.Module):
     themselves; `field.stepsize_controller(rtol, atol)` builds the same
     controller for other tolerances or for `diffrax.diffeqsolve`.
 
-    **Fields:** `generators` `[P, d, d]` ($A_p$), `shifts` `[P, d]` ($\\beta_p$),
-    `rates` `[P, d]` ($\\kappa_p$), `singular` `[P, d]` (ReLU coordinates);
+    **Fields:** `generators` `(P, d, d)` ($A_p$), `shifts` `(P, d)` ($\\beta_p$),
+    `rates` `(P, d)` ($\\kappa_p$), `singular` `(P, d)` (ReLU coordinates);
     static `kinds` (piece names), `layers` (layer of each piece), `dim`,
     `relu_eps`.
     """
@@ -252,9 +253,9 @@ class PlainNetField(eqx.Module):
         return float(self.num_pieces)
 
     @property
-    def jump_ts(self) -> Array:
+    def jump_ts(self) -> tuple[float, ...]:
         """Interior piece boundaries $1,\\dots,P-1$ (where the field jumps)."""
-        return jnp.arange(1, self.num_pieces, dtype=self.shifts.dtype)
+        return tuple(float(p) for p in range(1, self.num_pieces))
 
     def stepsize_controller(
         self, rtol: float = 1e-8, atol: float = 1e-8
@@ -288,7 +289,7 @@ class PlainNetField(eqx.Module):
         return jnp.where(self.singular[p], self.rates[p] / den, self.rates[p])
 
     def __call__(self, t: ArrayLike, x: Array, args: Any = None) -> Array:
-        """$v(t,x)$ for one point `x` `[d]` (the diffrax convention)."""
+        """$v(t,x)$ for one point `x` `(d,)` (the diffrax convention)."""
         p, s = self._piece(t)
         return (
             self.generators[p] @ x
@@ -297,7 +298,7 @@ class PlainNetField(eqx.Module):
         )
 
     def batch_call(self, t: ArrayLike, xs: Array, args: Any = None) -> Array:
-        """$v(t,x_i)$ for a batch `xs` `[n, d]` (used by `flowrep.flow`)."""
+        """$v(t,x_i)$ for a batch `xs` `(n, d)` (used by `flowrep.flow`)."""
         p, s = self._piece(t)
         return (
             xs @ self.generators[p].T

@@ -25,6 +25,7 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Key, Point, RealScalarLike
 from .._width._activations import AbstractActivation, get_activation
 from .._width._integral_net import IntegralNetwork
+from ._vector_field import AbstractUnitField, AbstractVectorField, as_vector_field
 
 
 def _knots(t0: float, t1: float, depth: int) -> np.ndarray:
@@ -104,7 +105,7 @@ class AbstractResNet(eqx.Module):
 
     @property
     def ts(self) -> Array:
-        """The block times $t_l=t_0+lh$, `[L]`."""
+        """The block times $t_l=t_0+lh$, `(L,)`."""
         return jnp.asarray(_knots(self.t0, self.t1, self.depth))
 
     def _scan(self, x: Array, keep: bool):
@@ -118,7 +119,7 @@ class AbstractResNet(eqx.Module):
         return lax.scan(body, x, dynamic)
 
     def __call__(self, x: Point) -> Point:
-        """The network's output $x_L$ for one input point `x` `[m]`.
+        """The network's output $x_L$ for one input point `x` `(d,)`.
 
         **Raises:** `ValueError` for a wrong shape; a runtime error for NaN/inf in `x`.
         """
@@ -127,7 +128,7 @@ class AbstractResNet(eqx.Module):
         return out
 
     def tracks(self, x: Point) -> Array:
-        """Features after each block: `[L+1, m]`, row 0 is `x` itself (vmap for batches)."""
+        """Features after each block: `(L+1, d)`, row 0 is `x` itself (vmap for batches)."""
         x = _check_point(x, self.dim, type(self).__name__)
         _, xs = self._scan(x, keep=True)
         assert xs is not None
@@ -146,15 +147,17 @@ def _stack_blocks(
 
 
 @eqx.filter_jit
-def _blocks_on_grid(field: Any, ts: Array, h: float, dim: int) -> IntegralNetwork:
-    """Blocks $h\\,v_{t_l}$ of a unit-exposing field on the grid `ts`, stacked (one compiled call)."""
+def _blocks_on_grid(
+    field: AbstractUnitField, ts: Array, h: float, dim: int
+) -> IntegralNetwork:
+    """Blocks $h\\,v_{t_l}$ of a unit field on the grid `ts`, stacked (one compiled call)."""
     a, b, c = jax.vmap(field.units_at)(ts)
-    bias_at = getattr(field, "bias_at", None)
-    bias = None if bias_at is None else h * jax.vmap(bias_at)(ts)
+    bias = jax.vmap(field.bias_at)(ts)
     if a.ndim != 3 or a.shape[2] != dim or c.shape != a.shape:
         raise ValueError(
-            f"`field.units_at` must return a [J, {dim}], b [J], c [J, {dim}]; got a {a.shape[1:]}, c {c.shape[1:]}."
+            f"`field.units_at` must return a (J, {dim}), b (J,), c (J, {dim}); got a {a.shape[1:]}, c {c.shape[1:]}."
         )
+    bias = None if bias is None else h * bias
     return _stack_blocks(a, b, h * c, bias, get_activation(field.sigma))
 
 
@@ -192,8 +195,8 @@ class ResNet(AbstractResNet):
     ):
         """**Arguments:**
 
-        - `blocks`: stacked integral networks; `a` `[L, J, m]`, `b` `[L, J]`,
-          `c` `[L, J, m]`, `bias` `[L, m]` or `None`.
+        - `blocks`: stacked integral networks; `a` `(L, J, d)`, `b` `(L, J)`,
+          `c` `(L, J, d)`, `bias` `(L, d)` or `None`.
         - `t0`, `t1`: the depth interval (only used to read the ResNet as a field).
 
         **Raises:** `ValueError` if the block shapes do not stack or the blocks'
@@ -320,7 +323,7 @@ class EulerNetwork(AbstractResNet):
 
 
 def euler_network(
-    field: Callable,
+    field: AbstractVectorField | Callable,
     depth: int,
     *,
     t0: RealScalarLike | None = None,
@@ -334,9 +337,9 @@ def euler_network(
     with $h=(t_1-t_0)/L$, $t_l=t_0+lh$; it converges to the time-$(t_1-t_0)$
     flow map at rate $O(1/L)$ for Lipschitz fields.
 
-    For a field that exposes its hidden units (`units_at(t) -> (a [J, m],
-    b [J], c [J, m])` and `sigma`; optionally `bias_at(t) -> [m]`), such as
-    `RidgeletField`, `PlainNetField` or the field of a ResNet, the result is
+    For an `AbstractUnitField` (hidden units `units_at(t) -> (a (J, d),
+    b (J,), c (J, d))`, `sigma`, and an optional `bias_at(t) -> (d,)`), such
+    as `RidgeletField`, `PlainNetField` or the field of a ResNet, the result is
     a `ResNet` whose block $l$ is the integral network with output weights
     $h\\,c_j(t_l)$. For any other callable $v(t,x,\\text{args})$ it is an
     `EulerNetwork` that calls the field once per block.
@@ -356,35 +359,29 @@ def euler_network(
     `t0`/`t1`/`dim`, or units of the wrong shape.
     """
     depth = _check_depth(depth)
-    if t0 is None:
-        t0 = getattr(field, "t0", None)
-    if t1 is None:
-        t1 = getattr(field, "t1", None)
+    vf = as_vector_field(field)
+    t0 = vf.t0 if t0 is None else t0
+    t1 = vf.t1 if t1 is None else t1
     if t0 is None or t1 is None:
         raise ValueError(
             "The field has no `t0`/`t1` attributes: pass `t0=` and `t1=` to euler_network."
         )
     t0f, t1f = _check_interval(t0, t1)
-    if dim is None:
-        dim = getattr(field, "dim", None)
+    dim = vf.dim if dim is None else dim
     if dim is None:
         raise ValueError(
             "The field has no `dim` attribute: pass `dim=` to euler_network."
         )
     dim = int(dim)
     h = (t1f - t0f) / depth
-    if hasattr(field, "units_at") and hasattr(field, "sigma"):
+    if isinstance(vf, AbstractUnitField):
         ts = jnp.asarray(_knots(t0f, t1f, depth))
-        blocks = _blocks_on_grid(field, ts, h, dim)
+        blocks = _blocks_on_grid(vf, ts, h, dim)
         return ResNet(blocks, t0=t0f, t1=t1f)
-    if not callable(field):
-        raise TypeError(
-            f"`field` must be a vector field v(t, x, args); got {type(field).__name__}."
-        )
     return EulerNetwork(field=field, args=args, t0=t0f, t1=t1f, depth=depth, dim=dim)
 
 
-class ResNetField(eqx.Module):
+class ResNetField(AbstractUnitField):
     """A finite ResNet read as a piecewise-constant-in-time vector field.
 
     On $[t_l,t_{l+1})$ the field is block $l$'s residual divided by $h$:
@@ -411,9 +408,9 @@ class ResNetField(eqx.Module):
         return self.blocks.a.shape[1]
 
     @property
-    def jump_ts(self) -> Array:
+    def jump_ts(self) -> tuple[float, ...]:
         """Interior block boundaries $t_1,\\dots,t_{L-1}$ (where the field jumps)."""
-        return jnp.asarray(_knots(self.t0, self.t1, self.depth)[1:])
+        return tuple(_knots(self.t0, self.t1, self.depth)[1:].tolist())
 
     def stepsize_controller(
         self, rtol: float = 1e-8, atol: float = 1e-8
@@ -428,7 +425,7 @@ class ResNetField(eqx.Module):
         return _piece_index(knots, jnp.asarray(t), self.t0, self.t1)
 
     def units_at(self, t: ArrayLike) -> tuple[Array, Array, Array]:
-        """$(a,b,c)$ of the block active at time `t`: `[J, m]`, `[J]`, `[J, m]`."""
+        """$(a,b,c)$ of the block active at time `t`: `(J, d)`, `(J,)`, `(J, d)`."""
         i = self._index(t)
         return self.blocks.a[i], self.blocks.b[i], self.blocks.c[i]
 
@@ -443,7 +440,7 @@ class ResNetField(eqx.Module):
         return self.sigma(a @ x - b) @ c + self.bias_at(t)
 
     def batch_call(self, t: ArrayLike, xs: Array, args: Any = None) -> Array:
-        """$v_t(x_i)$ for a batch `xs` `[n, m]` (used by `flowrep.flow`)."""
+        """$v_t(x_i)$ for a batch `xs` `(n, d)` (used by `flowrep.flow`)."""
         a, b, c = self.units_at(t)
         return self.sigma(xs @ a.T - b) @ c + self.bias_at(t)
 

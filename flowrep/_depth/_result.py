@@ -1,0 +1,75 @@
+"""`FlowResult`, what `flow` returns, and `flow_entropy`."""
+
+from typing import Any
+
+import diffrax
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
+
+from .._custom_types import TrackArray
+
+
+class FlowResult(eqx.Module):
+    """What `flow` returns.
+
+    **Fields / properties:**
+
+    - `ts`: `(T,)` the saved times.
+    - `tracks`: `(T, n, d)` the points at those times (`(T, d)` for one point).
+    - `xs`: `(n, d)` the points at the last saved time (normally $t_1$).
+    - `log_density_tracks`: `(T, n)` $\\log\\mu_t(x_t)-\\log\\mu_{t_0}(x_0)$, or `None`.
+    - `log_density_change`: `(n,)` its value at the last saved time, or `None`.
+    - `kinetic`: `(n,)` $\\int\\|v_t(x_t)\\|^2dt$ over the solve, or `None`.
+    - `jacobian_frobenius`: `(n,)` $\\int\\|\\nabla v_t(x_t)\\|_F^2dt$ (an
+      unbiased estimate when Hutchinson probes are used), or `None`.
+    - `stats`: solver statistics (`num_steps`, `num_accepted_steps`, ...).
+    - `result`: a `diffrax.RESULTS`; `successful` is `result == successful`.
+    """
+
+    ts: Array
+    tracks: TrackArray | Array
+    log_density_tracks: Array | None
+    kinetic: Array | None
+    jacobian_frobenius: Array | None
+    stats: dict[str, Any]
+    result: diffrax.RESULTS
+
+    @property
+    def xs(self) -> Array:
+        return self.tracks[-1]
+
+    @property
+    def log_density_change(self) -> Array | None:
+        if self.log_density_tracks is None:
+            return None
+        return self.log_density_tracks[-1]
+
+    @property
+    def successful(self) -> Array:
+        return self.result == diffrax.RESULTS.successful
+
+    def log_densities(self, log_density0: ArrayLike) -> Array:
+        """$\\log\\mu_t(x_t)$ at the saved times, `(T, n)`, from $\\log\\mu_{t_0}(x_0)$ `(n,)`."""
+        if self.log_density_tracks is None:
+            raise ValueError(
+                "This flow did not track the log-density: call flow(..., log_density='exact' or 'hutchinson')."
+            )
+        return jnp.asarray(log_density0) + self.log_density_tracks
+
+
+def flow_entropy(result: FlowResult, log_density0: ArrayLike) -> Array:
+    """Entropy estimates $H[\\mu_t]=-\\frac1n\\sum_i\\log\\mu_t(x_{i,t})$ at the saved times.
+
+    The points $x_{i,t_0}$ must be samples of $\\mu_{t_0}$; then $x_{i,t}$ are
+    samples of the pushforward $\\mu_t$ and the continuity equation gives
+    $\\log\\mu_t(x_{i,t})$ (THEORY.md section 2).
+
+    **Arguments:**
+
+    - `result`: a `FlowResult` from `flow(..., log_density=...)`.
+    - `log_density0`: `(n,)` values $\\log\\mu_{t_0}(x_{i,t_0})$.
+
+    **Returns:** `(T,)` entropies.
+    """
+    return -jnp.mean(result.log_densities(log_density0), axis=-1)
