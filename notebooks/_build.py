@@ -131,7 +131,7 @@ NB01: list[Cell] = [
         *ridgelet transform* $R[f;\rho](a,b)=\int f(x)\rho(a\cdot x-b)\,dx$ inverts
         it up to a constant: $S[R[f;\rho]]=\langle\!\langle\sigma,\rho\rangle\!\rangle f$
         (Sonoda & Murata, ACHA 2017, Thm 5.6; Sonoda, Ishikawa & Ikeda, *Ghosts in
-        neural networks*, Thm 6; THEORY.md §1). So $\gamma_f=R[f;\rho]/\langle\!\langle\sigma,\rho\rangle\!\rangle$
+        neural networks*, Thm 6; docs/theory/ridgelets.md#admissibility). So $\gamma_f=R[f;\rho]/\langle\!\langle\sigma,\rho\rangle\!\rangle$
         is a parameter distribution of a network that computes $f$, *if* the
         pair $(\sigma,\rho)$ is admissible.
 
@@ -191,7 +191,7 @@ NB01: list[Cell] = [
         ## 2 · Admissibility and ACHA's Table 5
 
         $\langle\!\langle\sigma,\rho\rangle\!\rangle=(2\pi)^{m-1}\int\sigma^\sharp(\omega)\overline{\rho^\sharp(\omega)}|\omega|^{-m}d\omega$
-        (THEORY.md §1). `fr.admissibility` returns a closed form where one is
+        (docs/theory/ridgelets.md#gaussian-derivative-ridgelets). `fr.admissibility` returns a closed form where one is
         known (ReLU against $G^{(4)}$ in $m=1$: $-2\sqrt{2\pi}$) and otherwise
         integrates numerically, detecting a pairing that *vanishes* (an odd
         integrand: tanh is odd, $G^{(2)}$ even) or *diverges* (ReLU against
@@ -240,8 +240,11 @@ NB01: list[Cell] = [
         the $n\times J$ matrix is never stored; `fr.reconstruct` does both in
         one call). The error is measured on $|x|\le0.8$ (away from the jumps of
         $f$ at $\pm1$). With the grid fine enough, the error is dominated by
-        truncating $|a|\le A$: for ReLU the integrand in $a$ decays like
-        $|a|^{-2}$, so the error should fall like $1/A$ (THEORY.md §1, Numerics).
+        truncation. Cutting $|a|\le A$ alone would cost only $O(A^{-2})$ here (for
+        ReLU with $G^{(4)}$ it scales $\sin2\pi x$ by $e^{-2\pi^2/A^2}$); the square
+        grid also cuts $|b|\le A$, which clips the part of the spectrum coming from
+        the kinks of $f$ at $\pm1$, and that leaves an error falling like $1/A$
+        (docs/theory/ridgelets.md#truncation).
         """
     ),
     code(
@@ -354,8 +357,8 @@ NB01: list[Cell] = [
         `fr.sample_network` draws $J$ hidden units i.i.d. with probability
         proportional to $|\gamma(a_j,b_j)|w_j$ and gives each the output weight
         that makes the finite network an unbiased Monte Carlo estimate of
-        $S[\gamma]$, so its RMS error falls like $J^{-1/2}$ (THEORY.md §1,
-        Numerics). We average the squared error over a few independent draws.
+        $S[\gamma]$, so its RMS error falls like $J^{-1/2}$ (docs/theory/ridgelets.md#oracle-sampling).
+        We average the squared error over a few independent draws.
         Refitting the output weights by least squares (`refit=(x, f(x))`)
         gives a much better network of the same width.
         """
@@ -465,7 +468,7 @@ NB02: list[Cell] = [
         A ResNet $x_{l+1}=x_l+h\,v_{t_l}(x_l)$ is the Euler broken line of the
         flow $\dot x_t=v_t(x_t)$: depth becomes time (Sonoda & Murata, *Transport
         analysis of infinitely deep neural network*, JMLR 2019; Li & Shi, *A
-        flow model of neural networks*, arXiv 1708.06257; THEORY.md §2). If
+        flow model of neural networks*, arXiv 1708.06257; docs/theory/flows.md). If
         every layer's field is itself an integral representation,
         $v_t(x)=\sum_jc_j(t)\,\sigma(a_j(t)\cdot x-b_j(t))$, width is a
         continuum too: the *double continuum limit*. flowrep's `RidgeletField`
@@ -531,7 +534,7 @@ NB02: list[Cell] = [
 
         The pushforward $\mu_t$ of $\mu_0$ solves the continuity equation, so
         along each path $\frac{d}{dt}\log\mu_t(x_t)=-\nabla\cdot v_t(x_t)$
-        (THEORY.md §2). `flow(..., log_density="exact")` integrates the
+        (docs/theory/flows.md#continuity-equation). `flow(..., log_density="exact")` integrates the
         divergence with the points (fused for a `RidgeletField`:
         $\nabla\cdot v=\sum_j\sigma'(a_j\cdot x-b_j)\,c_j\cdot a_j$). With
         $x_0\sim\mu_0=N(0,I)$, `fr.flow_entropy` gives
@@ -617,7 +620,7 @@ NB02: list[Cell] = [
         composition of unit-time flows: rotation $V^\top$, scaling $\Sigma$,
         rotation $U$ (from $W=U\Sigma V^\top$), translation $b$, and the
         activation: leaky ReLU of slope $\alpha$ is the time-1 flow of
-        $v(x)=\ln(1/\alpha)\,\mathrm{ReLU}(-x)$ (THEORY.md §2).
+        $v(x)=\ln(1/\alpha)\,\mathrm{ReLU}(-x)$ (docs/theory/flows.md#li-shi).
         `fr.plain_net_flow(mlp)` builds that piecewise-in-time field; an
         accurate solve of it reproduces the plain net. `fr.refine(field, n)` takes
         $n$ Euler steps per unit piece: a ResNet (each block a two-layer ReLU
@@ -743,7 +746,7 @@ NB03: list[Cell] = [
         *deep DAE*: the flow $\dot x=\nabla\log\mu_t(x)$, whose marginal solves
         the backward heat equation $\partial_t\mu_t=-\Delta\mu_t$ and whose
         entropy decreases, $\frac{d}{dt}H[\mu_t]=-\int|\nabla\log\mu_t|^2d\mu_t$
-        (THEORY.md §3). For a Gaussian mixture everything is closed form:
+        (Sonoda & Murata, arXiv 1712.04145; docs/theory/dae.md#deep-dae). For a Gaussian mixture everything is closed form:
         $\mu_t=\sum_k\pi_kN(m_k,\Sigma_k-2tI)$, valid until the collapse time
         $t^*=\min_k\lambda_{\min}(\Sigma_k)/2$.
 
@@ -767,7 +770,7 @@ NB03: list[Cell] = [
         A 3-component `fr.GaussianMixture` on $\mathbb R^2$.
         `fr.shallow_dae(law, t, x)` is the optimal DAE in closed form,
         $g_t(x)=\sum_kw_k(x)[m_k+\Sigma_k(\Sigma_k+tI)^{-1}(x-m_k)]$ with
-        $w_k\propto\pi_kN(x;m_k,\Sigma_k+tI)$ (THEORY.md §3): each sample moves
+        $w_k\propto\pi_kN(x;m_k,\Sigma_k+tI)$ (docs/theory/dae.md#gaussian-mixtures): each sample moves
         towards the mode of its component, by a step proportional to $t$.
         """
     ),
@@ -906,7 +909,7 @@ NB03: list[Cell] = [
         pushforward, approach the deep limit as $L$ grows. For a Gaussian
         $N(m,\Sigma)$ everything is closed form: one DAE maps the eigenvalues
         $\lambda\mapsto\lambda^3/(\lambda+t)^2$, the deep limit is
-        $\Sigma-2tI$ (THEORY.md §3). `fr.depth_table` reports the exact $W_2$
+        $\Sigma-2tI$ (docs/theory/dae.md#gaussian-data). `fr.depth_table` reports the exact $W_2$
         from the $L$-layer output law to the deep limit and the entropies. With
         `quick=False` the same table is computed for the mixture from samples
         (EM refits in every layer; `map_rms` bounds $W_2$).
@@ -1024,7 +1027,7 @@ NB04: list[Cell] = [
         lines at constant speed, paired by the optimal transport map. By
         Benamou–Brenier, $W_2^2(\mu_0,\mu_1)=\min\int_0^1\!\!\int\|v_t\|^2d\rho_t\,dt$,
         and the minimiser is the displacement interpolation
-        $\rho_s=((1-s)\mathrm{Id}+sT)_\#\mu_0$ (THEORY.md §4).
+        $\rho_s=((1-s)\mathrm{Id}+sT)_\#\mu_0$ (docs/theory/scores.md#benamou-brenier).
 
         flowrep scores how far a set of *tracks* $x_i^l$ ($l=0..L$) is from that
         geodesic (`fr.score_tracks`): the line-shape score LSS (Gai & Zhang; 1
