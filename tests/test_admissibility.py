@@ -66,7 +66,7 @@ def sigmoid_hat(w):
 
 
 def test_relu_g4_dim1_value():
-    # THEORY.md: m = 1, k = 4 gives -2 sqrt(2 pi).
+    # See docs/theory/ridgelets.md#gaussian-derivative-ridgelets: m = 1, k = 4 gives -2 sqrt(2 pi).
     assert admissibility(flowrep.ReLU(), GaussianDerivative(4), 1) == pytest.approx(
         -2 * math.sqrt(2 * math.pi), rel=1e-14
     )

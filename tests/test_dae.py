@@ -1,4 +1,4 @@
-"""DAEs of a law: the shallow closed form, the deep flow and entropy along it (THEORY.md section 3)."""
+"""DAEs of a law: the shallow closed form, the deep flow and entropy along it (docs/theory/dae.md#deep-dae)."""
 
 import jax
 import jax.numpy as jnp
@@ -85,7 +85,7 @@ def test_deep_field_divergence_closed_form(getkey):
 
 
 def test_mixture_deep_flow_transports_to_mu_t(getkey):
-    """THEORY section 3 [derived]: x' = grad log mu_t carries mu_0 to sum_k pi_k N(m_k, Sigma_k - 2tI).
+    """docs/theory/dae.md#gaussian-mixtures [derived]: x' = grad log mu_t carries mu_0 to sum_k pi_k N(m_k, Sigma_k - 2tI).
 
     Pointwise: log mu_0(x_0) - int div v = log mu_t(x_t) along every path
     (the continuity equation). In law: Sinkhorn divergence to a fresh sample
@@ -145,7 +145,7 @@ def test_entropy_decreases_and_matches_closed_form(getkey):
 
 
 def test_mixture_entropy_rate_is_minus_fisher():
-    """THEORY section 3: dH[mu_t]/dt = -int |grad log mu_t|^2 dmu_t (checked by quadrature)."""
+    """docs/theory/dae.md#deep-dae: dH[mu_t]/dt = -int |grad log mu_t|^2 dmu_t (checked by quadrature)."""
     mix = mixture()
     t, h = 0.1, 1e-4
     dh = (

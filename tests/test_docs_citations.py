@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 THEORY = ROOT / "docs" / "theory"
 
-# docs/theory/<page>.md, optionally followed by #anchor
+# See docs/theory/<page>.md, optionally followed by #anchor
 REFERENCE = re.compile(r"docs/theory/([A-Za-z0-9_\-]+\.md)(?:#([A-Za-z0-9_\-]+))?")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 ATTR_ID = re.compile(r"\{[^}]*#([A-Za-z0-9_\-]+)[^}]*\}\s*$")
@@ -93,7 +93,9 @@ def test_no_citation_of_a_file_outside_the_repository():
         for where, text in _sources().items()
         for m in re.finditer(r"THEORY\.md", text)
     ]
-    assert hits == [], f"THEORY.md (not in the repository) is still cited at: {hits}"
+    assert hits == [], (
+        f"docs/theory/index.md (not in the repository) is still cited at: {hits}"
+    )
 
 
 def test_theory_pages_exist():

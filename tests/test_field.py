@@ -132,7 +132,7 @@ def test_from_units_and_euler_resnet(getkey):
 
 
 def test_gaussian_pairing_closed_form():
-    """<<Gaussian, G^(k)>> = (2pi)^m (-1)^{k/2} Gamma((k-m+1)/2) (THEORY.md), by 1-D quadrature of the definition."""
+    """<<Gaussian, G^(k)>> = (2pi)^m (-1)^{k/2} Gamma((k-m+1)/2) (docs/theory/index.md), by 1-D quadrature of the definition."""
     omega = np.linspace(-40, 40, 400001)
     d = omega[1] - omega[0]
     for m, k in [(1, 2), (1, 4), (2, 2), (2, 4), (3, 4)]:

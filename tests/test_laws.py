@@ -100,7 +100,7 @@ def test_mixture_entropy_quadrature_vs_scipy_1d_and_monte_carlo_2d(getkey):
 
 
 def test_smoothing_solves_heat_equation_and_backward_heat_its_reverse():
-    """W_t * mu solves d/dt = Laplacian/2; mu_t (Sigma - 2tI) solves d/dt = -Laplacian (THEORY section 3)."""
+    """W_t * mu solves d/dt = Laplacian/2; mu_t (Sigma - 2tI) solves d/dt = -Laplacian (docs/theory/dae.md#deep-dae)."""
     mix = _mixture()
     x = jnp.array([0.3, -0.4])
     t = 0.1

@@ -163,7 +163,7 @@ def test_01_ridgelet_transform(tmp_path, monkeypatch):
     assert s["table5_status"]["identity"] == ["0", "0", "0"]
     for name, errors in s["reconstruction_rms"].items():
         assert _decreasing(errors), name
-    # truncation |a| <= A costs O(1/A) for ReLU (THEORY.md section 1)
+    # truncation |a| <= A costs O(1/A) for ReLU (docs/theory/ridgelets.md)
     assert -1.4 < s["reconstruction_slopes"]["relu / G^(4)"] < -0.8
     assert s["reconstruction_rms"]["tanh / G^(3)"][-1] < 0.05
     # a ghost: S[R[f; G^(2)]] ~ 0 for tanh, against O(1) for the admissible G^(3)

@@ -112,7 +112,7 @@ def test_gai_zhang_quick(tmp_path):
                 assert np.isfinite(row[m]), (name, model, m)
                 # all four scores are >= 1, with 1 the geodesic
                 assert row[m] >= 1 - 1e-9, (name, model, m, row[m])
-            # kinetic ratio = speed factor x cost ratio (THEORY.md section 4)
+            # kinetic ratio = speed factor x cost ratio (docs/theory/scores.md)
             assert row["kinetic_ratio"] == pytest.approx(
                 row["speed_factor"] * row["cost_ratio"], rel=1e-9
             )
@@ -194,7 +194,7 @@ def test_dae_quick(tmp_path):
     assert data["reproduced"] is True
     # the Gaussian L-sweep against an independent closed form: each DAE of noise
     # s = t/L maps the eigenvalues lam -> lam^3/(lam+s)^2; the deep limit is lam - 2t
-    # (THEORY.md section 3), and commuting Gaussians have W2 = |sqrt(lam1)-sqrt(lam2)|
+    # (docs/theory/dae.md#deep-dae), and commuting Gaussians have W2 = |sqrt(lam1)-sqrt(lam2)|
     sweep = data["l_sweep"]["depth_table_gaussian"]
     lam0 = np.linalg.eigvalsh(np.array([[1.0, 0.3], [0.3, 0.6]]))  # the story's law
     t = sweep["t"]

@@ -107,7 +107,7 @@ def dae_verdicts(summary: dict[str, Any]) -> dict[str, Any]:
 
 @x64
 def dae(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
-    """Sonoda & Murata's DAE transport on a 2-D Gaussian mixture (THEORY.md section 3).
+    """Sonoda & Murata's DAE transport on a 2-D Gaussian mixture (docs/theory/dae.md#gaussian-mixtures).
 
     Runs `flowrep._dae.dae_story` (its four figures are saved as
     `dae_*.png` and shown in the report) and checks its claims with

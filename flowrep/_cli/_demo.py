@@ -55,7 +55,7 @@ def _settings(quick: bool) -> dict[str, Any]:
 
 def _spectrum(field, times, cfg) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """gamma_t = R[v_t; G^(3)] / <<sigma, G^(3)>> over (theta, b) at |a| = r (a = r (cos theta, sin theta))."""
-    # tanh is odd: it pairs with odd G^(k), k >= m + 1 (THEORY.md section 1)
+    # tanh is odd: it pairs with odd G^(k), k >= m + 1 (docs/theory/ridgelets.md#gaussian-derivative-ridgelets)
     rho = fr.GaussianDerivative(3)
     pairing = fr.admissibility(field.sigma, rho, 2)
     x, w = fr.grid_nodes(-3.5, 3.5, cfg["x_grid"], dim=2)

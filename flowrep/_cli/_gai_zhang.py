@@ -127,7 +127,7 @@ def _gz_dataset(
 def gai_zhang(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
     """Gai & Zhang (arXiv 2102.09235): with weight decay, trained ResNets' tracks approach the W2 geodesic.
 
-    THEORY.md section 4. Plain nets ($x\\mapsto\\tanh(Wx+b)$, orthogonal init)
+    See docs/theory/scores.md#gai-zhang-claim. Plain nets ($x\\mapsto\\tanh(Wx+b)$, orthogonal init)
     and ResNets (`ResNet.random`, blocks of $d$ tanh units, $h=1/L$) of equal
     feature width $d$ and depth $L$, each followed by a linear head, are
     trained as classifiers with full-batch `optax.adamw`, weight decay 0

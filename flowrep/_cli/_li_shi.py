@@ -53,7 +53,7 @@ def orientation_preserving_mlp(
 def li_shi(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
     """Li & Shi (arXiv 1708.06257): a plain net is a glued flow; n Euler steps per piece refine it.
 
-    THEORY.md section 2. A leaky-ReLU plain net with square layers and
+    See docs/theory/flows.md#li-shi. A leaky-ReLU plain net with square layers and
     $\\det W>0$ becomes the piecewise-in-time field of `plain_net_flow`
     (rotation, scaling, rotation, translation, activation per layer). Its
     accurate adaptive solve must reproduce the plain net; its Euler broken

@@ -24,7 +24,7 @@ def _sin2pi(p):
 
 
 # (activation, ridgelet) pairs in the spirit of ACHA section 7, with Gaussian-derivative
-# ridgelets (fast to evaluate; THEORY.md: admissible for the parities and orders below).
+# ridgelets (fast to evaluate; docs/theory/ridgelets.md#gaussian-derivative-ridgelets: admissible for the parities and orders below).
 ACHA_PAIRS = [
     ("relu", ReLU(), "G^(4)", GaussianDerivative(4)),
     ("softplus", Softplus(), "G^(4)", GaussianDerivative(4)),

@@ -1,6 +1,6 @@
 """Denoising autoencoders of a law as transport (Sonoda & Murata, arXiv 1712.04145).
 
-THEORY.md section 3. With Gaussian noise of variance $t$ and data law
+See docs/theory/dae.md#optimal-dae. With Gaussian noise of variance $t$ and data law
 $\\mu_0$, the optimal DAE is the transport map
 $g_t(x)=E[x\\mid x+\\sqrt t\\varepsilon]=x+t\\nabla\\log(W_t*\\mu_0)(x)$
 (Tweedie); on an empirical cloud it is one Gaussian mean-shift step. A deep
@@ -111,7 +111,7 @@ def shallow_dae(law: AbstractLaw, t, x: Points) -> Points:
     """The optimal DAE of noise variance $t$ for a Gaussian or mixture law, applied to `x`.
 
     $g_t(x)=\\sum_kw_k(x)[m_k+\\Sigma_k(\\Sigma_k+tI)^{-1}(x-m_k)]$ with
-    $w_k\\propto\\pi_kN(x;m_k,\\Sigma_k+tI)$ (THEORY.md section 3), which is
+    $w_k\\propto\\pi_kN(x;m_k,\\Sigma_k+tI)$ (docs/theory/dae.md#gaussian-mixtures), which is
     $x+t\\nabla\\log(W_t*\\mu)(x)$. For one Gaussian,
     $g_t(x)=m+\\Sigma(\\Sigma+tI)^{-1}(x-m)$.
 
@@ -272,7 +272,7 @@ def deep_dae_flow(
     """Integrate the deep DAE $\\dot x=\\nabla\\log\\mu_t(x)$ from $t=0$ to `t1` (diffrax, via `flow`).
 
     The marginal of $x_t$ is $\\mu_t=\\sum_k\\pi_kN(m_k,\\Sigma_k-2tI)$ when
-    $x_0\\sim\\mu_0$ (THEORY.md section 3): the velocity makes $\\mu_t$ solve
+    $x_0\\sim\\mu_0$ (docs/theory/dae.md#deep-dae): the velocity makes $\\mu_t$ solve
     $\\partial_t\\mu_t=-\\nabla\\cdot(\\mu_t\\nabla\\log\\mu_t)=-\\Delta\\mu_t$.
 
     **Arguments:**

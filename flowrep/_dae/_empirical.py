@@ -1,6 +1,6 @@
 """The DAE of a sample cloud: streamed Gaussian mean shift and its flow.
 
-THEORY.md section 3. The optimal DAE of an empirical law is one Gaussian
+See docs/theory/dae.md#empirical-laws. The optimal DAE of an empirical law is one Gaussian
 mean-shift step, $g_t(q)=q+t\\nabla\\log(W_t*\\hat\\mu)(q)$; the deep DAE of a
 cloud, whose empirical law has no score, is the blurring mean-shift flow
 along the score of a kernel density estimate.
@@ -81,7 +81,7 @@ def mean_shift(
     """One Gaussian mean-shift step: the optimal DAE of the empirical law of `cloud`.
 
     $g_t(q)=\\sum_jw_jN(q;x_j,tI)\\,x_j/\\sum_jw_jN(q;x_j,tI)=q+t\\nabla\\log(W_t*\\hat\\mu)(q)$
-    (THEORY.md section 3). Streamed over tiles of at most `chunk_size`
+    (docs/theory/dae.md#empirical-laws). Streamed over tiles of at most `chunk_size`
     (query, point) pairs with a running log-sum-exp, so memory is
     $O(n+n_q+\\text{chunk\\_size})$ and n = 1e5 fits easily.
 

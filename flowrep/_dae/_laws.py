@@ -1,6 +1,6 @@
 """Data laws with closed forms: Gaussians and Gaussian mixtures in any dimension.
 
-The denoising-autoencoder story (THEORY.md section 3) needs three operations
+The denoising-autoencoder story (docs/theory/dae.md#gaussian-mixtures) needs three operations
 on a law $\\mu$ besides its density and score:
 
 - heat-kernel smoothing $W_t*\\mu$ with $W_t=N(0,tI)$ (Gaussian noise of
@@ -237,7 +237,7 @@ class GaussianLaw(AbstractLaw):
         )
 
     def backward_heat(self, t, *, check: bool = True) -> "GaussianLaw":
-        """$\\mu_t=N(m,\\Sigma-2tI)$ (THEORY.md section 3).
+        """$\\mu_t=N(m,\\Sigma-2tI)$ (docs/theory/dae.md#gaussian-data).
 
         **Raises:** `ValueError` if $t<0$; `CollapseError` if
         $t\\ge\\lambda_{\\min}/2$ (checked when `t` is concrete and `check`).
@@ -358,7 +358,7 @@ class GaussianMixture(AbstractLaw):
         )
 
     def backward_heat(self, t, *, check: bool = True) -> "GaussianMixture":
-        """$\\mu_t=\\sum_k\\pi_kN(m_k,\\Sigma_k-2tI)$ [derived; THEORY.md section 3].
+        """$\\mu_t=\\sum_k\\pi_kN(m_k,\\Sigma_k-2tI)$ [derived; docs/theory/dae.md#gaussian-mixtures].
 
         Each component solves $\\partial_t\\mu=-\\Delta\\mu$ and the equation is
         linear. **Raises:** `ValueError` if $t<0$; `CollapseError` if

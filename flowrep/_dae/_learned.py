@@ -1,6 +1,6 @@
 """Learned DAEs: an MLP denoiser trained with optax, alone or stacked.
 
-THEORY.md section 3: the minimiser of $E\\|g(x+\\sqrt t\\varepsilon)-x\\|^2$
+See docs/theory/dae.md#optimal-dae: the minimiser of $E\\|g(x+\\sqrt t\\varepsilon)-x\\|^2$
 over all functions is the analytic DAE
 $E[x\\mid\\tilde x]=\\tilde x+t\\nabla\\log(W_t*\\mu)(\\tilde x)$, so a trained
 denoiser can be checked against `shallow_dae`.
@@ -58,7 +58,7 @@ def train_denoiser(
     """Train a DAE on samples: minimise $E\\|g(x+\\sqrt t\\varepsilon)-x\\|^2$ with Adam (optax).
 
     Its minimiser over all functions is $E[x\\mid\\tilde x]=\\tilde x+t\\nabla\\log(W_t*\\mu)(\\tilde x)$,
-    the analytic DAE (THEORY.md section 3). Batches and noise are drawn
+    the analytic DAE (docs/theory/dae.md#optimal-dae). Batches and noise are drawn
     from `key`, so a key fixes the result. Steps run `steps_per_call` at a
     time in one jitted `lax.scan`; a tqdm bar reports the loss.
 

@@ -1,6 +1,6 @@
 """The displacement field of a DAE as an integral network, by the ridgelet transform.
 
-THEORY.md sections 1 and 3: a localised displacement $d\\chi$ is
+See docs/theory/ridgelets.md and docs/theory/dae.md#ridgelet-displacement: a localised displacement $d\\chi$ is
 $S[\\gamma]$ with $\\gamma=R[d\\chi;\\rho]/\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$
 (Sonoda & Murata), so a DAE is a (continuum) one-hidden-layer network.
 """
@@ -39,10 +39,10 @@ def displacement_network(
     A DAE's displacement $d=g_t-\\mathrm{id}$ grows linearly at infinity (the
     score of a Gaussian is linear), so its ridgelet transform does not exist;
     it is localised by the smooth window $\\chi(x)=\\exp(-\\frac12(|x-c|/r)^4)$
-    ($\\chi\\approx1$ well inside the ball of radius r) (THEORY.md section 3).
+    ($\\chi\\approx1$ well inside the ball of radius r) (docs/theory/dae.md#ridgelet-displacement).
     Then $\\gamma=R[d\\chi;G^{(k)}]/\\langle\\!\\langle G,G^{(k)}\\rangle\\!\\rangle$
     with the Gaussian activation $G$ and $\\rho=G^{(k)}$, $k$ even $\\ge m$
-    (THEORY.md section 1): $R$ by a midpoint grid on the box $c\\pm2.6r$,
+    (docs/theory/ridgelets.md#gaussian-derivative-ridgelets): $R$ by a midpoint grid on the box $c\\pm2.6r$,
     $S$ by Monte Carlo units from `flowrep.sample_parameters`. With
     `compress_to`, `compress_to` units are then drawn from $|\\gamma|$ and
     their output weights refitted by least squares on the grid

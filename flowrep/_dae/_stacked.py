@@ -1,6 +1,6 @@
 """Stacked DAEs and the "deeper converges faster" table (Sonoda & Murata, arXiv 1712.04145).
 
-THEORY.md section 3: L DAEs of noise $t/L$, each optimal for the current
+See docs/theory/dae.md#stacked-daes: L DAEs of noise $t/L$, each optimal for the current
 pushforward, approach the deep DAE flow $\\dot x=\\nabla\\log\\mu_t(x)$ as L
 grows. Exact for a Gaussian (each layer maps the eigenvalues
 $\\lambda\\mapsto\\lambda^3/(\\lambda+t/L)^2$); from samples otherwise.

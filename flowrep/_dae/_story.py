@@ -1,7 +1,6 @@
 """Sonoda & Murata's DAE story in pictures: transport, displacement, entropy, depth.
 
-`dae_story` reproduces the paper's claims on a 2-D mixture (THEORY.md
-section 3) and returns its numbers, the arrays its figures show and, on
+`dae_story` reproduces the paper's claims on a 2-D mixture (docs/theory/dae.md#gaussian-mixtures) and returns its numbers, the arrays its figures show and, on
 request, the figures themselves; it writes files only in its old form
 `dae_story(out_dir)`.
 """

@@ -1,7 +1,7 @@
 """`RidgeletField`: a time-dependent finite integral representation (the double continuum).
 
 $v_t(x)=S[\\gamma_t](x)=\\sum_jc_j(t)\\,\\sigma(a_j(t)\\cdot x-b_j(t))$, $c_j(t)\\in\\mathbb R^m$
-(THEORY.md section 2; Sonoda & Murata, JMLR 2019). The units depend on time
+(docs/theory/flows.md#double-continuum; Sonoda & Murata, JMLR 2019). The units depend on time
 through a basis over $[t_0,t_1]$: each parameter is
 $p(t)=\\sum_k\\phi_k(t)\\,p_k$ with $\\phi_k$ piecewise-linear hats on knots,
 piecewise constants on knots, Chebyshev polynomials, or a single constant.
@@ -75,7 +75,7 @@ def _check_knots(knots: Sequence[float] | ArrayLike, basis: str) -> tuple[float,
 class RidgeletField(AbstractUnitField):
     """A time-dependent vector field $v_t(x)=\\sum_jc_j(t)\\sigma(a_j(t)\\cdot x-b_j(t))$.
 
-    The double continuum limit of a ResNet (THEORY.md section 2): each layer's
+    The double continuum limit of a ResNet (docs/theory/flows.md#double-continuum): each layer's
     field is a finite integral representation $S[\\gamma_t]$ with
     $\\gamma_t=\\sum_jc_j(t)\\delta_{(a_j(t),b_j(t))}$, and depth is time. It
     follows the diffrax convention `field(t, x, args) -> dx` for one unbatched
@@ -364,7 +364,7 @@ class RidgeletField(AbstractUnitField):
         """A field from a known one by the ridgelet transform at time knots.
 
         $\\gamma_{t_k}=R[v_{t_k};\\rho]/\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$
-        (THEORY.md sections 1-2, Ghosts Thm 6), discretised on the fixed nodes
+        (docs/theory/ridgelets.md#admissibility and docs/theory/flows.md#double-continuum, Ghosts Thm 6), discretised on the fixed nodes
         $(a_j,b_j)$ with weights $w^{ab}_j$, so $c_j(t_k)=w^{ab}_j\\gamma_{t_k}(a_j,b_j)$
         and $S[\\gamma_t](x)\\approx\\sum_jc_j(t)\\sigma(a_j\\cdot x-b_j)$. Between
         knots $c_j(t)$ is interpolated (`basis`).

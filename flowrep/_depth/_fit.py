@@ -7,7 +7,7 @@ neural ODE*: the kinetic energy $\\int\\|v_t(x_t)\\|^2dt$ and the Jacobian
 Frobenius norm $\\int\\|\\nabla v_t(x_t)\\|_F^2dt$, both integrated as extra ODE
 state by `flowrep.flow`. With weight decay (optax `adamw`) this is the
 setting in which Gai & Zhang expect the trained flow to approach the
-Wasserstein geodesic (THEORY.md section 4).
+Wasserstein geodesic (docs/theory/scores.md#gai-zhang-claim).
 """
 
 import functools

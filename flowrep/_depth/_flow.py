@@ -1,6 +1,6 @@
 """`flow`: integrate $\\dot x_t=v_t(x_t)$ for a batch of points, with the continuity equation.
 
-A deep network is the time-$T$ map of a flow (THEORY.md section 2; Sonoda &
+A deep network is the time-$T$ map of a flow (docs/theory/flows.md#depth-continuum; Sonoda &
 Murata, JMLR 2019). `flow` solves the ODE for `n` points at once inside one
 `diffrax.diffeqsolve`: the state is the `(n, d)` array and the field is
 evaluated on the whole batch (`field.batch_call` when it has one, a `vmap`
@@ -225,8 +225,7 @@ def flow(
 ) -> FlowResult:
     """Flow points along a vector field: solve $\\dot x_t=v_t(x_t)$ from $t_0$ to $t_1$.
 
-    The time-$t_1$ map of the flow is the depth limit of a ResNet (THEORY.md
-    section 2). All `n` points are integrated in one `diffrax.diffeqsolve`
+    The time-$t_1$ map of the flow is the depth limit of a ResNet (docs/theory/flows.md#depth-continuum). All `n` points are integrated in one `diffrax.diffeqsolve`
     whose state is the `(n, d)` array (one shared adaptive step size; error
     control is over the whole batch). With $t_1<t_0$ it integrates backward:
     the inverse map.

@@ -1,7 +1,6 @@
 """Li & Shi: a plain network as a glued flow, and its ResNet refinement.
 
-Z. Li & Z. Shi, *A flow model of neural networks* (arXiv 1708.06257); THEORY.md
-section 2, the Li-Shi bullet [derived]. A layer $x\\mapsto\\phi(Wx+b)$ with $W$
+Z. Li & Z. Shi, *A flow model of neural networks* (arXiv 1708.06257); docs/theory/flows.md#li-shi [derived]. A layer $x\\mapsto\\phi(Wx+b)$ with $W$
 square and $\\det W>0$ is the composition of five unit-time flows. With the
 SVD $W=U\\Sigma V^\\top$, a sign flip of one column pair making $U,V\\in SO(d)$:
 
@@ -344,7 +343,7 @@ def plain_net_flow(
     Each layer $x\\mapsto\\phi(Wx+b)$ becomes unit-time flows: rotation
     $V^\\top$, scaling $\\Sigma$, rotation $U$ (from $W=U\\Sigma V^\\top$ with one
     column pair of $U,V$ negated if needed so both are in $SO(d)$),
-    translation $b$, activation (THEORY.md section 2). The flow of the result
+    translation $b$, activation (docs/theory/flows.md#li-shi). The flow of the result
     from $t=0$ to $t=P$ is the plain net (see `PlainNetField` for the ReLU
     clamp). Weights are read once, in NumPy (the construction is not
     jit-traceable; the field is).

@@ -1,7 +1,7 @@
 """ResNets as Euler broken lines of flows, and finite ResNets read as fields.
 
 A ResNet $x_{l+1}=x_l+h\\,v_{t_l}(x_l)$, $h=(t_1-t_0)/L$, $t_l=t_0+lh$, is the
-Euler broken line of the flow $\\dot x_t=v_t(x_t)$ (THEORY.md section 2; Sonoda
+Euler broken line of the flow $\\dot x_t=v_t(x_t)$ (docs/theory/flows.md#depth-continuum; Sonoda
 & Murata, JMLR 2019, section 3). When each $v_t$ is a finite integral network
 $\\sum_jc_j(t)\\sigma(a_j(t)\\cdot x-b_j(t))$, block $l$ is the two-layer network
 with output weights $h\\,c_j(t_l)$: an `IntegralNetwork` with vector output.
@@ -333,7 +333,7 @@ def euler_network(
 ) -> "ResNet | EulerNetwork":
     """The depth-$L$ Euler broken line $x_{l+1}=x_l+h\\,v_{t_l}(x_l)$ of a flow, as a network.
 
-    THEORY.md section 2: a ResNet is the Euler discretisation of $\\dot x=v_t(x)$
+    See docs/theory/flows.md#depth-continuum: a ResNet is the Euler discretisation of $\\dot x=v_t(x)$
     with $h=(t_1-t_0)/L$, $t_l=t_0+lh$; it converges to the time-$(t_1-t_0)$
     flow map at rate $O(1/L)$ for Lipschitz fields.
 
@@ -448,8 +448,7 @@ class ResNetField(AbstractUnitField):
 def field_from_resnet(resnet: ResNet, kind: str = "piecewise"):
     """Read a finite ResNet with two-layer blocks as a time-dependent field.
 
-    Block $l$'s residual divided by $h$ is the velocity at time $t_l$ (THEORY.md
-    section 2: a ResNet is the Euler broken line of its field).
+    Block $l$'s residual divided by $h$ is the velocity at time $t_l$ (docs/theory/flows.md#depth-continuum: a ResNet is the Euler broken line of its field).
 
     **Arguments:**
 

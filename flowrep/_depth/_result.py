@@ -63,7 +63,7 @@ def flow_entropy(result: FlowResult, log_density0: ArrayLike) -> Array:
 
     The points $x_{i,t_0}$ must be samples of $\\mu_{t_0}$; then $x_{i,t}$ are
     samples of the pushforward $\\mu_t$ and the continuity equation gives
-    $\\log\\mu_t(x_{i,t})$ (THEORY.md section 2).
+    $\\log\\mu_t(x_{i,t})$ (docs/theory/flows.md#continuity-equation).
 
     **Arguments:**
 

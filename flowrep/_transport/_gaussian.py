@@ -40,7 +40,7 @@ def gaussian_w2(
     """Squared Wasserstein-2 distance between two Gaussians (Bures form).
 
     $W_2^2=\\|m_1-m_2\\|^2+\\mathrm{tr}(\\Sigma_1+\\Sigma_2
-    -2(\\Sigma_2^{1/2}\\Sigma_1\\Sigma_2^{1/2})^{1/2})$ (THEORY.md section 4;
+    -2(\\Sigma_2^{1/2}\\Sigma_1\\Sigma_2^{1/2})^{1/2})$ (docs/theory/scores.md#gaussian-closed-forms;
     Dowson & Landau 1982, Givens & Shortt 1984).
 
     **Arguments:**
@@ -95,7 +95,7 @@ class AffineMap(eqx.Module):
 def gaussian_ot_map(
     m1: ArrayLike, S1: ArrayLike, m2: ArrayLike, S2: ArrayLike
 ) -> AffineMap:
-    """Optimal transport map between two Gaussians (THEORY.md section 4).
+    """Optimal transport map between two Gaussians (docs/theory/scores.md#gaussian-closed-forms).
 
     $T(x)=m_2+A(x-m_1)$ with
     $A=\\Sigma_1^{-1/2}(\\Sigma_1^{1/2}\\Sigma_2\\Sigma_1^{1/2})^{1/2}\\Sigma_1^{-1/2}$,

@@ -1,6 +1,6 @@
 """Transport scores: how close are tracks to the OT map and the W2 geodesic.
 
-THEORY.md section 4 (Gai & Zhang 2021; kinetic and Eulerian ratios derived;
+See docs/theory/scores.md (Gai & Zhang 2021; kinetic and Eulerian ratios derived;
 affine non-linearity after Bouniot et al. 2023).
 """
 
@@ -215,7 +215,7 @@ def score_tracks(
 ) -> TransportScores:
     """Score how close tracks are to optimal transport and the W2 geodesic.
 
-    One call computes every score of [`TransportScores`][] (THEORY.md section 4).
+    One call computes every score of [`TransportScores`][] (docs/theory/scores.md).
     All $W_2$ values between pairs of layers use the same solver: the exact
     assignment (`"exact"`, default when `n <= exact_max`) or the debiased
     Sinkhorn divergence (`"sinkhorn"`) with one $\\varepsilon$ for every pair,

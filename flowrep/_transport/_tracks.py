@@ -42,7 +42,7 @@ class FlowRecord(Protocol):
 
 
 class Tracks(eqx.Module):
-    """Features of n samples at L+1 recorded layers or times (THEORY.md section 4).
+    """Features of n samples at L+1 recorded layers or times (docs/theory/scores.md#tracks).
 
     - `points`: array `(L+1, n, d)`; `points[l, i]` is $x_i^l$.
     - `times`: array `(L+1,)`, strictly increasing; layer l sits at `times[l]`
@@ -143,7 +143,7 @@ class Tracks(eqx.Module):
         one `lax.scan` over the blocks) on every sample in one compiled call
         and stacks them layer-major, so `points[l]` holds $x^l$ of all samples
         ($x^0=x$). The times are the block times $t_l=t_0+l\\,h$ of the
-        Euler broken line ($h=(t_1-t_0)/L$, THEORY.md section 2), or, for a
+        Euler broken line ($h=(t_1-t_0)/L$, docs/theory/flows.md#depth-continuum), or, for a
         network run backward in time ($t_1<t_0$), the elapsed $|t_l-t_0|$.
 
         **Arguments:**

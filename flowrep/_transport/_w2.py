@@ -1,6 +1,6 @@
 """Wasserstein-2 between uniform clouds: one facade over the three estimators.
 
-Three estimators of $W_2^2(\\mu,\\nu)$ from samples (THEORY.md section 4):
+Three estimators of $W_2^2(\\mu,\\nu)$ from samples (docs/theory/scores.md#w2-estimators):
 
 - **exact**: for $n$ vs $n$ equal-weight samples the optimal plan is a
   permutation; it is found by the Hungarian algorithm of ott-jax

@@ -1,6 +1,6 @@
 """Activation profiles sigma and their 1-D Fourier transforms.
 
-Convention (THEORY.md section 1): $\\hat f(\\omega)=\\int f(z)e^{-iz\\omega}dz$. Most
+Convention (docs/theory/ridgelets.md#conventions): $\\hat f(\\omega)=\\int f(z)e^{-iz\\omega}dz$. Most
 activations are not integrable, so their transforms are distributions; what
 is returned here is the transform *away from* $\\omega=0$, which is all the
 admissibility pairing needs when the ridgelet side vanishes fast enough at 0.
@@ -180,7 +180,7 @@ class SigmoidDerivative(AbstractActivation):
 class Identity(AbstractActivation):
     """$\\sigma(z)=z$. Its transform $2\\pi i\\delta'$ sits at $\\omega=0$: zero elsewhere.
 
-    Polynomials are never admissible (THEORY.md section 1).
+    Polynomials are never admissible (docs/theory/ridgelets.md#activation-fourier).
     """
 
     name: str = eqx.field(static=True, default="identity", init=False)

@@ -1,7 +1,7 @@
 """The admissibility pairing $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$ and ACHA's Table 5.
 
 $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle=(2\\pi)^{d-1}\\int_{\\mathbb R}\\sigma^\\sharp(\\omega)\\overline{\\rho^\\sharp(\\omega)}|\\omega|^{-d}d\\omega$
-(Ghosts Def. 5 / Thm 6, ACHA Thm 5.6; THEORY.md section 1). The pair is
+(Ghosts Def. 5 / Thm 6, ACHA Thm 5.6; docs/theory/ridgelets.md#admissibility). The pair is
 admissible when the integral converges absolutely and is non-zero; then
 $S[R[f;\\rho]]=\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle f$.
 
@@ -57,11 +57,11 @@ def admissibility(sigma: Any, rho: Any, dim: int, *, s: float = 0.0) -> float | 
     """The admissibility pairing $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$ in dimension $d$.
 
     $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle=(2\\pi)^{d-1}\\int\\sigma^\\sharp(\\omega)\\overline{\\rho^\\sharp(\\omega)}|\\omega|^{-d}d\\omega$
-    (Ghosts Thm 6; ACHA Thm 5.6; THEORY.md section 1), so that
+    (Ghosts Thm 6; ACHA Thm 5.6; docs/theory/ridgelets.md#admissibility), so that
     $S[R[f;\\rho]]=\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle f$.
 
     Closed forms for ReLU/leaky ReLU or a Gaussian-family activation against
-    $G^{(k)}$, $\\Lambda^pG^{(l)}$ or the Gaussian (THEORY.md's formulas and
+    $G^{(k)}$, $\\Lambda^pG^{(l)}$ or the Gaussian (the formulas of docs/theory/ridgelets.md#gaussian-derivative-ridgelets and
     their $\\Lambda^p$ generalisation). Otherwise quadrature of the
     Fourier integral (host side, float64): the power law of $|h|$ is fitted
     on $\\omega\\in[10^{-9},10^{-4}]$ and on the decade envelope over
@@ -192,7 +192,7 @@ def admissibility_table(dim: int) -> AdmissibilityTable:
     Rows: $\\sigma'$ (`SigmoidDerivative`), sigmoid, softplus, step, ReLU,
     linear (`Identity`), Gaussian; columns $\\Lambda^mG,\\Lambda^mG',\\Lambda^mG''$
     with filter order $m=d=$ `dim` (`LambdaGaussian(dim, l)`, $l=0,1,2$). Sonoda & Murata,
-    ACHA 2017, Table 5; THEORY.md section 1.
+    ACHA 2017, Table 5; docs/theory/ridgelets.md#acha-table-5.
 
     **Arguments:**
 

@@ -1,6 +1,6 @@
 """The closed-form ridgelet transform of a Gaussian bump and of Gaussian mixtures.
 
-THEORY.md section 1, "Closed-form ridgelet transform of a Gaussian".
+See docs/theory/ridgelets.md#gaussian-ridgelet-transform.
 """
 
 import math
@@ -95,7 +95,7 @@ def gaussian_ridgelet_transform(
     """Closed-form $R[f;G^{(k)}](a_j,b_j)$ of the Gaussian bump $f(x)=e^{-\\frac12(x-\\mu)^\\top\\Sigma^{-1}(x-\\mu)}$.
 
     $R[f;G^{(k)}](a,b)=(2\\pi)^{d/2}\\det(\\Sigma)^{1/2}\\,t^{-(k+1)}He_k(c)e^{-c^2/2}$,
-    $t=\\sqrt{1+a^\\top\\Sigma a}$, $c=(b-a\\cdot\\mu)/t$ (THEORY.md section 1; it
+    $t=\\sqrt{1+a^\\top\\Sigma a}$, $c=(b-a\\cdot\\mu)/t$ (docs/theory/ridgelets.md#gaussian-ridgelet-transform; it
     follows from $a\\cdot x\\sim N(a\\cdot\\mu,a^\\top\\Sigma a)$ under the
     normalised $f$ and $\\mathbb E\\,G(Y-b)=t^{-1}e^{-c^2/2}$, differentiated $k$
     times in $b$). With `s` it carries ACHA's weight $\\|a\\|^s$, as

@@ -2,7 +2,7 @@
 
 A finite network $\\sum_jc_j\\sigma(a_j\\cdot x-b_j)$ is the integral
 representation $S[\\gamma]$ of the empirical measure
-$\\gamma=\\sum_jc_j\\delta_{(a_j,b_j)}$ (THEORY.md section 1).
+$\\gamma=\\sum_jc_j\\delta_{(a_j,b_j)}$ (docs/theory/ridgelets.md#integral-representation).
 """
 
 import equinox as eqx
@@ -166,7 +166,7 @@ def sample_network(
     Units are drawn i.i.d. with probability $p_j\\propto\\|\\gamma_j\\|w_j$ and
     given $c_j=\\gamma_jw_j/(p_j\\,\\text{num\\_units})$, so the network is an
     unbiased Monte Carlo estimate of $S[\\gamma]$ with variance $O(1/\\text{num\\_units})$
-    (THEORY.md section 1, Numerics). With `refit=(x, y)` the output weights
+    (docs/theory/ridgelets.md#numerics). With `refit=(x, y)` the output weights
     are then refitted by ridge-regularised least squares on those samples.
 
     **Arguments:**

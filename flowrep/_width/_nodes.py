@@ -1,8 +1,7 @@
 """Nodes and weights for the ridgelet pair: quadrature grids and Monte Carlo proposals.
 
 `ridgelet_transform` integrates over $x$ and `dual_ridgelet_transform` over
-$(a,b)$; both take nodes with weights, built here (THEORY.md section 1,
-Numerics): Riemann/midpoint grids for low dimension, and Monte Carlo samples
+$(a,b)$; both take nodes with weights, built here (docs/theory/ridgelets.md#numerics): Riemann/midpoint grids for low dimension, and Monte Carlo samples
 with importance weights $1/(n\\,p)$ otherwise, including heavy-tailed
 proposals in $\\|a\\|$ (for ReLU the integrand decays only like $\\|a\\|^{-2}$).
 """

@@ -113,8 +113,8 @@ def _closed_form(sigma: Any, rho: Any, dim: int) -> float | None:
       $q=p_1+p_2+l_1+l_2-d$; value $(2\\pi)^d(-1)^{(l_1-l_2)/2}\\Gamma(\\frac{q+1}2)$.
 
     Both need $q>-1$ (else divergence at 0) and an even total derivative
-    order (else the integrand is odd and the pairing vanishes). THEORY.md's
-    $G^{(k)}$ formulas are the cases $p=0$ (checked against quadrature in the tests).
+    order (else the integrand is odd and the pairing vanishes). The
+    $G^{(k)}$ formulas of docs/theory/ridgelets.md#gaussian-derivative-ridgelets are the cases $p=0$ (checked against quadrature in the tests).
     """
     fam_rho = _gaussian_family(rho)
     if fam_rho is None:

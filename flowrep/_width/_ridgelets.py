@@ -71,7 +71,7 @@ class GaussianDerivative(AbstractRidgelet):
     """The $k$-th derivative of the Gaussian, $G^{(k)}(z)=(-1)^kHe_k(z)e^{-z^2/2}$.
 
     $He_k$ is the probabilists' Hermite polynomial; the Fourier transform is
-    $(i\\omega)^k\\sqrt{2\\pi}e^{-\\omega^2/2}$ (THEORY.md section 1). For $k\\le8$
+    $(i\\omega)^k\\sqrt{2\\pi}e^{-\\omega^2/2}$ (docs/theory/ridgelets.md#gaussian-derivative-ridgelets). For $k\\le8$
     values come from $He_k$ by Horner's rule (fastest); above, from a
     normalised three-term recurrence that cannot overflow (accurate for
     $k$ up to a few hundred in float64; in float32 up to $k\\approx60$, values

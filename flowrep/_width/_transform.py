@@ -186,7 +186,7 @@ def ridgelet_transform(
 ) -> Gamma:
     """Ridgelet transform on nodes: $R[f;\\rho](a_j,b_j)\\approx\\|a_j\\|^s\\sum_iw_if(x_i)\\overline{\\rho(a_j\\cdot x_i-b_j)}$.
 
-    Ghosts Def. 3 (THEORY.md section 1) with quadrature or importance
+    Ghosts Def. 3 (docs/theory/ridgelets.md#ridgelet-transform) with quadrature or importance
     weights `w` over the points `x`. ACHA's weight $\\|a\\|^s$ is the option `s`.
     The sum runs in one compiled call (`eqx.filter_jit`); the function itself
     may be called under `jit`, `vmap` and `grad`.
@@ -276,7 +276,7 @@ def dual_ridgelet_transform(
     """Dual ridgelet transform (integral representation) on nodes.
 
     $S[\\gamma](x_i)\\approx\\sum_jw_j\\gamma_j\\|a_j\\|^{-s}\\sigma(a_j\\cdot x_i-b_j)$
-    (Ghosts Def. 1, THEORY.md section 1). With `w = None` (all ones) this is
+    (Ghosts Def. 1, docs/theory/ridgelets.md#ridgelet-transform). With `w = None` (all ones) this is
     the finite network $\\sum_jc_j\\sigma(a_j\\cdot x-b_j)$ with $c=\\gamma$.
     The sum runs in one compiled call (`eqx.filter_jit`).
 
