@@ -63,5 +63,5 @@ def test_learned_bad_input(getkey):
         train_denoiser(jnp.zeros((4, 2)), 0.1, key=getkey(), width=0)
     with pytest.raises(ValueError, match="num_layers"):
         train_stacked_denoisers(jnp.zeros((4, 2)), 0.1, 0, key=getkey())
-    with pytest.raises(ValueError, match=r"\[n, m\]"):
+    with pytest.raises(ValueError, match=r"shape \(n, d\)"):
         train_denoiser(jnp.zeros(4), 0.1, key=getkey())

@@ -78,9 +78,10 @@ def broken_references(texts: dict[str, str], theory_dir: Path = THEORY) -> list[
                     else None
                 )
             line = text.count("\n", 0, m.start()) + 1
-            if cache[page] is None:
+            known = cache[page]
+            if known is None:
                 problems.append(f"{where}:{line}: no page docs/theory/{page}")
-            elif anchor is not None and anchor not in cache[page]:
+            elif anchor is not None and anchor not in known:
                 problems.append(
                     f"{where}:{line}: no anchor #{anchor} on docs/theory/{page}"
                 )

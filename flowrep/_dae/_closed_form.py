@@ -32,68 +32,15 @@ from .._depth._flow import flow
 from .._depth._vector_field import AbstractVectorField
 from .._transport._entropy import knn_entropy
 from .._transport._tracks import Tracks
+from .._validate import is_concrete
+from ._checks import check_horizon, check_points, check_time
 from ._laws import (
-    _check_time,
-    _component_logpdfs,
-    _is_concrete,
     AbstractLaw,
-    CollapseError,
+    as_mixture,
+    component_logpdfs,
     GaussianLaw,
     GaussianMixture,
 )
-
-
-def _as_mixture(law: AbstractLaw) -> GaussianMixture:
-    if isinstance(law, GaussianMixture):
-        return law
-    if isinstance(law, GaussianLaw):
-        return law.to_mixture()
-    raise TypeError(
-        f"expected a GaussianLaw or GaussianMixture; got {type(law).__name__}."
-    )
-
-
-def _check_points(x, m: int | None = None, what: str = "x") -> Array:
-    x = jnp.asarray(x)
-    x = x.astype(jnp.result_type(x, float))
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"`{what}` must have shape [n, m] with n >= 1; got {x.shape}.")
-    if m is not None and x.shape[1] != m:
-        raise ValueError(
-            f"`{what}` has dimension {x.shape[1]} but the law has dimension m={m}; expected [n, {m}]."
-        )
-    if _is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
-        raise ValueError(f"`{what}` contains NaN or inf.")
-    return x
-
-
-def _check_horizon(t1, ts, tstar: float | None) -> None:
-    _check_time(t1, "t1")
-    if ts is not None:
-        ts_np = np.asarray(ts)
-        if ts_np.ndim != 1 or ts_np.size == 0:
-            raise ValueError(
-                f"`ts` must be a non-empty 1-D array of times; got shape {ts_np.shape}."
-            )
-        if np.any(np.diff(ts_np) < 0) or ts_np[0] < 0 or ts_np[-1] > float(t1) + 1e-12:
-            raise ValueError("`ts` must be non-decreasing within [0, t1].")
-    if tstar is not None and float(t1) >= tstar:
-        raise CollapseError(
-            f"the deep-DAE flow cannot reach t1={float(t1):.6g}: mu_t = sum_k pi_k N(m_k, Sigma_k - 2tI) collapses "
-            f"at t* = lambda_min/2 = {tstar:.6g}. Choose t1 < {tstar:.6g}."
-        )
-
-
-def _check_layers(num_layers: int) -> None:
-    if num_layers < 1:
-        raise ValueError(f"num_layers must be >= 1; got {num_layers}.")
-
-
-def _check_noise(t, who: str) -> None:
-    """`t` must be a positive noise variance (checked when concrete)."""
-    _check_time(t)
-    if _is_concrete(t) and not float(t) > 0:
-        raise ValueError(f"{who} needs a positive noise variance t; got {float(t)}.")
 
 
 def _spectral(c: Array, fn: Callable[[Array], Array]) -> Array:
@@ -122,9 +69,9 @@ def shallow_dae(law: AbstractLaw, t, x: Points) -> Points:
 
     **Raises:** `ValueError` for $t<0$ or a dimension mismatch.
     """
-    mix = _as_mixture(law)
-    x = _check_points(x, mix.dim)
-    _check_time(t)
+    mix = as_mixture(law)
+    x = check_points(x, mix.dim)
+    check_time(t)
     return _shallow_dae(mix.weights, mix.means, mix.covs, jnp.asarray(t, x.dtype), x)
 
 
@@ -135,7 +82,7 @@ def _shallow_dae(weights, means, covs, t, x):
     gains = jax.vmap(lambda c, cs: jnp.linalg.solve(cs, c).T)(covs, smoothed)
 
     def one(xi):
-        r = jax.nn.softmax(jnp.log(weights) + _component_logpdfs(xi, means, smoothed))
+        r = jax.nn.softmax(jnp.log(weights) + component_logpdfs(xi, means, smoothed))
         targets = means + jnp.einsum("kij,kj->ki", gains, xi - means)
         return r @ targets
 
@@ -151,7 +98,7 @@ def shallow_dae_pushforward(law: GaussianLaw, t) -> GaussianLaw:
         raise TypeError(
             "shallow_dae_pushforward is closed form for a GaussianLaw only; for mixtures push samples with shallow_dae."
         )
-    _check_time(t)
+    check_time(t)
     return GaussianLaw(
         law.mean, _spectral(law.cov, lambda lam: lam**3 / (lam + t) ** 2)
     )
@@ -177,7 +124,7 @@ class DeepDAEField(AbstractVectorField):
     eigvecs: Array
 
     def __init__(self, law: AbstractLaw):
-        mix = _as_mixture(law)
+        mix = as_mixture(law)
         self.log_weights = jnp.log(mix.weights)
         self.means = mix.means
         self.eigvals, self.eigvecs = jnp.linalg.eigh(mix.covs)
@@ -253,7 +200,7 @@ def deep_dae_map(law: GaussianLaw, t, x: Points) -> Points:
         raise TypeError(
             "deep_dae_map is closed form for a GaussianLaw only; use deep_dae_flow for mixtures."
         )
-    x = _check_points(x, law.dim)
+    x = check_points(x, law.dim)
     law.backward_heat(t)  # validates t
     gain = _spectral(law.cov, lambda lam: jnp.sqrt((lam - 2 * t) / lam))
     return law.mean + (x - law.mean) @ gain.T
@@ -291,11 +238,11 @@ def deep_dae_flow(
     for $t_1<0$, bad `ts` or a dimension mismatch.
     """
     field = DeepDAEField(law)
-    x0 = _check_points(x0, field.means.shape[1], "x0")
-    _check_horizon(
-        t1, ts, float(field.collapse_time) if _is_concrete(field.eigvals) else None
+    x0 = check_points(x0, field.means.shape[1], "x0")
+    check_horizon(
+        t1, ts, float(field.collapse_time) if is_concrete(field.eigvals) else None
     )
-    if not _is_concrete(t1):
+    if not is_concrete(t1):
         t1 = eqx.error_if(
             t1,
             t1 >= field.collapse_time,
@@ -397,8 +344,8 @@ def entropy_curves(
             "return_tracks=True needs at least two strictly increasing times in `ts` "
             f"(the times of a flowrep.Tracks); got {ts.tolist()}."
         )
-    mix = _as_mixture(law)
-    _check_horizon(ts[-1], ts, float(mix.collapse_time))
+    mix = as_mixture(law)
+    check_horizon(ts[-1], ts, float(mix.collapse_time))
     x0 = mix.sample(num_samples, key=key)
     res = deep_dae_flow(
         mix, x0, float(ts[-1]), ts=ts, log_density="exact", rtol=rtol, atol=atol

@@ -16,8 +16,8 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Points
 from .._depth._flow import flow
 from .._depth._vector_field import AbstractVectorField
-from ._closed_form import _check_horizon, _check_noise, _check_points
-from ._laws import _is_concrete
+from .._validate import is_concrete
+from ._checks import check_horizon, check_noise, check_points
 
 
 DEFAULT_CHUNK_SIZE = 2**20  # pairs per tile in mean shift
@@ -97,10 +97,10 @@ def mean_shift(
     **Raises:** `ValueError` for $t\\le0$, mismatched shapes, NaN/inf or
     non-positive weights.
     """
-    cloud = _check_points(cloud, what="cloud")
+    cloud = check_points(cloud, what="cloud")
     n, m = cloud.shape
-    queries = cloud if queries is None else _check_points(queries, m, "queries")
-    _check_noise(t, "mean_shift")
+    queries = cloud if queries is None else check_points(queries, m, "queries")
+    check_noise(t, "mean_shift")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer; got {chunk_size}.")
     if weights is None:
@@ -111,7 +111,7 @@ def mean_shift(
             raise ValueError(
                 f"`weights` must have shape [{n}] (one per cloud point); got {weights.shape}."
             )
-        if _is_concrete(weights) and not bool(
+        if is_concrete(weights) and not bool(
             jnp.all(weights > 0) & jnp.all(jnp.isfinite(weights))
         ):
             raise ValueError("`weights` must be positive and finite.")
@@ -185,10 +185,10 @@ def blurring_mean_shift_flow(
 
     **Raises:** `ValueError` for a bad bandwidth, times or points.
     """
-    x0 = _check_points(x0, what="x0")
+    x0 = check_points(x0, what="x0")
     if not (math.isfinite(bandwidth) and bandwidth > 0):
         raise ValueError(f"`bandwidth` must be a positive variance; got {bandwidth}.")
-    _check_horizon(t1, ts, None)
+    check_horizon(t1, ts, None)
     n, m = x0.shape
     field = BlurringMeanShiftField(float(bandwidth), m, chunk_size)
     ts_arr = jnp.asarray([0.0, float(t1)] if ts is None else ts, x0.dtype)

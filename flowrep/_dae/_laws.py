@@ -16,7 +16,6 @@ on a law $\\mu$ besides its density and score:
 """
 
 import abc
-import math
 from collections.abc import Callable
 
 import equinox as eqx
@@ -30,71 +29,11 @@ from jax.scipy.special import logsumexp
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Point, Points
+from .._validate import is_concrete
+from ._checks import check_cov, check_point, check_time, CollapseError
 
 
-class CollapseError(ValueError):
-    """The backward heat equation was asked past its collapse time $\\lambda_{\\min}/2$."""
-
-
-def _is_concrete(*xs) -> bool:
-    """False when any input is a tracer (value checks then wait for run time)."""
-    for x in xs:
-        try:
-            np.asarray(x)
-        except (
-            jax.errors.TracerArrayConversionError,
-            jax.errors.ConcretizationTypeError,
-        ):
-            return False
-    return True
-
-
-def _check_time(t, what: str = "t") -> None:
-    """`t` must be a finite non-negative scalar (checked when concrete)."""
-    if jnp.ndim(t) != 0:
-        raise ValueError(f"`{what}` must be a scalar; got shape {jnp.shape(t)}.")
-    if _is_concrete(t):
-        tv = float(t)
-        if not math.isfinite(tv):
-            raise ValueError(f"`{what}` must be finite; got {tv}.")
-        if tv < 0:
-            raise ValueError(
-                f"`{what}` must be >= 0 (a noise variance / time); got {tv}."
-            )
-
-
-def _check_cov(cov: Array, m: int, what: str) -> None:
-    if cov.shape != (m, m):
-        raise ValueError(
-            f"`{what}` must have shape ({m}, {m}) to match the mean; got {cov.shape}."
-        )
-    if not _is_concrete(cov):
-        return
-    c = np.asarray(cov, dtype=float)
-    if not np.all(np.isfinite(c)):
-        raise ValueError(f"`{what}` contains NaN or inf.")
-    scale = max(1.0, float(np.max(np.abs(c))))
-    if np.max(np.abs(c - c.T)) > 1e-8 * scale:
-        raise ValueError(
-            f"`{what}` must be symmetric; max |C - C^T| = {np.max(np.abs(c - c.T)):.3g}."
-        )
-    lam = float(np.linalg.eigvalsh(c).min())
-    if not lam > 0:
-        raise ValueError(
-            f"`{what}` must be positive definite; its smallest eigenvalue is {lam:.6g}."
-        )
-
-
-def _check_point(x: Array, m: int) -> Array:
-    x = jnp.asarray(x)
-    if x.shape != (m,):
-        raise ValueError(
-            f"expected one point of shape ({m},) (the law's dimension); got {x.shape}. Use jax.vmap for batches."
-        )
-    return x
-
-
-def _component_logpdfs(x: Point, means: Array, covs: Array) -> Array:
+def component_logpdfs(x: Point, means: Array, covs: Array) -> Array:
     """$\\log N(x;m_k,\\Sigma_k)$ for each k, `[K]`."""
     m = x.shape[0]
 
@@ -107,7 +46,7 @@ def _component_logpdfs(x: Point, means: Array, covs: Array) -> Array:
     return jax.vmap(one)(means, covs)
 
 
-def _component_scores(x: Point, means: Array, covs: Array) -> Array:
+def component_scores(x: Point, means: Array, covs: Array) -> Array:
     """$-\\Sigma_k^{-1}(x-m_k)$ for each k, `[K, m]`."""
     return jax.vmap(lambda mean, cov: -jnp.linalg.solve(cov, x - mean))(means, covs)
 
@@ -168,8 +107,8 @@ class AbstractLaw(eqx.Module):
         return jnp.exp(self.log_prob(x))
 
     def _check_backward_time(self, t, check: bool) -> None:
-        _check_time(t)
-        if check and _is_concrete(t):
+        check_time(t)
+        if check and is_concrete(t):
             tstar = float(self.collapse_time)
             if float(t) >= tstar:
                 raise CollapseError(
@@ -197,9 +136,9 @@ class GaussianLaw(AbstractLaw):
             raise ValueError(
                 f"`mean` must have shape [m] with m >= 1; got {mean.shape}."
             )
-        if _is_concrete(mean) and not bool(jnp.all(jnp.isfinite(mean))):
+        if is_concrete(mean) and not bool(jnp.all(jnp.isfinite(mean))):
             raise ValueError("`mean` contains NaN or inf.")
-        _check_cov(cov, mean.shape[0], "cov")
+        check_cov(cov, mean.shape[0], "cov")
         self.mean = mean
         self.cov = cov
 
@@ -217,11 +156,11 @@ class GaussianLaw(AbstractLaw):
         return self.eigvals[0] / 2
 
     def log_prob(self, x: Point) -> Array:
-        x = _check_point(x, self.dim)
-        return _component_logpdfs(x, self.mean[None], self.cov[None])[0]
+        x = check_point(x, self.dim)
+        return component_logpdfs(x, self.mean[None], self.cov[None])[0]
 
     def score(self, x: Point) -> Array:
-        x = _check_point(x, self.dim)
+        x = check_point(x, self.dim)
         return -jnp.linalg.solve(self.cov, x - self.mean)
 
     def sample(self, num_samples: int, *, key: Key) -> Points:
@@ -231,7 +170,7 @@ class GaussianLaw(AbstractLaw):
 
     def smooth(self, t) -> "GaussianLaw":
         """$W_t*N(m,\\Sigma)=N(m,\\Sigma+tI)$. **Raises:** `ValueError` if $t<0$."""
-        _check_time(t)
+        check_time(t)
         return GaussianLaw(
             self.mean, self.cov + t * jnp.eye(self.dim, dtype=self.cov.dtype)
         )
@@ -289,7 +228,7 @@ class GaussianMixture(AbstractLaw):
             raise ValueError(
                 f"`covs` must have shape [K, m, m]=({num_k}, {m}, {m}); got {covs.shape}."
             )
-        if _is_concrete(weights, means):
+        if is_concrete(weights, means):
             if not (
                 bool(jnp.all(jnp.isfinite(weights)))
                 and bool(jnp.all(jnp.isfinite(means)))
@@ -300,7 +239,7 @@ class GaussianMixture(AbstractLaw):
                     f"mixture `weights` must be positive; got {np.asarray(weights)}."
                 )
         for k in range(num_k):
-            _check_cov(covs[k], m, f"covs[{k}]")
+            check_cov(covs[k], m, f"covs[{k}]")
         self.weights = weights / jnp.sum(weights)
         self.means = means
         self.covs = covs
@@ -323,22 +262,22 @@ class GaussianMixture(AbstractLaw):
         ]
 
     def _log_terms(self, x: Point) -> Array:
-        return jnp.log(self.weights) + _component_logpdfs(x, self.means, self.covs)
+        return jnp.log(self.weights) + component_logpdfs(x, self.means, self.covs)
 
     def responsibilities(self, x: Point) -> Array:
         """Posterior component probabilities $r_k(x)\\propto\\pi_kN(x;m_k,\\Sigma_k)$, `[K]`."""
-        x = _check_point(x, self.dim)
+        x = check_point(x, self.dim)
         return jax.nn.softmax(self._log_terms(x))
 
     def log_prob(self, x: Point) -> Array:
-        x = _check_point(x, self.dim)
+        x = check_point(x, self.dim)
         return logsumexp(self._log_terms(x))
 
     def score(self, x: Point) -> Array:
         """$\\sum_kr_k(x)\\,(-\\Sigma_k^{-1}(x-m_k))$."""
-        x = _check_point(x, self.dim)
+        x = check_point(x, self.dim)
         r = jax.nn.softmax(self._log_terms(x))
-        return r @ _component_scores(x, self.means, self.covs)
+        return r @ component_scores(x, self.means, self.covs)
 
     def sample(self, num_samples: int, *, key: Key) -> Points:
         kc, kz = jr.split(key)
@@ -350,7 +289,7 @@ class GaussianMixture(AbstractLaw):
 
     def smooth(self, t) -> "GaussianMixture":
         """$W_t*\\mu=\\sum_k\\pi_kN(m_k,\\Sigma_k+tI)$. **Raises:** `ValueError` if $t<0$."""
-        _check_time(t)
+        check_time(t)
         return GaussianMixture(
             self.weights,
             self.means,
@@ -495,7 +434,7 @@ def _em(x, w0, mu0, c0, num_iters: int, reg: float):
 
     def step(carry, _):
         w, mu, c = carry
-        logr = jax.vmap(lambda xi: jnp.log(w) + _component_logpdfs(xi, mu, c))(x)
+        logr = jax.vmap(lambda xi: jnp.log(w) + component_logpdfs(xi, mu, c))(x)
         r = jax.nn.softmax(logr, axis=1)
         nk = jnp.sum(r, axis=0) + 1e-12
         mu = (r.T @ x) / nk[:, None]
@@ -505,3 +444,13 @@ def _em(x, w0, mu0, c0, num_iters: int, reg: float):
 
     (w, mu, c), _ = lax.scan(step, (w0, mu0, c0), None, length=num_iters)
     return w, mu, c
+
+
+def as_mixture(law: AbstractLaw) -> GaussianMixture:
+    if isinstance(law, GaussianMixture):
+        return law
+    if isinstance(law, GaussianLaw):
+        return law.to_mixture()
+    raise TypeError(
+        f"expected a GaussianLaw or GaussianMixture; got {type(law).__name__}."
+    )

@@ -18,7 +18,7 @@ import optax
 from jaxtyping import Array
 
 from .._custom_types import Key, Points
-from ._closed_form import _check_layers, _check_noise, _check_points
+from ._checks import check_layers, check_noise, check_points
 
 
 class Denoiser(eqx.Module):
@@ -74,9 +74,9 @@ def train_denoiser(
 
     **Raises:** `ValueError` for bad shapes, $t\\le0$ or non-positive sizes.
     """
-    x = _check_points(x)
+    x = check_points(x)
     n, m = x.shape
-    _check_noise(t, "train_denoiser")
+    check_noise(t, "train_denoiser")
     if min(width, depth, num_steps, batch_size, steps_per_call) < 1:
         raise ValueError(
             "width, depth, num_steps, batch_size and steps_per_call must be >= 1."
@@ -149,8 +149,8 @@ def train_stacked_denoisers(
 
     **Raises:** `ValueError` for L < 1 and as `train_denoiser`.
     """
-    x = _check_points(x)
-    _check_layers(num_layers)
+    x = check_points(x)
+    check_layers(num_layers)
     tau = float(t) / num_layers
     models, tracks = [], [x]
     for k in jr.split(key, num_layers):
@@ -166,6 +166,6 @@ def relative_map_error(
     fn: Callable[[Array], Array], reference: Callable[[Array], Array], x: Points
 ) -> Array:
     """$\\|d-d^*\\|/\\|d^*\\|$ over `x` for displacements $d=f(x)-x$, $d^*=\\mathrm{ref}(x)-x$ (batched maps)."""
-    x = _check_points(x)
+    x = check_points(x)
     d, dref = fn(x) - x, reference(x) - x
     return jnp.sqrt(jnp.sum((d - dref) ** 2) / jnp.sum(dref**2))

@@ -14,16 +14,14 @@ from jaxtyping import Array
 
 from .._custom_types import Key, Points
 from .._transport import gaussian_w2
+from ._checks import check_layers, check_points, check_time
 from ._closed_form import (
-    _as_mixture,
-    _check_layers,
-    _check_points,
     deep_dae_flow,
     shallow_dae,
     shallow_dae_pushforward,
 )
 from ._empirical import DEFAULT_CHUNK_SIZE, mean_shift
-from ._laws import _check_time, AbstractLaw, fit_mixture, GaussianLaw
+from ._laws import AbstractLaw, as_mixture, fit_mixture, GaussianLaw
 
 
 def stacked_dae_laws(law: GaussianLaw, t, num_layers: int) -> list[GaussianLaw]:
@@ -40,8 +38,8 @@ def stacked_dae_laws(law: GaussianLaw, t, num_layers: int) -> list[GaussianLaw]:
         raise TypeError(
             "stacked_dae_laws is exact for a GaussianLaw; for mixtures use stacked_dae on samples."
         )
-    _check_layers(num_layers)
-    _check_time(t)
+    check_layers(num_layers)
+    check_time(t)
     laws = [law]
     for _ in range(num_layers):
         laws.append(shallow_dae_pushforward(laws[-1], t / num_layers))
@@ -83,13 +81,13 @@ def stacked_dae(
     **Raises:** `ValueError` on bad shapes, $t<0$, L < 1, an unknown `fit`,
     or a mixture fit without `law`, `num_components` or `key`.
     """
-    x = _check_points(x, None if law is None else law.dim)
-    _check_time(t)
-    _check_layers(num_layers)
+    x = check_points(x, None if law is None else law.dim)
+    check_time(t)
+    check_layers(num_layers)
     tau = float(t) / num_layers
     tracks = [x]
     if fit == "mixture":
-        current = None if law is None else _as_mixture(law)
+        current = None if law is None else as_mixture(law)
         k = (
             num_components
             if num_components is not None
@@ -178,14 +176,14 @@ def depth_table(
         return rows
     if key is None:
         raise ValueError("depth_table on a mixture needs `key` (it works on samples).")
-    mix = _as_mixture(law)
+    mix = as_mixture(law)
     x0 = mix.sample(num_samples, key=key)
     x_deep = jnp.asarray(deep_dae_flow(mix, x0, t).xs)
-    h_deep = float(_as_mixture(deep).entropy())
+    h_deep = float(as_mixture(deep).entropy())
     for n in num_layers:
         out = stacked_dae(x0, t, int(n), law=mix, em_iters=em_iters)[-1]
         fitted = fit_mixture(
-            out, mix.num_components, init=_as_mixture(deep), num_iters=em_iters
+            out, mix.num_components, init=as_mixture(deep), num_iters=em_iters
         )
         rows.append(
             dict(
