@@ -5,7 +5,7 @@ import tempfile
 from collections.abc import Callable
 
 
-def _write_atomic(path: "str | os.PathLike", write: Callable[[str], object]) -> None:
+def write_atomic(path: "str | os.PathLike", write: Callable[[str], object]) -> None:
     """Call `write(tmp)` on a temporary file beside `path`, then rename it to
     `path`, so a failed write never leaves a half-written file (and an
     existing file is replaced only on success). The temporary name keeps

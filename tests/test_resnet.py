@@ -9,13 +9,8 @@ import scipy.linalg
 
 from flowrep._depth._field import RidgeletField
 from flowrep._depth._flow import flow
-from flowrep._depth._resnet import (
-    euler_network,
-    EulerNetwork,
-    field_from_resnet,
-    ResNet,
-    ResNetField,
-)
+from flowrep._depth._resnet import euler_network, EulerNetwork, ResNet
+from flowrep._depth._resnet_field import field_from_resnet, ResNetField
 from flowrep._width._integral_net import IntegralNetwork
 
 from .helpers import loglog_slope

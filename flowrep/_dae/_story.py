@@ -15,7 +15,7 @@ import jax.random as jr
 import numpy as np
 
 from .._custom_types import Key
-from .._io import _write_atomic
+from .._io import write_atomic
 from ._closed_form import deep_dae_flow, entropy_curves, shallow_dae
 from ._laws import GaussianLaw, GaussianMixture
 from ._learned import relative_map_error, train_denoiser
@@ -259,7 +259,7 @@ def _write(out_dir: str, story: dict[str, Any]) -> dict[str, Any]:
     """The old `dae_story(out_dir)`: the four PNGs and `dae_story.json`, each written atomically."""
     os.makedirs(out_dir, exist_ok=True)
     for name, fig in story_figures(story).items():
-        _write_atomic(
+        write_atomic(
             os.path.join(out_dir, name),
             lambda p, fig=fig: fig.savefig(p, dpi=110, format="png"),
         )
@@ -272,5 +272,5 @@ def _write(out_dir: str, story: dict[str, Any]) -> dict[str, Any]:
         with open(p, "w") as fh:
             json.dump(summary, fh, indent=2)
 
-    _write_atomic(os.path.join(out_dir, "dae_story.json"), _dump)
+    write_atomic(os.path.join(out_dir, "dae_story.json"), _dump)
     return summary

@@ -24,8 +24,10 @@ from ._resnet import (
     AbstractResNet as AbstractResNet,
     euler_network as euler_network,
     EulerNetwork as EulerNetwork,
-    field_from_resnet as field_from_resnet,
     ResNet as ResNet,
+)
+from ._resnet_field import (
+    field_from_resnet as field_from_resnet,
     ResNetField as ResNetField,
 )
 from ._result import (

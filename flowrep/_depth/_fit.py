@@ -24,7 +24,7 @@ import optax
 from jaxtyping import Array
 
 from .._custom_types import Key, Points
-from .._io import _write_atomic
+from .._io import write_atomic
 from ._flow import flow
 from ._vector_field import as_vector_field
 
@@ -329,7 +329,7 @@ def save_field(path: "str | os.PathLike", field: Any) -> None:
         with open(tmp, "wb") as f:
             eqx.tree_serialise_leaves(f, field)
 
-    _write_atomic(path, write)
+    write_atomic(path, write)
 
 
 def load_field(path: "str | os.PathLike", like: Any) -> Any:

@@ -23,10 +23,10 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Points, VectorFieldFn
-from ._integrate import _adaptive_solve, _scan_solve
+from ._integrate import adaptive_solve, scan_solve
 from ._result import FlowResult
-from ._solvers import _get_adjoint, _get_solver, _tableau
-from ._term import _FlowTerm
+from ._solvers import explicit_tableau, get_adjoint, get_solver
+from ._term import FlowTerm
 from ._vector_field import AbstractVectorField, as_vector_field
 
 
@@ -111,21 +111,21 @@ def _solve_impl(
         y0["kin"] = zeros
     if jacobian:
         y0["jac"] = zeros
-    term = diffrax.ODETerm(_FlowTerm(field, log_density or None, kinetic, jacobian))
+    term = diffrax.ODETerm(FlowTerm(field, log_density or None, kinetic, jacobian))
     if adaptive_loop:
-        ys, result, stats = _adaptive_solve(
+        ys, result, stats = adaptive_solve(
             term, solver, controller, y0, t0, t1, dt0, (args, probes), max_steps
         )
         sol_ts = jnp.stack([t0, t1])
     elif scan is not None:
-        ys = _scan_solve(
+        ys = scan_solve(
             term,
             y0,
             t0,
             t1,
             num_steps,
             (args, probes),
-            _tableau(solver),
+            explicit_tableau(solver),
             scan == "scan_checkpoint",
         )
         sol_ts = jnp.stack([t0, t1])
@@ -323,10 +323,10 @@ def flow(
     t0a = jnp.asarray(t0, dtype)
     t1a = jnp.asarray(t1, dtype)
     _check_field_shape(field, t0a, x0, args)
-    solver_ = _get_solver(solver)
+    solver_ = get_solver(solver)
     scan_names = ("scan", "scan_checkpoint")
     scan_ok = num_steps is not None and stepsize_controller is None and ts is None
-    scan_ok = scan_ok and _tableau(solver_) is not None
+    scan_ok = scan_ok and explicit_tableau(solver_) is not None
     if isinstance(adjoint, str) and adjoint.lower() in scan_names:
         if not scan_ok:
             raise ValueError(
@@ -338,7 +338,7 @@ def flow(
         scan = "scan_checkpoint"
     else:
         scan = None
-    adjoint_ = _get_adjoint(None if scan else adjoint)
+    adjoint_ = get_adjoint(None if scan else adjoint)
     if num_steps is not None and dt0 is not None:
         raise ValueError("Give either `dt0` or `num_steps`, not both.")
     if num_steps is not None and num_steps < 1:

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 
-def _scan_solve(term, y0, t0, t1, num_steps, args, tableau, checkpoint):
+def scan_solve(term, y0, t0, t1, num_steps, args, tableau, checkpoint):
     """Fixed-step explicit RK as one `lax.scan`; reverse mode stores every stage.
 
     The same steps as diffrax's `ConstantStepSize` solve, without the
@@ -60,7 +60,7 @@ class _LoopState(NamedTuple):
     num_accepted: Array
 
 
-def _adaptive_solve(term, solver, controller, y0, t0, t1, dt0, args, max_steps):
+def adaptive_solve(term, solver, controller, y0, t0, t1, dt0, args, max_steps):
     """Adaptive solve from t0 to t1 > t0 keeping only the endpoint.
 
     Diffrax's own solver step and step-size controller, driven by one

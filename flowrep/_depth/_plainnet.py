@@ -32,7 +32,7 @@ import scipy.linalg
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from .._width._activations import ReLU
-from ._resnet import _piece_index, euler_network, ResNet
+from ._resnet import euler_network, piece_index, ResNet
 from ._vector_field import AbstractUnitField
 
 
@@ -280,7 +280,7 @@ class PlainNetField(AbstractUnitField):
     def _piece(self, t: ArrayLike) -> tuple[Array, Array]:
         t = jnp.asarray(t, self.shifts.dtype)
         knots = jnp.arange(self.num_pieces, dtype=self.shifts.dtype)
-        p = _piece_index(knots, t, 0.0, 1.0)
+        p = piece_index(knots, t, 0.0, 1.0)
         return p, t - p
 
     def _rates_at(self, p: Array, s: Array) -> Array:

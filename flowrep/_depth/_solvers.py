@@ -51,7 +51,7 @@ _ADJOINTS: dict[str, Callable[[], diffrax.AbstractAdjoint]] = {
 }
 
 
-def _get_solver(solver) -> diffrax.AbstractSolver:
+def get_solver(solver) -> diffrax.AbstractSolver:
     if solver is None:
         return diffrax.Tsit5()
     if isinstance(solver, str):
@@ -66,7 +66,7 @@ def _get_solver(solver) -> diffrax.AbstractSolver:
     raise TypeError(f"`solver` must be a name or a diffrax solver; got {solver!r}.")
 
 
-def _get_adjoint(adjoint) -> diffrax.AbstractAdjoint:
+def get_adjoint(adjoint) -> diffrax.AbstractAdjoint:
     if adjoint is None:
         return diffrax.RecursiveCheckpointAdjoint()
     if isinstance(adjoint, str):
@@ -81,7 +81,7 @@ def _get_adjoint(adjoint) -> diffrax.AbstractAdjoint:
     raise TypeError(f"`adjoint` must be a name or a diffrax adjoint; got {adjoint!r}.")
 
 
-def _tableau(solver) -> tuple[tuple, np.ndarray, np.ndarray] | None:
+def explicit_tableau(solver) -> tuple[tuple, np.ndarray, np.ndarray] | None:
     """(a_lower, b_sol, c) of an explicit RK solver, trailing unused stages dropped."""
     if type(solver) is diffrax.Euler:
         return (), np.array([1.0]), np.zeros(0)

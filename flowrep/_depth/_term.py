@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from ._vector_field import AbstractVectorField
 
 
-class _FlowTerm(eqx.Module):
+class FlowTerm(eqx.Module):
     """The augmented batched vector field of `flow` (a module, so adjoints see the field's arrays)."""
 
     field: AbstractVectorField
