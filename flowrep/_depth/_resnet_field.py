@@ -1,6 +1,6 @@
 """`ResNetField`: a finite ResNet read back as a time-dependent vector field.
 
-Block l of a ResNet with step h is $x\mapsto x+h\,v_l(x)$; as a field it is
+Block l of a ResNet with step h is $x\\mapsto x+h\\,v_l(x)$; as a field it is
 $v_t=v_l$ on the l-th piece of $[t_0,t_1]$ (docs/theory/flows.md#depth-continuum).
 """
 
