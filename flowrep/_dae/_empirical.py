@@ -4,6 +4,11 @@ See docs/theory/dae.md#empirical-laws. The optimal DAE of an empirical law is on
 mean-shift step, $g_t(q)=q+t\\nabla\\log(W_t*\\hat\\mu)(q)$; the deep DAE of a
 cloud, whose empirical law has no score, is the blurring mean-shift flow
 along the score of a kernel density estimate.
+
+Precision (see `flowrep/_width/_precision.py`): both products of mean shift
+run at `Precision.HIGHEST`: $q\\cdot x_j$ is a squared distance by expansion
+divided by $t$ inside an exponential, and the weighted mean $\\sum_jp_jx_j$ is
+the next position, whose distances the flow takes at the next step.
 """
 
 import math
@@ -17,6 +22,7 @@ from .._custom_types import Points
 from .._depth._flow import flow
 from .._depth._vector_field import AbstractVectorField
 from .._validate import is_concrete
+from .._width._precision import exact_matmul
 from ._checks import check_horizon, check_noise, check_points
 
 
@@ -37,14 +43,14 @@ def _mean_shift_block(q: Array, cols: Array, logw: Array, t, tq: int) -> Array:
     def body(carry, blk):
         mx, s, v = carry
         c, lw, hs = blk
-        logits = lw[None] + (q @ c.T - hs[None]) / t
+        logits = lw[None] + (exact_matmul(q, c.T) - hs[None]) / t
         new_mx = jnp.maximum(mx, jnp.max(logits, axis=1))
         scale = jnp.exp(mx - new_mx)
         p = jnp.exp(logits - new_mx[:, None])
         return (
             new_mx,
             s * scale + jnp.sum(p, axis=1),
-            v * scale[:, None] + p @ c,
+            v * scale[:, None] + exact_matmul(p, c),
         ), None
 
     init = (

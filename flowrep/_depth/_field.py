@@ -5,6 +5,11 @@ $v_t(x)=S[\\gamma_t](x)=\\sum_jc_j(t)\\,\\sigma(a_j(t)\\cdot x-b_j(t))$, $c_j(t)
 through a basis over $[t_0,t_1]$: each parameter is
 $p(t)=\\sum_k\\phi_k(t)\\,p_k$ with $\\phi_k$ piecewise-linear hats on knots,
 piecewise constants on knots, Chebyshev polynomials, or a single constant.
+
+Precision (see `flowrep/_width/_precision.py`): the pre-activations
+$a_j\\cdot x-b_j$ (a small inner dimension $m$; they feed the activation,
+often an exponential) are computed at `Precision.HIGHEST`; the output layer
+$\\sigma(\\cdot)\\,c$ follows `jax.default_matmul_precision`.
 """
 
 import math
@@ -20,6 +25,7 @@ from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Point, Points, UnitBiases, UnitScales
 from .._width._activations import AbstractActivation, get_activation
+from .._width._precision import exact_matmul
 from ._vector_field import AbstractUnitField
 
 
@@ -228,13 +234,13 @@ class RidgeletField(AbstractUnitField):
         """$v_t(x)$ for one point `x` `(d,)`; `args` is ignored (diffrax convention)."""
         del args
         a, b, c = self.units_at(t)
-        return self.sigma(a @ x - b) @ c
+        return self.sigma(exact_matmul(a, x) - b) @ c
 
     def batch_call(self, t: ArrayLike, xs: Points, args: Any = None) -> Points:
         """$v_t$ on a batch `xs` `(n, d)`: two matmuls, `[n, m] x [m, J]` and `[n, J] x [J, m]`."""
         del args
         a, b, c = self.units_at(t)
-        return self.sigma(xs @ a.T - b) @ c
+        return self.sigma(exact_matmul(xs, a.T) - b) @ c
 
     def batch_divergence(
         self, t: ArrayLike, xs: Points, args: Any = None
@@ -245,7 +251,7 @@ class RidgeletField(AbstractUnitField):
         """
         del args
         a, b, c = self.units_at(t)
-        z = xs @ a.T - b
+        z = exact_matmul(xs, a.T) - b
         s, ds = jax.jvp(self.sigma, (z,), (jnp.ones_like(z),))
         return s @ c, ds @ jnp.sum(a * c, axis=-1)
 

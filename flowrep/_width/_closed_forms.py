@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import UnitBiases, UnitScales
+from ._precision import exact_matmul
 from ._ridgelets import check_order
 from ._special import gaussian_derivative
 
@@ -59,9 +60,10 @@ def _gaussian_transform(a, b, mean, cov, k, s):
         "`cov` must be symmetric positive definite; its Cholesky factorisation failed.",
     )
     half_logdet = jnp.sum(jnp.log(jnp.diag(chol)))
-    proj = a @ chol  # a^T Sigma a = |L^T a|^2
+    # Reference values, and c feeds an exponential: HIGHEST (see _precision).
+    proj = exact_matmul(a, chol)  # a^T Sigma a = |L^T a|^2
     scale = jnp.sqrt(1.0 + jnp.sum(proj * proj, axis=-1))
-    c = (b - a @ mean) / scale
+    c = (b - exact_matmul(a, mean)) / scale
     sign = -1.0 if k % 2 else 1.0
     # He_k(c) e^{-c^2/2} = (-1)^k G^(k)(c)
     out = (

@@ -3,6 +3,10 @@
 A finite network $\\sum_jc_j\\sigma(a_j\\cdot x-b_j)$ is the integral
 representation $S[\\gamma]$ of the empirical measure
 $\\gamma=\\sum_jc_j\\delta_{(a_j,b_j)}$ (docs/theory/ridgelets.md#integral-representation).
+
+Precision (see `flowrep/_width/_precision.py`): pre-activations $a_j\\cdot x-b_j$
+and `refit`'s normal equations are computed at `Precision.HIGHEST`; the
+output layer $\\sigma(\\cdot)\\,c$ follows `jax.default_matmul_precision`.
 """
 
 import equinox as eqx
@@ -14,6 +18,7 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Key, Points, UnitBiases, UnitScales, UnitWeights
 from .._validate import as_points, check_finite
 from ._activations import AbstractActivation, get_activation
+from ._precision import exact_matmul
 from ._transform import check_units, DEFAULT_CHUNK_SIZE, dual_ridgelet_transform
 
 
@@ -64,7 +69,7 @@ class IntegralNetwork(eqx.Module):
             raise ValueError(
                 f"IntegralNetwork expects one point of shape ({self.dim},); got {x.shape}. Use `evaluate` or `jax.vmap` for batches."
             )
-        out = self.sigma(self.a @ x - self.b) @ self.c
+        out = self.sigma(exact_matmul(self.a, x) - self.b) @ self.c
         return out if self.bias is None else out + self.bias
 
     def evaluate(self, xs: Points, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Array:
@@ -263,8 +268,9 @@ def _normal_equations(net: IntegralNetwork, x: Array, y: Array, chunk_size: int)
     def body(carry, inp):
         gram, rhs = carry
         xc, yc, mc = inp
-        phi = net.sigma(xc @ net.a.T - net.b) * mc[:, None]
-        return (gram + phi.T @ phi, rhs + phi.T @ yc), None
+        phi = net.sigma(exact_matmul(xc, net.a.T) - net.b) * mc[:, None]
+        # Normal equations: the solve squares their conditioning, so HIGHEST.
+        return (gram + exact_matmul(phi.T, phi), rhs + exact_matmul(phi.T, yc)), None
 
     init = (
         jnp.zeros((net.num_units, net.num_units), x.dtype),

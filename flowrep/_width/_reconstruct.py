@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Profile
@@ -50,7 +51,8 @@ def reconstruct(
         value: float | complex = admissibility(sigma, rho, jnp.shape(x)[-1], s=s)
     else:
         value = pairing
-    if not bool(jnp.isfinite(value)) or value == 0:
+    # NumPy, not jnp: a concrete check that stays concrete under an outer trace.
+    if not bool(np.isfinite(value)) or value == 0:
         raise ValueError(f"`pairing` must be finite and non-zero; got {value}.")
     gamma = ridgelet_transform(f, rho, a, b, x, w, s=s, chunk_size=chunk_size)
     return (

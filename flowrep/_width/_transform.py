@@ -6,6 +6,13 @@ $n\\times J$ matrix: the pairs are cut into tiles of at most `chunk_size`
 entries, mapped over one side and scanned over the other, and each tile is
 rematerialised in the backward pass (`jax.checkpoint`), so memory is
 $O(n+J+\\text{chunk\\_size})$ for values and gradients alike.
+
+Precision (see `flowrep/_width/_precision.py`): the pre-activation tiles
+`[a, b]·[x, -1]` carry the folded bias and are always computed at
+`Precision.HIGHEST`; the accumulation of a tile against the values, the
+quadrature sum that is the answer, has the keyword `precision` (default
+HIGHEST; `None` follows `jax.default_matmul_precision`). Tile sizes default
+per backend (`flowrep/_width/_device.py`).
 """
 
 import math
@@ -23,18 +30,23 @@ from .._custom_types import (
     Values,
 )
 from .._validate import as_points, check_finite
+from ._device import device_default, DEVICE_DEFAULTS
+from ._precision import exact_matmul, HIGHEST
 
 
-DEFAULT_CHUNK_SIZE = 2**22  # pairs per tile: 16 MiB of float32
+# The CPU default of `chunk_size` (pairs per tile: 16 MiB of float32); the
+# transforms take theirs from `device_default` (flowrep/_width/_device.py).
+DEFAULT_CHUNK_SIZE = DEVICE_DEFAULTS["cpu"]["chunk_size"]
 
 
-# Widest tile along the summed axis for wide features. With whole rows of
-# 1e5 columns every tile re-reads all J units (J x d floats) for a few dozen
-# points; capping the width keeps a block of units in cache across many
+# `max_tile_cols`, the widest tile along the summed axis for wide features
+# (default: `device_default("max_tile_cols")`, 4096 on a CPU). With whole rows
+# of 1e5 columns every tile re-reads all J units (J x d floats) for a few
+# dozen points; capping the width keeps a block of units in cache across many
 # points. Narrow features fit in cache anyway, and there whole-row tiles are
 # faster, so the cap applies from `_CAP_MIN_WIDTH` on (the width counts the
 # folded bias column). Measurements: benchmarks/notes/width.md.
-_MAX_TILE_COLS = 4096
+_MAX_TILE_COLS = DEVICE_DEFAULTS["cpu"]["max_tile_cols"]
 _CAP_MIN_WIDTH = 16
 
 
@@ -45,21 +57,27 @@ def _equal_blocks(total: int, most: int) -> int:
 
 
 def _tiles(
-    num_rows: int, num_cols: int, chunk_size: int, width: int = 1
+    num_rows: int,
+    num_cols: int,
+    chunk_size: int,
+    width: int = 1,
+    max_cols: int = _MAX_TILE_COLS,
 ) -> tuple[int, int]:
     """Tile shape (rows, cols) with rows*cols <= chunk_size.
 
     Columns are kept whole, except that for `width >= _CAP_MIN_WIDTH` features
-    sums wider than `_MAX_TILE_COLS` are split into equal blocks (padding
+    sums wider than `max_cols` are split into equal blocks (padding
     wastes less than one column per block). Rows are split into equal blocks
     too, padding less than one row per block (plain `chunk_size // cols` rows
     can pad by almost a whole tile).
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}.")
+    if max_cols < 1:
+        raise ValueError(f"max_tile_cols must be a positive integer, got {max_cols}.")
     cols = min(num_cols, max(1, chunk_size))
-    if width >= _CAP_MIN_WIDTH and cols > _MAX_TILE_COLS:
-        cols = min(cols, _equal_blocks(num_cols, _MAX_TILE_COLS))
+    if width >= _CAP_MIN_WIDTH and cols > max_cols:
+        cols = min(cols, _equal_blocks(num_cols, max_cols))
     rows = _equal_blocks(num_rows, min(num_rows, max(1, chunk_size // cols)))
     return rows, cols
 
@@ -83,15 +101,19 @@ def pair_sum(
     cols: Array,
     values: Array,
     chunk_size: int,
+    precision: "jax.lax.Precision | None" = None,
+    max_cols: int = _MAX_TILE_COLS,
 ) -> Array:
     """$\\mathrm{out}_p=\\sum_q K(\\mathrm{rows}_p,\\mathrm{cols}_q)\\,\\mathrm{values}_q$, streamed.
 
     `kernel(rows_tile (P, ...), cols_tile (Q, ...)) -> (P, Q)`; `values` is
     `(Q, k)`. Returns `(P, k)`. Padding columns carry zero values.
+    `precision` is that of the accumulation `K @ values` (`None`: the default);
+    `max_cols` caps the tiles' width as in `_tiles`.
     """
     num_rows, num_cols = rows.shape[0], cols.shape[0]
     width = math.prod(cols.shape[1:])
-    tp, tq = _tiles(num_rows, num_cols, chunk_size, width)
+    tp, tq = _tiles(num_rows, num_cols, chunk_size, width, max_cols)
     rows_p = _pad_rows(rows, tp)
     cols_p = _pad_rows(cols, tq)
     values_p = _pad_rows(values, tq, fill_from_first=False)
@@ -103,8 +125,10 @@ def pair_sum(
 
     @jax.checkpoint
     def tile(rows_tile, cols_tile, values_tile):
-        return kernel(rows_tile, cols_tile).astype(out_dtype) @ values_tile.astype(
-            out_dtype
+        return jnp.matmul(
+            kernel(rows_tile, cols_tile).astype(out_dtype),
+            values_tile.astype(out_dtype),
+            precision=precision,
         )
 
     def one_row_block(rows_tile):
@@ -182,7 +206,9 @@ def ridgelet_transform(
     w: ArrayLike,
     *,
     s: float = 0.0,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
+    max_tile_cols: int | None = None,
+    precision: jax.lax.Precision | None = HIGHEST,
 ) -> Gamma:
     """Ridgelet transform on nodes: $R[f;\\rho](a_j,b_j)\\approx\\|a_j\\|^s\\sum_iw_if(x_i)\\overline{\\rho(a_j\\cdot x_i-b_j)}$.
 
@@ -200,7 +226,16 @@ def ridgelet_transform(
     - `a`: `(J, d)` scales; `b`: `(J,)` biases of the hidden units.
     - `x`: `(n, d)` nodes; `w`: `(n,)` their weights.
     - `s`: the exponent of ACHA's $\\|a\\|^s$ weight (default 0).
-    - `chunk_size`: at most this many pairs are held at once.
+    - `chunk_size`: at most this many pairs are held at once (default: per
+        backend, `flowrep/_width/_device.py`; $2^{22}$ on a CPU).
+    - `max_tile_cols`: the widest tile along the summed axis for points of
+        dimension 15 or more (default: per backend; 4096 on a CPU).
+    - `precision`: of the accumulation $\\sum_i\\rho(\\cdot)w_if(x_i)$. The
+        default `Precision.HIGHEST` keeps the quadrature at float32 accuracy
+        on GPU/TPU (under emulated TF32 the default precision leaves errors
+        of ~4e-5 of $\\max|R|$ on a Gaussian bump, HIGHEST ~1e-7); `None`
+        follows `jax.default_matmul_precision`. The pre-activations, which
+        carry the folded bias, are always computed at HIGHEST.
 
     **Returns:** $\\gamma_j=R[f;\\rho](a_j,b_j)$, `(J,)` or `(J, k)`.
 
@@ -230,12 +265,33 @@ def ridgelet_transform(
     a = check_finite(a, "a")
     b = check_finite(b, "b")
     w = check_finite(w, "w")
-    return _ridgelet_transform(f, rho, a, b, x, w, s=s, chunk_size=chunk_size)
+    return _ridgelet_transform(
+        f,
+        rho,
+        a,
+        b,
+        x,
+        w,
+        s=s,
+        chunk_size=device_default("chunk_size", chunk_size),
+        max_cols=device_default("max_tile_cols", max_tile_cols),
+        precision=precision,
+    )
 
 
 @eqx.filter_jit
 def _ridgelet_transform(
-    f: Callable[[Array], Array] | Array, rho, a, b, x, w, *, s, chunk_size
+    f: Callable[[Array], Array] | Array,
+    rho,
+    a,
+    b,
+    x,
+    w,
+    *,
+    s,
+    chunk_size,
+    max_cols,
+    precision,
 ):
     n = x.shape[0]
     dtype = _float_dtype(x, a, b, w)
@@ -254,10 +310,10 @@ def _ridgelet_transform(
     ab, x1 = _fold_bias(a, b, x)
 
     def kernel(ab_tile, x_tile):
-        r = rho(ab_tile @ x_tile.T)
+        r = rho(exact_matmul(ab_tile, x_tile.T))  # folded bias: HIGHEST
         return jnp.conj(r) if jnp.iscomplexobj(r) else r
 
-    out = pair_sum(kernel, ab, x1, values, chunk_size)
+    out = pair_sum(kernel, ab, x1, values, chunk_size, precision, max_cols)
     out = out * _norm_weight(a, s)[:, None]
     return out[:, 0] if scalar else out
 
@@ -271,7 +327,9 @@ def dual_ridgelet_transform(
     x: ArrayLike,
     *,
     s: float = 0.0,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
+    max_tile_cols: int | None = None,
+    precision: jax.lax.Precision | None = HIGHEST,
 ) -> Values:
     """Dual ridgelet transform (integral representation) on nodes.
 
@@ -286,7 +344,8 @@ def dual_ridgelet_transform(
     - `sigma`: the activation, elementwise.
     - `a`: `(J, d)`; `b`: `(J,)`; `w`: `(J,)` quadrature/importance weights or `None`.
     - `x`: `(n, d)` evaluation points.
-    - `s`, `chunk_size`: as in `ridgelet_transform`.
+    - `s`, `chunk_size`, `max_tile_cols`, `precision`: as in
+        `ridgelet_transform` (`precision` of the sum over units).
 
     **Returns:** `(n,)` or `(n, k)`.
 
@@ -314,12 +373,23 @@ def dual_ridgelet_transform(
     w = check_finite(w, "w")
     gamma = check_finite(gamma, "gamma")
     return _dual_ridgelet_transform(
-        gamma, sigma, a, b, w, x, s=s, chunk_size=chunk_size
+        gamma,
+        sigma,
+        a,
+        b,
+        w,
+        x,
+        s=s,
+        chunk_size=device_default("chunk_size", chunk_size),
+        max_cols=device_default("max_tile_cols", max_tile_cols),
+        precision=precision,
     )
 
 
 @eqx.filter_jit
-def _dual_ridgelet_transform(gamma, sigma, a, b, w, x, *, s, chunk_size):
+def _dual_ridgelet_transform(
+    gamma, sigma, a, b, w, x, *, s, chunk_size, max_cols, precision
+):
     num_units = a.shape[0]
     dtype = _float_dtype(x, a, b, w)
     x, a, b, w = (t.astype(dtype) for t in (x, a, b, w))
@@ -331,7 +401,7 @@ def _dual_ridgelet_transform(gamma, sigma, a, b, w, x, *, s, chunk_size):
     ab, x1 = _fold_bias(a, b, x)
 
     def kernel(x_tile, ab_tile):
-        return sigma(x_tile @ ab_tile.T)
+        return sigma(exact_matmul(x_tile, ab_tile.T))  # folded bias: HIGHEST
 
-    out = pair_sum(kernel, x1, ab, values, chunk_size)
+    out = pair_sum(kernel, x1, ab, values, chunk_size, precision, max_cols)
     return out[:, 0] if scalar else out
