@@ -111,7 +111,6 @@ def _data_loss(loss: Any, epsilon: Any, x: Array, y: Array) -> Array:
 _step_traces = 0  # how many times `_step` was traced (read by the tests)
 
 
-@eqx.filter_jit
 def _step(
     params,
     opt_state,
@@ -129,13 +128,7 @@ def _step(
     t1: float,
     flow_kwargs: dict[str, Any],
 ):
-    """One optimiser step of `fit`.
-
-    Module level, so that its compiled form is cached by `eqx.filter_jit` on
-    what it is given: the arrays' shapes and dtypes, and the non-array
-    configuration (the field's static part, the optimiser's functions, the
-    loss, the floats and ints below, the flow options), compared by equality.
-    """
+    """One optimiser step of `fit` (traced once per compilation of `_run`)."""
     global _step_traces
     _step_traces += 1
     kinetic, jacobian = kinetic_reg > 0, jacobian_reg > 0
@@ -176,7 +169,42 @@ def _step(
     )
     updates, opt_state = optimizer.update(grads, opt_state, params)
     params = eqx.apply_updates(params, updates)
-    return params, opt_state, jnp.stack([total, *aux])
+    # One dtype whatever the field's and the samples' (the history is float64).
+    return params, opt_state, jnp.stack([total, *aux]).astype(jnp.result_type(float))
+
+
+@eqx.filter_jit
+def _run(params, opt_state, step_keys, active, source, target, static, **config):
+    """`len(step_keys)` optimiser steps of `fit` in one compiled `lax.scan`.
+
+    Steps whose `active` flag is off leave the state alone and report NaN (the
+    last chunk is padded to the chunk length, so that one compilation serves
+    every chunk). Module level, so that its compiled form is cached by
+    `eqx.filter_jit` on what it is given: the arrays' shapes and dtypes, and
+    the non-array configuration (the field's static part, the optimiser's
+    functions, the loss, the floats and ints, the flow options), compared by
+    equality.
+    """
+
+    def body(carry, xs):
+        params, opt_state = carry
+        step_key, on = xs
+
+        def run_step(carry):
+            p, s = carry
+            p, s, values = _step(p, s, step_key, source, target, static, **config)
+            return (p, s), values
+
+        def skip(carry):
+            return carry, jnp.full((4,), jnp.nan, jnp.result_type(float))
+
+        carry, values = jax.lax.cond(on, run_step, skip, (params, opt_state))
+        return carry, values
+
+    (params, opt_state), values = jax.lax.scan(
+        body, (params, opt_state), (step_keys, active)
+    )
+    return params, opt_state, values
 
 
 def fit(
@@ -198,13 +226,20 @@ def fit(
     t1: float | None = None,
     flow_kwargs: dict[str, Any] | None = None,
     progress: bool = True,
+    steps_per_call: int = 20,
 ) -> tuple[Any, dict[str, np.ndarray]]:
     """Train `field` so that its time-$t_1$ flow map pushes `source` onto `target`.
 
     Minimises $\\mathcal L(\\phi_{t_0\\to t_1}(X),Y)+\\lambda_K\\overline{\\int\\|v\\|^2}
     +\\lambda_J\\overline{\\int\\|\\nabla v\\|_F^2}$ with optax (RNODE, Finlay et
-    al. 2020). One jitted step function; the Python loop is the optimiser loop.
-    Deterministic given `key` (minibatches and Hutchinson probes come from it).
+    al. 2020). The optimiser steps run `steps_per_call` at a time in one
+    jitted `lax.scan` (as `train_denoiser` does), and the losses come back to
+    the host once per chunk: no per-step launch or device-to-host copy, which
+    on a GPU costs more than a small step. Deterministic given `key`
+    (minibatches and Hutchinson probes come from it), whatever the chunking.
+    The flow inside a step does not throw (`throw=False` unless `flow_kwargs`
+    says otherwise): a failed solve shows as a non-finite loss, which raises
+    at the end of its chunk.
 
     The step is compiled once per configuration and reused by later calls:
     a second `fit` with the same field structure (array shapes, dtypes and
@@ -238,7 +273,10 @@ def fit(
     - `t0`, `t1`: the time interval (default: the field's).
     - `flow_kwargs`: options for `flowrep.flow` (default
         `dict(solver="rk4", num_steps=16)`: fixed steps, fixed cost).
-    - `progress`: show a tqdm progress bar.
+    - `progress`: show a tqdm progress bar (updated once per chunk).
+    - `steps_per_call`: optimiser steps per compiled call (and per read-back
+        of the losses). The last chunk is padded, so one compilation serves
+        all; `history` has exactly `steps` rows.
 
     **Returns:** `(trained_field, history)`, with `history` a dict of `(steps,)`
     NumPy arrays: `"loss"` (the total), `"data"`, `"kinetic"`, `"jacobian"`.
@@ -264,6 +302,8 @@ def fit(
         raise TypeError(f"`loss` must be a name or a callable; got {loss!r}.")
     if steps < 1:
         raise ValueError(f"steps must be >= 1; got {steps}.")
+    if steps_per_call < 1:
+        raise ValueError(f"steps_per_call must be >= 1; got {steps_per_call}.")
     n, p = source.shape[0], target.shape[0]
     if batch_size is not None and not 1 <= batch_size <= min(n, p):
         raise ValueError(
@@ -275,6 +315,7 @@ def fit(
     kw: dict[str, Any] = (
         dict(solver="rk4", num_steps=16) if flow_kwargs is None else dict(flow_kwargs)
     )
+    kw.setdefault("throw", False)  # a throw check per step is a host sync on GPUs
     if optimizer is None:
         if _hashable(learning_rate) and _hashable(weight_decay):
             optimizer = _default_optimizer(learning_rate, weight_decay)
@@ -286,14 +327,21 @@ def fit(
 
     from tqdm.auto import tqdm
 
-    history = np.zeros((steps, 4))
+    chunk = min(steps_per_call, steps)
+    num_chunks = -(-steps // chunk)
     keys = jr.split(key, steps)
-    bar = tqdm(range(steps), disable=not progress, desc="fit")
-    for i in bar:
-        params, opt_state, values = _step(
+    # Pad to whole chunks with copies of the last key; padded steps are inactive.
+    keys = keys[jnp.minimum(jnp.arange(num_chunks * chunk), steps - 1)]
+    active = jnp.arange(num_chunks * chunk) < steps
+    history = np.zeros((steps, 4))
+    bar = tqdm(total=steps, disable=not progress, desc="fit")
+    for i in range(num_chunks):
+        lo, hi = i * chunk, min((i + 1) * chunk, steps)
+        params, opt_state, values = _run(
             params,
             opt_state,
-            keys[i],
+            keys[i * chunk : (i + 1) * chunk],
+            active[i * chunk : (i + 1) * chunk],
             source,
             target,
             static,
@@ -307,13 +355,18 @@ def fit(
             t1=t1,
             flow_kwargs=kw,
         )
-        history[i] = np.asarray(values)
-        if not np.isfinite(history[i, 0]):
+        history[lo:hi] = jax.device_get(values)[: hi - lo]  # one read-back per chunk
+        bad = ~np.isfinite(history[lo:hi, 0])
+        if bad.any():
+            j = lo + int(np.argmax(bad))
+            bar.close()
             raise FloatingPointError(
-                f"fit: the loss became {history[i, 0]} at step {i}; lower the learning rate or regularise the field."
+                f"fit: the loss became {history[j, 0]} at step {j}; lower the learning rate or regularise the field."
             )
+        bar.update(hi - lo)
         if progress:
-            bar.set_postfix(loss=f"{history[i, 0]:.4g}")
+            bar.set_postfix(loss=f"{history[hi - 1, 0]:.4g}")
+    bar.close()
     names = ("loss", "data", "kinetic", "jacobian")
     return eqx.combine(params, static), {k: history[:, j] for j, k in enumerate(names)}
 
