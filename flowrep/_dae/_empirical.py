@@ -22,11 +22,14 @@ from .._custom_types import Points
 from .._depth._flow import flow
 from .._depth._vector_field import AbstractVectorField
 from .._validate import is_concrete
+from .._width._device import device_default, DEVICE_DEFAULTS
 from .._width._precision import exact_matmul
 from ._checks import check_horizon, check_noise, check_points
 
 
-DEFAULT_CHUNK_SIZE = 2**20  # pairs per tile in mean shift
+# Pairs per tile in mean shift on a CPU; `mean_shift` takes its default per
+# backend from `device_default("mean_shift_chunk")` (flowrep/_width/_device.py).
+DEFAULT_CHUNK_SIZE = DEVICE_DEFAULTS["cpu"]["mean_shift_chunk"]
 
 
 def _mean_shift_block(q: Array, cols: Array, logw: Array, t, tq: int) -> Array:
@@ -82,7 +85,7 @@ def mean_shift(
     queries: Points | None = None,
     *,
     weights: ArrayLike | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
 ) -> Points:
     """One Gaussian mean-shift step: the optimal DAE of the empirical law of `cloud`.
 
@@ -96,7 +99,8 @@ def mean_shift(
     - `cloud`: `[n, m]` the samples $x_j$; `weights`: optional `[n]` positive.
     - `t`: noise variance (> 0); the kernel is $N(0,tI)$.
     - `queries`: `[n_q, m]` points to move (default: the cloud itself).
-    - `chunk_size`: pairs per tile.
+    - `chunk_size`: pairs per tile (default: per backend,
+        `flowrep/_width/_device.py`; $2^{20}$ on a CPU).
 
     **Returns:** $g_t(q)$, `[n_q, m]`.
 
@@ -107,6 +111,7 @@ def mean_shift(
     n, m = cloud.shape
     queries = cloud if queries is None else check_points(queries, m, "queries")
     check_noise(t, "mean_shift")
+    chunk_size = device_default("mean_shift_chunk", chunk_size)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer; got {chunk_size}.")
     if weights is None:

@@ -18,8 +18,9 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Key, Points, UnitBiases, UnitScales, UnitWeights
 from .._validate import as_points, check_finite
 from ._activations import AbstractActivation, get_activation
+from ._device import device_default
 from ._precision import exact_matmul
-from ._transform import check_units, DEFAULT_CHUNK_SIZE, dual_ridgelet_transform
+from ._transform import check_units, dual_ridgelet_transform
 
 
 class IntegralNetwork(eqx.Module):
@@ -72,8 +73,9 @@ class IntegralNetwork(eqx.Module):
         out = self.sigma(exact_matmul(self.a, x) - self.b) @ self.c
         return out if self.bias is None else out + self.bias
 
-    def evaluate(self, xs: Points, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Array:
-        """Evaluate at `xs` `(n, d)`, streamed (memory O(n + J + chunk_size))."""
+    def evaluate(self, xs: Points, *, chunk_size: int | None = None) -> Array:
+        """Evaluate at `xs` `(n, d)`, streamed (memory O(n + J + chunk_size));
+        `chunk_size` defaults per backend (`flowrep/_width/_device.py`)."""
         out = dual_ridgelet_transform(
             self.c, self.sigma, self.a, self.b, None, xs, chunk_size=chunk_size
         )
@@ -226,12 +228,16 @@ def refit_output(
     y: ArrayLike,
     *,
     ridge: float = 1e-8,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
 ) -> IntegralNetwork:
     """Least-squares refit of the output weights `c` of `net` on samples `(x, y)`.
 
     Solves $\\min_c\\|\\Phi c-y\\|^2+\\lambda\\|c\\|^2$ with $\\Phi_{ij}=\\sigma(a_j\\cdot x_i-b_j)$,
     $\\lambda$ = `ridge` times the mean diagonal of $\\Phi^\\top\\Phi$.
+    $\\Phi^\\top\\Phi$ and $\\Phi^\\top y$ are accumulated at `Precision.HIGHEST`
+    over chunks of about `chunk_size` (point, unit) pairs (default: per
+    backend, `flowrep/_width/_device.py`). In float32 the Gram matrix limits
+    the fit: keep `ridge` above about 1e-4 there (tests/test_float32.py).
     """
     x = jnp.asarray(x)
     y = jnp.asarray(y)
@@ -241,7 +247,7 @@ def refit_output(
         raise ValueError(
             f"refit `y` must have shape {(x.shape[0],) + net.c.shape[1:]} to match the network's output; got {y.shape}."
         )
-    gram, rhs = _normal_equations(net, x, y, chunk_size)
+    gram, rhs = _normal_equations(net, x, y, device_default("chunk_size", chunk_size))
     lam = ridge * jnp.trace(gram) / gram.shape[0]
     c = jnp.linalg.solve(gram + lam * jnp.eye(gram.shape[0], dtype=gram.dtype), rhs)
     c = eqx.error_if(

@@ -7,7 +7,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Profile
-from ._transform import DEFAULT_CHUNK_SIZE, dual_ridgelet_transform, ridgelet_transform
+from ._transform import dual_ridgelet_transform, ridgelet_transform
 
 
 def reconstruct(
@@ -23,7 +23,7 @@ def reconstruct(
     *,
     pairing: float | None = None,
     s: float = 0.0,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
 ) -> Array:
     """Reconstruct $f$ at `x_eval` through its ridgelet spectrum (Ghosts Thm 6).
 
@@ -38,6 +38,8 @@ def reconstruct(
     - `x_eval (p, d)`: where to evaluate.
     - `pairing`: $\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle$; computed by
       `flowrep.admissibility(sigma, rho, d)` when `None`.
+    - `s`, `chunk_size`: as in `ridgelet_transform` (`chunk_size` defaults per
+      backend).
 
     **Returns:** `(p,)` or `(p, k)` reconstructed values.
 

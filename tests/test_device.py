@@ -1,0 +1,112 @@
+"""Per-backend defaults of tile sizes and column caps (flowrep/_width/_device.py).
+
+The backend is monkeypatched: `jax.default_backend` answers "gpu" or "tpu"
+while the arrays stay on the CPU, so the test checks which sizes the
+functions pick and that the result does not depend on them.
+"""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import flowrep
+from flowrep import GaussianDerivative
+from flowrep._dae import _empirical
+from flowrep._width import _device, _transform
+
+
+def test_defaults_table():
+    cpu = _device.DEVICE_DEFAULTS["cpu"]
+    # The CPU values are today's measured ones (benchmarks/notes/width.md).
+    assert cpu == dict(chunk_size=2**22, max_tile_cols=4096, mean_shift_chunk=2**20)
+    assert _transform.DEFAULT_CHUNK_SIZE == 2**22
+    assert _transform._MAX_TILE_COLS == 4096
+    assert _empirical.DEFAULT_CHUNK_SIZE == 2**20
+    for backend in ("gpu", "tpu"):
+        for name, value in _device.DEVICE_DEFAULTS[backend].items():
+            assert value >= cpu[name]  # accelerators get larger tiles
+
+
+@pytest.mark.parametrize("backend", ["cpu", "gpu", "tpu", "METAL"])
+def test_device_default_follows_backend(monkeypatch, backend):
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    table = _device.DEVICE_DEFAULTS.get(backend, _device.DEVICE_DEFAULTS["gpu"])
+    for name, value in table.items():
+        assert _device.device_default(name) == value
+        assert _device.device_default(name, 123) == 123  # given wins
+    with pytest.raises(KeyError):
+        _device.device_default("no_such_size")
+
+
+def _spy_tiles(monkeypatch):
+    seen = []
+    tiles = _transform._tiles
+
+    def spy(num_rows, num_cols, chunk_size, width=1, max_cols=4096):
+        seen.append((chunk_size, max_cols))
+        return tiles(num_rows, num_cols, chunk_size, width, max_cols)
+
+    monkeypatch.setattr(_transform, "_tiles", spy)
+    return seen
+
+
+@pytest.mark.parametrize("backend", ["cpu", "gpu"])
+def test_transforms_take_backend_defaults(getkey, monkeypatch, backend):
+    a = jr.normal(getkey(), (30, 2))
+    b = jr.normal(getkey(), (30,))
+    x = jr.normal(getkey(), (41, 2))
+    fx = jnp.sin(x[:, 0])
+    w = jnp.ones(41)
+    rho = GaussianDerivative(1)
+    ref = flowrep.ridgelet_transform(
+        fx, rho, a, b, x, w, chunk_size=64, max_tile_cols=8
+    )
+    jax.clear_caches()
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    seen = _spy_tiles(monkeypatch)
+    got = flowrep.ridgelet_transform(fx, rho, a, b, x, w)
+    dual = flowrep.dual_ridgelet_transform(got, jnp.tanh, a, b, None, x)
+    table = _device.DEVICE_DEFAULTS[backend]
+    expected = (table["chunk_size"], table["max_tile_cols"])
+    assert seen == [expected, expected]
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-13)
+    assert dual.shape == (41,)
+    jax.clear_caches()
+
+
+def test_max_tile_cols_splits_wide_sums(getkey):
+    # Points of dimension 16 (17 with the folded bias): the cap applies.
+    a = jr.normal(getkey(), (20, 16)) / 4
+    b = jr.normal(getkey(), (20,))
+    x = jr.normal(getkey(), (300, 16))
+    w = jnp.full(300, 1 / 300)
+    fx = jnp.cos(x[:, 0])
+    rho = GaussianDerivative(2)
+    whole = flowrep.ridgelet_transform(fx, rho, a, b, x, w, max_tile_cols=10**6)
+    split = flowrep.ridgelet_transform(fx, rho, a, b, x, w, max_tile_cols=7)
+    brute = (rho(a @ x.T - b[:, None]) * (w * fx)).sum(1)
+    np.testing.assert_allclose(whole, brute, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(split, brute, rtol=1e-12, atol=1e-14)
+    assert _transform._tiles(5, 300, 2**22, 17, max_cols=7) == (5, 7)
+    with pytest.raises(ValueError, match="max_tile_cols must be a positive integer"):
+        flowrep.ridgelet_transform(fx, rho, a, b, x, w, max_tile_cols=0)
+
+
+def test_mean_shift_takes_backend_default(getkey, monkeypatch):
+    cloud = jr.normal(getkey(), (40, 2))
+    ref = flowrep.mean_shift(cloud, 0.3, chunk_size=17)
+    seen = []
+    run = _empirical._mean_shift
+
+    def spy(cloud, logw, t, queries, chunk_size):
+        seen.append(chunk_size)
+        return run(cloud, logw, t, queries, chunk_size)
+
+    monkeypatch.setattr(_empirical, "_mean_shift", spy)
+    for backend in ("cpu", "gpu"):
+        monkeypatch.setattr(jax, "default_backend", lambda: backend)
+        got = flowrep.mean_shift(cloud, 0.3)
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-13)
+    assert seen == [2**20, _device.DEVICE_DEFAULTS["gpu"]["mean_shift_chunk"]]
