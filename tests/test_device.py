@@ -110,3 +110,17 @@ def test_mean_shift_takes_backend_default(getkey, monkeypatch):
         got = flowrep.mean_shift(cloud, 0.3)
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-13)
     assert seen == [2**20, _device.DEVICE_DEFAULTS["gpu"]["mean_shift_chunk"]]
+
+
+def test_import_flowrep_does_not_import_ott():
+    # ott-jax is imported where it is used (Sinkhorn, exact OT, fit's loss).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, flowrep; print(any(m.split('.')[0] == 'ott' for m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
