@@ -1,10 +1,17 @@
 # ruff: noqa: I001  (imports are grouped by layer, in architecture order)
 """flowrep: deep networks as transport.
 
-Architecture (nothing imports upward): activations -> ridgelet profiles and
-admissibility -> ridgelet transforms -> integral (continuum) networks ->
-fields and flows -> transport scores; DAE, plain-net and ResNet models are
-built on those.
+Architecture (nothing imports upward, `tests/test_architecture.py`):
+
+- `_width`: activations -> ridgelet profiles and admissibility -> the
+  ridgelet transform pair -> integral (continuum) networks;
+- `_transport`: optimal transport, tracks and transport scores (independent
+  of `_width`);
+- `_depth` (on `_width`): vector fields, flows, ResNets and plain nets, fit;
+- `_dae` (on all three): data laws and denoising autoencoders as transport;
+- `_plot`: figures; `_cli`: the `flowrep` command.
+
+The mathematics is in the repository's `docs/theory/` pages.
 """
 
 import importlib.metadata
