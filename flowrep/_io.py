@@ -66,6 +66,20 @@ def signals_as_interrupts() -> Iterator[None]:
         raise Terminated(state["pending"])
 
 
+@contextlib.contextmanager
+def signals_blocked() -> Iterator[None]:
+    """Hold SIGTERM/SIGHUP (delivered on exit) while a temporary is created
+    and its name recorded, so no signal lands between the two."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def current_umask() -> int:
     """The process umask (read by setting and restoring it)."""
     mask = os.umask(0o022)
@@ -109,13 +123,14 @@ def write_atomic(path: "str | os.PathLike", write: Callable[[str], object]) -> N
     except OSError:
         mode = 0o666 & ~current_umask()
     with signals_as_interrupts():
-        fd, tmp = tempfile.mkstemp(
-            dir=folder,
-            prefix=f".{os.path.basename(path)}.tmp-",
-            suffix=os.path.splitext(path)[1],
-        )
-        try:
+        with signals_blocked():
+            fd, tmp = tempfile.mkstemp(
+                dir=folder,
+                prefix=f".{os.path.basename(path)}.tmp-",
+                suffix=os.path.splitext(path)[1],
+            )
             os.close(fd)
+        try:
             write(tmp)
             os.chmod(tmp, mode)
             os.replace(tmp, path)

@@ -249,3 +249,38 @@ def test_sigterm_mid_job_leaves_nothing(tmp_path, sig):
     assert proc.returncode == 128 + sig, err
     assert "terminated by SIGTERM; no output written" in err
     assert list(parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_replacement_is_a_swap(tmp_path, monkeypatch, exchange):
+    """With RENAME_EXCHANGE (Linux) and without it, the old report is replaced
+    whole and no temporary stays behind."""
+    from flowrep._cli import _report
+
+    if not exchange:
+        monkeypatch.setattr(_report, "_libc_renameat2", lambda: None)
+    out = tmp_path / "r"
+    with atomic_report(out, "t") as report:
+        (report.dir / "old.png").write_bytes(b"1")
+        report.figures.append(("old.png", "c"))
+    with atomic_report(out, "t") as report:
+        report.data["v"] = 2
+    assert sorted(p.name for p in out.iterdir()) == [
+        MARKER,
+        "index.html",
+        "report.json",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2")
+def test_exchange_is_atomic_on_linux(tmp_path):
+    from flowrep._cli._report import _exchange
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x").write_text("a")
+    (b / "x").write_text("b")
+    assert _exchange(a, b)
+    assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"

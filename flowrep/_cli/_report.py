@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .._io import current_umask, signals_as_interrupts
+from .._io import current_umask, signals_as_interrupts, signals_blocked
 
 
 MARKER = ".flowrep-report"
@@ -265,7 +265,10 @@ def atomic_report(
     path = check_out(given)
     with signals_as_interrupts():
         try:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+            with signals_blocked():
+                tmp = Path(
+                    tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+                )
         except OSError as e:
             raise CLIError(f"cannot write to {path.parent}: {e.strerror}") from None
         try:
