@@ -144,7 +144,9 @@ def is_report(out: Path) -> bool:
 def _unsafe(out: Path) -> str | None:
     if out == Path(out.anchor):
         return "is the filesystem root"
-    places = [(Path.cwd().resolve(), "current")]
+    places = []
+    with contextlib.suppress(OSError):  # a deleted current directory
+        places.append((Path.cwd().resolve(), "current"))
     with contextlib.suppress(RuntimeError, KeyError):
         places.append((Path.home().resolve(), "home"))
     for place, name in places:
