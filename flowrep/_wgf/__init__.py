@@ -25,3 +25,8 @@ from ._flows import (
     JKOResult as JKOResult,
     ParticleField as ParticleField,
 )
+from ._reversal import (
+    dae_reversal as dae_reversal,
+    DAEReversal as DAEReversal,
+    gaussian_entropy_fisher as gaussian_entropy_fisher,
+)
