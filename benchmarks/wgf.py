@@ -17,6 +17,7 @@ are compared as a correctness check. flowrep's time excludes compilation
 import argparse
 import json
 import time
+from typing import Any
 
 import jax
 import jax.random as jr
@@ -53,7 +54,7 @@ def numpy_velocity(x: np.ndarray, h: float) -> np.ndarray:
 def run(n: int, d: int, steps: int) -> dict:
     x0 = jr.normal(jr.PRNGKey(0), (n, d))
     energy = flowrep.kl_energy(lambda y: 0.5 * y @ y, 1.0, bandwidth=H)
-    kw = dict(solver="euler", num_steps=steps)
+    kw: dict[str, Any] = dict(solver="euler", num_steps=steps)
     t0 = time.perf_counter()
     jax.block_until_ready(flowrep.gradient_flow(energy, x0, steps * DT, **kw).xs)
     first = time.perf_counter() - t0
@@ -78,7 +79,7 @@ def run(n: int, d: int, steps: int) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", default=None)
     a = p.parse_args()
