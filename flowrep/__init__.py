@@ -172,6 +172,26 @@ from ._dae import (
     GaussianLaw as GaussianLaw,
     GaussianMixture as GaussianMixture,
 )
+from ._wgf import (
+    AbstractEnergy as AbstractEnergy,
+    antiderivative as antiderivative,
+    curl_fraction as curl_fraction,
+    dae_reversal as dae_reversal,
+    DAEReversal as DAEReversal,
+    EntropyEnergy as EntropyEnergy,
+    gaussian_entropy_fisher as gaussian_entropy_fisher,
+    gradient_flow as gradient_flow,
+    HelmholtzFit as HelmholtzFit,
+    InteractionEnergy as InteractionEnergy,
+    jko as jko,
+    JKOResult as JKOResult,
+    kl_energy as kl_energy,
+    non_gradient_fraction as non_gradient_fraction,
+    ParticleField as ParticleField,
+    PotentialEnergy as PotentialEnergy,
+    ridgelet_potential as ridgelet_potential,
+    SumEnergy as SumEnergy,
+)
 
 
 __version__ = importlib.metadata.version("flowrep")
