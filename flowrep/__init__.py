@@ -9,6 +9,7 @@ Architecture (nothing imports upward, `tests/test_architecture.py`):
   of `_width`);
 - `_depth` (on `_width`): vector fields, flows, ResNets and plain nets, fit;
 - `_dae` (on all three): data laws and denoising autoencoders as transport;
+- `_wgf` (on all of the above): Wasserstein gradient flows, JKO, curl fraction;
 - `_plot`: figures; `_cli`: the `flowrep` command.
 
 The mathematics is in the repository's `docs/theory/` pages.
