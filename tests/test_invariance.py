@@ -34,7 +34,17 @@ CASES = [
     (-1e4, 1e4, np.float64, 7),
     (5e3, 0.1, np.float64, 8),
 ]
-IDS = [f"{np.dtype(t).name}-c{c:g}-s{s:g}" for c, s, t, _ in CASES]
+# The default run keeps three cases (shifted float32, large float32, shifted
+# tiny float64); the whole grid runs with the slow tests.
+_FAST = (1, 4, 6)
+PARAMS = [
+    pytest.param(
+        *case,
+        id=f"{np.dtype(case[2]).name}-c{case[0]:g}-s{case[1]:g}",
+        marks=() if i in _FAST else pytest.mark.slow,
+    )
+    for i, case in enumerate(CASES)
+]
 
 
 def _clouds(offset, scale, dtype, seed, n=40, m=40, d=2):
@@ -67,7 +77,8 @@ def _bures_ref(x, y):
 
 
 def _ot_eps_ref(x, y, eps, iters=3000):
-    """OT_eps in the KL(P | a x b) convention, log-domain, float64."""
+    """OT_eps in the KL(P | a x b) convention, log-domain, float64, run until
+    the row marginal is exact to 1e-13."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     C = np.sum((x[:, None] - y[None]) ** 2, -1)
     n, m = C.shape
@@ -75,6 +86,9 @@ def _ot_eps_ref(x, y, eps, iters=3000):
     for _ in range(iters):
         f = -eps * logsumexp((g[None] - C) / eps, axis=1, b=1 / m)
         g = -eps * logsumexp((f[:, None] - C) / eps, axis=0, b=1 / n)
+        row = np.exp((f[:, None] + g[None] - C) / eps).sum(1) / (n * m)
+        if np.abs(row - 1 / n).sum() < 1e-13:
+            break
     return f.mean() + g.mean()
 
 
@@ -92,7 +106,7 @@ def _knn_ref(x, k):
     return digamma(n) - digamma(k) + log_vd + d * np.mean(np.log(r))
 
 
-@pytest.mark.parametrize("offset,scale,dtype,seed", CASES, ids=IDS)
+@pytest.mark.parametrize("offset,scale,dtype,seed", PARAMS)
 def test_w2_exact(offset, scale, dtype, seed):
     x, y = _clouds(offset, scale, dtype, seed)
     out = flowrep.wasserstein2(x, y, method="exact")
@@ -100,7 +114,7 @@ def test_w2_exact(offset, scale, dtype, seed):
     assert _rel(out.cost, _exact_ref(x, y)) < 1e-5
 
 
-@pytest.mark.parametrize("offset,scale,dtype,seed", CASES, ids=IDS)
+@pytest.mark.parametrize("offset,scale,dtype,seed", PARAMS)
 def test_w2_gaussian(offset, scale, dtype, seed):
     x, y = _clouds(offset, scale, dtype, seed)
     out = flowrep.wasserstein2(x, y, method="gaussian")
@@ -108,11 +122,13 @@ def test_w2_gaussian(offset, scale, dtype, seed):
     assert _rel(out.cost, _bures_ref(x, y)) < 1e-5
 
 
-@pytest.mark.parametrize("offset,scale,dtype,seed", CASES, ids=IDS)
+@pytest.mark.parametrize("offset,scale,dtype,seed", PARAMS)
 def test_w2_sinkhorn_and_sinkhorn(offset, scale, dtype, seed):
     x, y = _clouds(offset, scale, dtype, seed, n=30, m=25)
     eps = 0.1 * scale**2
-    kw: dict[str, Any] = dict(epsilon=eps, threshold=1e-6, max_iterations=5000)
+    # float32's marginals bottom out near 1e-6; float64 goes much further
+    thr = 1e-5 if dtype == np.float32 else 1e-9
+    kw: dict[str, Any] = dict(epsilon=eps, threshold=thr, max_iterations=5000)
     out = flowrep.wasserstein2(x, y, method="sinkhorn", **kw)
     assert out.cost.dtype == dtype
     assert _rel(out.cost, _divergence_ref(x, y, eps)) < 1e-4
@@ -121,7 +137,7 @@ def test_w2_sinkhorn_and_sinkhorn(offset, scale, dtype, seed):
     assert _rel(cross.epsilon, eps) < 1e-6
 
 
-@pytest.mark.parametrize("offset,scale,dtype,seed", CASES, ids=IDS)
+@pytest.mark.parametrize("offset,scale,dtype,seed", PARAMS)
 def test_knn_entropy(offset, scale, dtype, seed):
     x, _ = _clouds(offset, scale, dtype, seed, n=200)
     est = flowrep.knn_entropy(x, k=3)
@@ -140,7 +156,7 @@ def _tracks(offset, scale, dtype, seed, n=24):
     return (scale * tr + c).astype(dtype)
 
 
-@pytest.mark.parametrize("offset,scale,dtype,seed", CASES, ids=IDS)
+@pytest.mark.parametrize("offset,scale,dtype,seed", PARAMS)
 def test_score_tracks(offset, scale, dtype, seed):
     tr = _tracks(offset, scale, dtype, seed)
     out = flowrep.score_tracks(tr, method="exact")
@@ -158,7 +174,7 @@ def test_score_tracks(offset, scale, dtype, seed):
 def test_score_tracks_sinkhorn_shifted_float32():
     """The issue's example: `score_tracks(TR + 1e4)` must keep its cost ratio."""
     base = _tracks(0.0, 1.0, np.float64, 11)
-    ref = flowrep.score_tracks(base, method="sinkhorn")
+    ref = flowrep.score_tracks(base.astype(np.float32), method="sinkhorn")
     got = flowrep.score_tracks((base + 1e4).astype(np.float32), method="sinkhorn")
     # float32 spacing at 1e4 is ~1e-3: the inputs' own rounding allows ~1e-3
     assert _rel(got.cost_ratio, ref.cost_ratio) < 5e-3
