@@ -129,7 +129,7 @@ def test_exact_unequal_sizes():
 
 def test_sinkhorn_divergence_backend():
     with pytest.raises(ValueError, match="`backend`"):
-        fr.sinkhorn_divergence(X, Y, backend="pot")
+        fr.sinkhorn_divergence(X, Y, backend="pot")  # pyright: ignore[reportArgumentType]
 
 
 @pytest.mark.parametrize(
