@@ -1,10 +1,18 @@
 # ruff: noqa: I001  (imports are grouped by layer, in architecture order)
 """flowrep: deep networks as transport.
 
-Architecture (nothing imports upward): activations -> ridgelet profiles and
-admissibility -> ridgelet transforms -> integral (continuum) networks ->
-fields and flows -> transport scores; DAE, plain-net and ResNet models are
-built on those.
+Architecture (nothing imports upward, `tests/test_architecture.py`):
+
+- `_width`: activations -> ridgelet profiles and admissibility -> the
+  ridgelet transform pair -> integral (continuum) networks;
+- `_transport`: optimal transport, tracks and transport scores (independent
+  of `_width`);
+- `_depth` (on `_width`): vector fields, flows, ResNets and plain nets, fit;
+- `_dae` (on all three): data laws and denoising autoencoders as transport;
+- `_wgf` (on all of the above): Wasserstein gradient flows, JKO, curl fraction;
+- `_plot`: figures; `_cli`: the `flowrep` command.
+
+The mathematics is in the repository's `docs/theory/` pages.
 """
 
 import importlib.metadata
@@ -164,6 +172,26 @@ from ._dae import (
     fit_mixture as fit_mixture,
     GaussianLaw as GaussianLaw,
     GaussianMixture as GaussianMixture,
+)
+from ._wgf import (
+    AbstractEnergy as AbstractEnergy,
+    antiderivative as antiderivative,
+    curl_fraction as curl_fraction,
+    dae_reversal as dae_reversal,
+    DAEReversal as DAEReversal,
+    EntropyEnergy as EntropyEnergy,
+    gaussian_entropy_fisher as gaussian_entropy_fisher,
+    gradient_flow as gradient_flow,
+    HelmholtzFit as HelmholtzFit,
+    InteractionEnergy as InteractionEnergy,
+    jko as jko,
+    JKOResult as JKOResult,
+    kl_energy as kl_energy,
+    non_gradient_fraction as non_gradient_fraction,
+    ParticleField as ParticleField,
+    PotentialEnergy as PotentialEnergy,
+    ridgelet_potential as ridgelet_potential,
+    SumEnergy as SumEnergy,
 )
 
 

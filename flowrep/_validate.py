@@ -24,7 +24,9 @@ from jaxtyping import Array, ArrayLike
 
 __all__ = [
     "as_points",
+    "check_bool",
     "check_finite",
+    "check_positive_float",
     "check_positive_int",
     "is_concrete",
     "is_traced",
@@ -138,6 +140,26 @@ def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value}.")
     return value
+
+
+def check_positive_float(value: Any, name: str) -> float:
+    """`value` as a positive, finite Python float (bools and non-numbers refused
+    with a `TypeError`, other values with a `ValueError`)."""
+    if isinstance(value, bool) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"`{name}` must be a positive number; got {value!r}.")
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"`{name}` must be positive and finite; got {value}.")
+    return value
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """`value` as a Python bool (a `TypeError` for anything else, 0/1 included)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False; got {value!r}.")
+    return bool(value)
 
 
 # Names kept for the modules that have not moved to the layer's public names.

@@ -4,7 +4,9 @@ base (_custom_types, _validate, _io, _ott_compat)
   <- _width            (activations, ridgelets, transforms, integral nets)
   <- _transport        (OT, tracks, scores, entropy; independent of _width)
 _width <- _depth       (vector fields, flows, ResNets, plain nets, fit)
-_width, _depth, _transport <- _dae, _plot
+_width, _depth, _transport <- _dae
+_width, _depth, _transport, _dae <- _wgf (Wasserstein gradient flows)
+all of these <- _plot
 everything <- _cli, flowrep/__init__
 """
 
@@ -22,10 +24,31 @@ ALLOWED = {
     "_transport": {"base", "_transport"},
     "_depth": {"base", "_width", "_depth"},
     "_dae": {"base", "_width", "_depth", "_transport", "_dae"},
-    "_plot": {"base", "_width", "_depth", "_transport", "_dae", "_plot"},
+    "_wgf": {"base", "_width", "_depth", "_transport", "_dae", "_wgf"},
+    "_plot": {"base", "_width", "_depth", "_transport", "_dae", "_wgf", "_plot"},
     # The CLI is a client of the library: it may also use the public `flowrep`.
-    "_cli": {"base", "_width", "_depth", "_transport", "_dae", "_plot", "_cli", "top"},
-    "top": {"base", "_width", "_depth", "_transport", "_dae", "_plot", "_cli", "top"},
+    "_cli": {
+        "base",
+        "_width",
+        "_depth",
+        "_transport",
+        "_dae",
+        "_wgf",
+        "_plot",
+        "_cli",
+        "top",
+    },
+    "top": {
+        "base",
+        "_width",
+        "_depth",
+        "_transport",
+        "_dae",
+        "_wgf",
+        "_plot",
+        "_cli",
+        "top",
+    },
 }
 
 

@@ -8,13 +8,17 @@ import sys
 import pytest
 
 from flowrep._cli import main
-from flowrep._cli._report import atomic_report, CLIError
+from flowrep._cli._report import atomic_report, CLIError, MARKER
 
 
 def _report(out):
     with open(out / "report.json") as fh:
         data = json.load(fh)
     assert (out / "index.html").exists()
+    # every report carries the marker that lets a later --out replace it
+    assert json.loads((out / MARKER).read_text())["job"] == data["job"]
+    # and nothing hidden is left beside it
+    assert not [p for p in out.parent.iterdir() if ".tmp-" in p.name]
     return data
 
 

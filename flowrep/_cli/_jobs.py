@@ -86,6 +86,10 @@ def _show_gai_zhang(report: Report) -> None:
     print_verdicts(report.data)
 
 
+def _show_gradient_flow(report: Report) -> None:
+    print_verdicts(report.data)
+
+
 def _show_dae(report: Report) -> None:
     for name, sweep in report.data["l_sweep"].items():
         print(f"\n{name}:")
@@ -150,6 +154,15 @@ JOBS: dict[str, Job] = {
             ("quick", "seed"),
             ("Denoising autoencoders as transport",),
             _show_dae,
+        ),
+        Job(
+            "gradient-flow",
+            "Three aspects: the deep DAE as a Wasserstein gradient flow, reversed by the heat flow (JKO too)",
+            "_gradient_flow_job",
+            "gradient_flow_job",
+            ("quick", "seed"),
+            ("Three aspects: the deep DAE as a Wasserstein gradient flow",),
+            _show_gradient_flow,
         ),
     )
 }

@@ -5,6 +5,7 @@ import os
 import sys
 import time
 
+from .._io import Terminated
 from ._console import print_table
 from ._jobs import JOBS
 from ._report import atomic_report, CLIError, Report
@@ -103,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument(
             "--out",
             default=None,
-            help="output directory (default: ./flowrep-out/<job>)",
+            help="output directory: a new path or a previous flowrep report, which is "
+            "replaced (default: ./flowrep-out/<job>); any other non-empty "
+            "directory is refused",
         )
         mode = q.add_mutually_exclusive_group()
         mode.add_argument("--quick", action="store_true", help="small sizes (default)")
@@ -131,8 +134,17 @@ def main(argv: list[str] | None = None) -> int:
                     f"unknown reproduction {args.name!r}; expected one of: {', '.join(REPRODUCTIONS)}"
                 )
             job, title, name = _reproduce, f"flowrep reproduce {args.name}", args.name
-        out = args.out or os.path.join("flowrep-out", name)
-        with atomic_report(out, title) as report:
+        if args.out is None:
+            out = os.path.join("flowrep-out", name)
+            try:
+                os.makedirs("flowrep-out", exist_ok=True)
+            except OSError as e:
+                raise CLIError(
+                    f"cannot create the default output directory ./flowrep-out: {e.strerror}"
+                ) from None
+        else:
+            out = args.out
+        with atomic_report(out, title, job=name) as report:
             report.data["job"] = name
             report.data["seed"] = args.seed
             report.data["mode"] = "full" if args.full else "quick"
@@ -142,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as e:
         print(f"flowrep: error: {e}", file=sys.stderr)
         return 2
+    except Terminated as e:
+        print(f"flowrep: {e}; no output written", file=sys.stderr)
+        return 128 + e.signum
     except KeyboardInterrupt:
         print("flowrep: interrupted; no output written", file=sys.stderr)
         return 130

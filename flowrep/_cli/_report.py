@@ -1,16 +1,35 @@
-"""Atomic report directories: JSON, PNG figures and an index.html, all or nothing."""
+"""Atomic report directories: JSON, PNG figures and an index.html, all or nothing.
+
+`--out` never loses a user's file: it may name a new directory or a previous
+flowrep report (recognised by its `.flowrep-report` marker); any other
+existing, non-empty directory is refused untouched, as are unsafe targets
+(`/`, the home or current directory or one above them, an empty path, a
+missing or read-only parent). The report is built in a hidden directory beside
+`--out` and swapped in atomically on success only; Ctrl-C, SIGTERM and SIGHUP
+remove it; its files keep the user's umask.
+"""
 
 import contextlib
+import ctypes
+import ctypes.util
 import html
+import importlib.metadata
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .._io import current_umask, signals_as_interrupts, signals_blocked
+
+
+MARKER = ".flowrep-report"
+"""The file that marks a directory as a flowrep report, which `--out` may replace."""
 
 
 class CLIError(Exception):
@@ -85,36 +104,182 @@ class Report:
         (self.dir / "index.html").write_text("\n".join(parts))
 
 
-@contextlib.contextmanager
-def atomic_report(out: str | os.PathLike, title: str) -> Iterator[Report]:
-    """Build a report in a sibling temp dir; rename it onto `out` only on success."""
-    out = Path(out).resolve()
-    parent = out.parent
+def _marker_text(job: str | None) -> str:
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
+        version = importlib.metadata.version("flowrep")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+        version = "unknown"
+    return json.dumps({"flowrep_report": 1, "job": job, "version": version}) + "\n"
+
+
+def _is_legacy_report(out: Path) -> bool:
+    """A report written before the marker existed: exactly report.json (with a
+    "job" key), index.html, and the figures index.html shows, nothing else."""
+    try:
+        names = {p.name for p in out.iterdir()}
+        if not {"report.json", "index.html"} <= names:
+            return False
+        if not isinstance(
+            json.loads((out / "report.json").read_text()).get("job"), str
+        ):
+            return False
+        shown = set(
+            re.findall(r"<img src='([^'/]+)'", (out / "index.html").read_text())
+        )
+    except (OSError, ValueError, AttributeError, UnicodeDecodeError):
+        return False
+    if names != {"report.json", "index.html"} | shown:
+        return False
+    return all((out / n).is_file() and not (out / n).is_symlink() for n in names)
+
+
+def is_report(out: Path) -> bool:
+    """Whether the directory `out` is a flowrep report that `--out` may replace."""
+    marker = out / MARKER
+    if marker.is_file() and not marker.is_symlink():
+        return True
+    return _is_legacy_report(out)
+
+
+def _unsafe(out: Path) -> str | None:
+    if out == Path(out.anchor):
+        return "is the filesystem root"
+    places = []
+    with contextlib.suppress(OSError):  # a deleted current directory
+        places.append((Path.cwd().resolve(), "current"))
+    with contextlib.suppress(RuntimeError, KeyError):
+        places.append((Path.home().resolve(), "home"))
+    for place, name in places:
+        if out == place:
+            return f"is the {name} directory"
+        if out in place.parents:
+            return f"contains the {name} directory"
+    return None
+
+
+def check_out(out: "str | os.PathLike") -> Path:
+    """Check that a report may be written to `out`, touching nothing, and
+    return it as an absolute path.
+
+    **Raises:** `CLIError` (one line) when `out` is empty, unsafe (the
+    filesystem root, the home or current directory or one of their ancestors),
+    its parent is missing or not writable, or it exists and is a file or a
+    non-empty directory that is not a flowrep report.
+    """
+    given = os.fspath(out)
+    if given.strip() == "":
+        raise CLIError("--out is empty; give a directory name")
+    path = Path(given).expanduser()
+    if path.is_symlink() and not path.is_dir():
         raise CLIError(
-            f"cannot create output directory {parent}: {e.strerror}"
-        ) from None
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} exists and is not a directory")
-    if not os.access(parent, os.W_OK):
-        raise CLIError(f"--out {out}: directory {parent} is not writable")
+            f"--out {given}: is a symbolic link to something not a directory"
+        )
+    path = path.resolve()
+    why = _unsafe(path)
+    if why is not None:
+        raise CLIError(f"--out {given}: refusing to replace {path}, which {why}")
+    parent = path.parent
+    if not parent.exists():
+        raise CLIError(f"--out {given}: parent directory {parent} does not exist")
+    if not parent.is_dir():
+        raise CLIError(f"--out {given}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CLIError(f"--out {given}: directory {parent} is not writable")
+    if path.exists() or path.is_symlink():
+        if not path.is_dir():
+            raise CLIError(f"--out {given} exists and is not a directory")
+        try:
+            empty = next(path.iterdir(), None) is None
+        except OSError as e:
+            raise CLIError(f"--out {given}: cannot read it: {e.strerror}") from None
+        if not empty and not is_report(path):
+            raise CLIError(
+                f"--out {given} is a non-empty directory that is not a flowrep report "
+                f"(no {MARKER} file); left untouched: choose a new path or remove it"
+            )
+    return path
+
+
+def _libc_renameat2() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
-    except OSError as e:
-        raise CLIError(f"cannot write to {parent}: {e.strerror}") from None
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        return libc.renameat2
+    except (OSError, AttributeError):
+        return None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux `renameat2(RENAME_EXCHANGE)`);
+    False where the system cannot."""
+    renameat2 = _libc_renameat2()
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(
+        at_fdcwd,
+        os.fsencode(a),
+        at_fdcwd,
+        os.fsencode(b),
+        ctypes.c_uint(rename_exchange),
+    )
+    return rc == 0
+
+
+def _swap_in(tmp: Path, out: Path, given: str) -> None:
+    """Put the finished report `tmp` at `out`, replacing a previous report."""
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    # checked again: files may have appeared in `out` while the job ran
+    check_out(given)
+    if next(out.iterdir(), None) is None:
+        os.rmdir(out)
+        os.rename(tmp, out)
+        return
+    if _exchange(tmp, out):  # tmp now holds the old report
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.rename(out, old / "old")
     try:
-        report = Report(tmp, title)
-        yield report
-        report.write()
-        if out.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            os.replace(out, backup / "old")
-            os.replace(tmp, out)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        os.rename(tmp, out)
+    except BaseException:
+        os.rename(old / "old", out)
+        raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_report(
+    out: str | os.PathLike, title: str, *, job: str | None = None
+) -> Iterator[Report]:
+    """Build a report in a hidden sibling directory; swap it onto `out` only on
+    success. `out` is checked first (see `check_out`), before any work.
+
+    **Raises:** `CLIError` for an `out` that `check_out` refuses or a parent
+    where no temporary directory can be made; `flowrep._io.Terminated` (a
+    `KeyboardInterrupt`) on SIGTERM/SIGHUP, after removing the temporary.
+    """
+    given = os.fspath(out)
+    path = check_out(given)
+    with signals_as_interrupts():
+        try:
+            with signals_blocked():
+                tmp = Path(
+                    tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+                )
+        except OSError as e:
+            raise CLIError(f"cannot write to {path.parent}: {e.strerror}") from None
+        try:
+            os.chmod(tmp, 0o777 & ~current_umask())
+            report = Report(tmp, title)
+            yield report
+            report.write()
+            (tmp / MARKER).write_text(_marker_text(job))
+            _swap_in(tmp, path, given)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)

@@ -63,9 +63,9 @@ def shallow_dae(law: AbstractLaw, t, x: Points) -> Points:
     $g_t(x)=m+\\Sigma(\\Sigma+tI)^{-1}(x-m)$.
 
     **Arguments:** `law` (`GaussianLaw` or `GaussianMixture`), `t >= 0`,
-    `x` `[n, m]`.
+    `x` `(n, d)`.
 
-    **Returns:** $g_t(x_i)$, `[n, m]`.
+    **Returns:** $g_t(x_i)$, `(n, d)`.
 
     **Raises:** `ValueError` for $t<0$ or a dimension mismatch.
     """
@@ -114,7 +114,7 @@ class DeepDAEField(AbstractVectorField):
 
     Built once from the eigendecompositions $\\Sigma_k=V_k\\Lambda_kV_k^\\top$ so
     each evaluation costs $O(Km^2)$. Call as `field(t, x, args)` with one
-    point `x` `[m]` (diffrax convention) or a batch `[n, m]`. Valid for
+    point `x` `(d,)` (diffrax convention) or a batch `(n, d)`. Valid for
     $t<t^*=\\min_k\\lambda_{\\min}/2$; `deep_dae_flow` enforces it.
     """
 
@@ -182,11 +182,11 @@ class DeepDAEField(AbstractVectorField):
         return self._one(t, x)
 
     def batch_call(self, t, xs, args=None):
-        """$v_t$ on a batch `[n, m]`."""
+        """$v_t$ on a batch `(n, d)`."""
         return jax.vmap(lambda xi: self._one(t, xi))(xs)
 
     def batch_divergence(self, t, xs, args=None):
-        """`(v [n, m], div [n])` with the closed form $\\nabla\\cdot v=\\Delta\\log\\mu_t$."""
+        """`(v, div)` of shapes `(n, d)` and `(n,)` with the closed form $\\nabla\\cdot v=\\Delta\\log\\mu_t$."""
         return jax.vmap(lambda xi: self._one_div(t, xi))(xs)
 
 
@@ -225,7 +225,7 @@ def deep_dae_flow(
     **Arguments:**
 
     - `law`: the data law $\\mu_0$ (`GaussianLaw` or `GaussianMixture`).
-    - `x0`: `[n, m]` starting points. `t1`: final time, $0\\le t_1<t^*$.
+    - `x0`: `(n, d)` starting points. `t1`: final time, $0\\le t_1<t^*$.
     - `ts`: optional times to record (within $[0,t_1]$).
     - `log_density`: `False`, `"exact"` or `"hutchinson"` (with `key`): the
       change of $\\log\\mu_t(x_t)$ along each path, $-\\int\\nabla\\cdot v$.

@@ -47,7 +47,7 @@ def component_logpdfs(x: Point, means: Array, covs: Array) -> Array:
 
 
 def component_scores(x: Point, means: Array, covs: Array) -> Array:
-    """$-\\Sigma_k^{-1}(x-m_k)$ for each k, `[K, m]`."""
+    """$-\\Sigma_k^{-1}(x-m_k)$ for each k, `(K, d)`."""
     return jax.vmap(lambda mean, cov: -jnp.linalg.solve(cov, x - mean))(means, covs)
 
 
@@ -63,9 +63,9 @@ def _hermite_nodes(m: int, num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class AbstractLaw(eqx.Module):
-    """A probability law on $\\mathbb R^m$ with a closed-form density and score.
+    """A probability law on $\\mathbb R^d$ with a closed-form density and score.
 
-    Methods take one unbatched point `[m]`; callers `jax.vmap`.
+    Methods take one unbatched point `(d,)`; callers `jax.vmap`.
     """
 
     @property
@@ -84,11 +84,11 @@ class AbstractLaw(eqx.Module):
 
     @abc.abstractmethod
     def score(self, x: Point) -> Array:
-        """$\\nabla\\log\\mu(x)$ at one point, `[m]`."""
+        """$\\nabla\\log\\mu(x)$ at one point, `(d,)`."""
 
     @abc.abstractmethod
     def sample(self, num_samples: int, *, key: Key) -> Points:
-        """`num_samples` i.i.d. draws, `[n, m]`."""
+        """`num_samples` i.i.d. draws, `(n, d)`."""
 
     @abc.abstractmethod
     def smooth(self, t) -> "AbstractLaw":
@@ -118,9 +118,9 @@ class AbstractLaw(eqx.Module):
 
 
 class GaussianLaw(AbstractLaw):
-    """The Gaussian law $N(m,\\Sigma)$ on $\\mathbb R^m$.
+    """The Gaussian law $N(m,\\Sigma)$ on $\\mathbb R^d$.
 
-    **Fields:** `mean` `[m]`, `cov` `[m, m]` (symmetric positive definite).
+    **Fields:** `mean` `(d,)`, `cov` `(d, d)` (symmetric positive definite).
 
     **Raises:** `ValueError` on mismatched shapes, NaN/inf, or a covariance
     that is not symmetric positive definite.
@@ -134,7 +134,7 @@ class GaussianLaw(AbstractLaw):
         cov = jnp.asarray(cov, dtype=mean.dtype)
         if mean.ndim != 1 or mean.shape[0] == 0:
             raise ValueError(
-                f"`mean` must have shape [m] with m >= 1; got {mean.shape}."
+                f"`mean` must have shape (d,) with d >= 1; got {mean.shape}."
             )
         if is_concrete(mean) and not bool(jnp.all(jnp.isfinite(mean))):
             raise ValueError("`mean` contains NaN or inf.")
@@ -198,10 +198,10 @@ class GaussianLaw(AbstractLaw):
 
 
 class GaussianMixture(AbstractLaw):
-    """A Gaussian mixture $\\sum_k\\pi_kN(m_k,\\Sigma_k)$ on $\\mathbb R^m$.
+    """A Gaussian mixture $\\sum_k\\pi_kN(m_k,\\Sigma_k)$ on $\\mathbb R^d$.
 
     **Fields:** `weights` `[K]` (positive; normalised to sum 1), `means`
-    `[K, m]`, `covs` `[K, m, m]` (each symmetric positive definite).
+    `(K, d)`, `covs` `(K, d, d)` (each symmetric positive definite).
 
     **Raises:** `ValueError` on mismatched shapes, non-positive weights,
     NaN/inf, or a covariance that is not symmetric positive definite.
@@ -217,7 +217,7 @@ class GaussianMixture(AbstractLaw):
         covs = jnp.asarray(covs, dtype=means.dtype)
         if means.ndim != 2 or 0 in means.shape:
             raise ValueError(
-                f"`means` must have shape [K, m] with K, m >= 1; got {means.shape}."
+                f"`means` must have shape (K, d) with K, d >= 1; got {means.shape}."
             )
         num_k, m = means.shape
         if weights.shape != (num_k,):
@@ -226,7 +226,7 @@ class GaussianMixture(AbstractLaw):
             )
         if covs.shape != (num_k, m, m):
             raise ValueError(
-                f"`covs` must have shape [K, m, m]=({num_k}, {m}, {m}); got {covs.shape}."
+                f"`covs` must have shape (K, d, d)=({num_k}, {m}, {m}); got {covs.shape}."
             )
         if is_concrete(weights, means):
             if not (
@@ -393,7 +393,7 @@ def fit_mixture(
 
     **Arguments:**
 
-    - `x`: `[n, m]` samples. `num_components`: K.
+    - `x`: `(n, d)` samples. `num_components`: K.
     - `key`: picks the initial means among the samples when `init` is None.
     - `init`: a mixture to start from (warm start); its K must match.
     - `num_iters`: EM iterations. `reg`: added to each covariance's diagonal.
@@ -404,7 +404,7 @@ def fit_mixture(
     """
     x = jnp.asarray(x, dtype=jnp.result_type(x, float))
     if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"`x` must have shape [n, m] with n >= 1; got {x.shape}.")
+        raise ValueError(f"`x` must have shape (n, d) with n >= 1; got {x.shape}.")
     n, m = x.shape
     if num_components < 1 or n < num_components:
         raise ValueError(

@@ -25,9 +25,9 @@ class Denoiser(eqx.Module):
     """A learned DAE $g(\\tilde x)=\\tilde x+f_\\theta(\\tilde x)$ with $f_\\theta$ an `eqx.nn.MLP`.
 
     The residual form makes $f_\\theta$ the transport displacement $g(x)-x$
-    directly. `__call__` takes one point `[m]`.
+    directly. `__call__` takes one point `(d,)`.
 
-    **Fields:** `mlp` ($\\mathbb R^m\\to\\mathbb R^m$), `noise` (the variance
+    **Fields:** `mlp` ($\\mathbb R^d\\to\\mathbb R^d$), `noise` (the variance
     $t$ it was trained at, static).
     """
 
@@ -64,7 +64,7 @@ def train_denoiser(
 
     **Arguments:**
 
-    - `x`: `[n, m]` clean samples. `t`: noise variance (> 0).
+    - `x`: `(n, d)` clean samples. `t`: noise variance (> 0).
     - `key`: PRNG key (initialisation, batches, noise).
     - `width`, `depth`: MLP hidden width and number of hidden layers (GELU).
     - `num_steps`, `batch_size`, `learning_rate`: Adam with cosine decay.

@@ -51,8 +51,8 @@ def displacement_network(
 
     **Arguments:**
 
-    - `displacement`: $d$, one point `[m]` to `[m]`.
-    - `center` `[m]`, `radius` $r$: the region.
+    - `displacement`: $d$, one point `(d,)` to `(d,)`.
+    - `center` `(d,)`, `radius` $r$: the region.
     - `key`: PRNG key. `num_units`: Monte Carlo units for $S$.
     - `num_nodes`: grid points per axis for $R$ (`num_nodes**m` in all).
     - `a_scale`: spread of the proposal $a\\sim N(0,\\text{a\\_scale}^2I)$.

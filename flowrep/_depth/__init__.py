@@ -3,14 +3,16 @@
 Sits on `_width`; never imports `_transport`, `_dae`, `_plot` or `_cli`.
 """
 
+from ._checkpoint import (
+    load_field as load_field,
+    save_field as save_field,
+)
 from ._field import (
     RidgeletField as RidgeletField,
 )
 from ._fit import (
     fit as fit,
-    load_field as load_field,
     mse_loss as mse_loss,
-    save_field as save_field,
     sinkhorn_loss as sinkhorn_loss,
 )
 from ._flow import flow as flow

@@ -449,3 +449,57 @@ class RidgeletField(AbstractUnitField):
         if s != 0:
             c = c / (jnp.linalg.norm(a, axis=-1) ** s)[None, :, None]
         return cls(a, b, c, sigma=sigma, basis=basis, knots=t_knots)
+
+    @classmethod
+    def gradient_of(
+        cls,
+        a: ArrayLike,
+        b: ArrayLike,
+        s: ArrayLike,
+        *,
+        sigma: "str | AbstractActivation" = "tanh",
+        basis: Basis = "linear",
+        knots: Sequence[float] | None = None,
+        t0: float | None = None,
+        t1: float | None = None,
+    ) -> "RidgeletField":
+        """A gradient field: $c_j(t)=s_j(t)\\,a_j(t)$, so $v_t=\\nabla_x\\sum_js_j(t)\\tilde\\sigma(a_j(t)\\cdot x-b_j(t))$ with $\\tilde\\sigma'=\\sigma$.
+
+        The optimal (Benamou-Brenier) velocities are gradients
+        (docs/theory/gradient-flows.md#curl-fraction); this parameterises them
+        exactly. `flowrep.ridgelet_potential` evaluates the potential.
+
+        **Arguments:**
+
+        - `a`: `(J, d)` fixed or `(K, J, d)` time-varying scales (the latter
+            with the `"piecewise_constant"` or `"constant"` basis only: linear
+            interpolation of $a_j$ and $s_j$ separately is not a gradient);
+            `b`: `(J,)` or `(K, J)` biases, as in `__init__`.
+        - `s`: `(K, J)` scalar output weights per basis function (or `(J,)`
+            for K = 1).
+        - `sigma`, `basis`, `knots`, `t0`, `t1`: as in `__init__`.
+
+        **Returns:** a `RidgeletField` with `c = s[..., None] * a`.
+
+        **Raises:** `ValueError` on inconsistent shapes or time-varying `a`
+        with an interpolating basis.
+        """
+        a, s = jnp.asarray(a), jnp.asarray(s)
+        if s.ndim == 1:
+            s = s[None]
+        if s.ndim != 2 or a.ndim not in (2, 3) or s.shape[1] != a.shape[-2]:
+            raise ValueError(
+                f"`s` must have shape (K, J) with J = a.shape[-2]; got s {s.shape}, a {a.shape}."
+            )
+        if a.ndim == 3 and basis not in ("piecewise_constant", "constant"):
+            # Interpolating a_j and s_j separately breaks c_j(t) = s_j(t) a_j(t).
+            raise ValueError(
+                f"Time-varying `a` keeps c_j(t) = s_j(t) a_j(t) only with basis "
+                f"'piecewise_constant' or 'constant'; got basis={basis!r}. Fix a (J, d) in time instead."
+            )
+        if a.ndim == 3 and a.shape[0] != s.shape[0]:
+            raise ValueError(
+                f"Time-varying `a` (K, J, d) needs `s` (K, J) with the same K; got a {a.shape}, s {s.shape}."
+            )
+        c = s[:, :, None] * (a if a.ndim == 3 else a[None])
+        return cls(a, b, c, sigma=sigma, basis=basis, knots=knots, t0=t0, t1=t1)

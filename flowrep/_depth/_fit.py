@@ -11,7 +11,6 @@ Wasserstein geodesic (docs/theory/scores.md#gai-zhang-claim).
 """
 
 import functools
-import os
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -24,7 +23,6 @@ import optax
 from jaxtyping import Array
 
 from .._custom_types import Key, Points
-from .._io import write_atomic
 from ._flow import flow
 from ._vector_field import as_vector_field
 
@@ -369,29 +367,3 @@ def fit(
     bar.close()
     names = ("loss", "data", "kinetic", "jacobian")
     return eqx.combine(params, static), {k: history[:, j] for j, k in enumerate(names)}
-
-
-def save_field(path: "str | os.PathLike", field: Any) -> None:
-    """Write a field's arrays with `eqx.tree_serialise_leaves` (no pickle).
-
-    The file is written to a temporary name and renamed, so a failed write
-    never leaves a half-written checkpoint.
-    """
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            eqx.tree_serialise_leaves(f, field)
-
-    write_atomic(path, write)
-
-
-def load_field(path: "str | os.PathLike", like: Any) -> Any:
-    """Read arrays saved by `save_field` into a field with the same structure as `like`.
-
-    **Raises:** `FileNotFoundError` if `path` does not exist; equinox's error
-    when the stored leaves do not match `like`'s shapes.
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No saved field at {path!r}.")
-    return eqx.tree_deserialise_leaves(path, like)

@@ -164,7 +164,7 @@ class ResNet(AbstractResNet):
     """A finite ResNet whose blocks are two-layer integral networks.
 
     $x_{l+1}=x_l+\\sum_jc_{lj}\\sigma(a_{lj}\\cdot x_l-b_{lj})+c_{l0}$: block $l$ is
-    `IntegralNetwork(a[l] [J, m], b[l] [J], c[l] [J, m], sigma, bias[l] [m])`;
+    `IntegralNetwork(a[l] (J, d), b[l] (J,), c[l] (J, d), sigma, bias[l] (d,))`;
     the blocks are stored stacked in `blocks` (every array has a leading axis
     `L`). The block residuals already include the step $h$: read as a field,
     block $l$ is $h\\,v_{t_l}$ (see `as_field`).
@@ -318,7 +318,7 @@ class EulerNetwork(AbstractResNet):
         dx = self.field(inputs, x, self.args)
         if jnp.shape(dx) != x.shape:
             raise ValueError(
-                f"The field returned shape {jnp.shape(dx)} for a point of shape {x.shape}; a vector field maps R^m to R^m."
+                f"The field returned shape {jnp.shape(dx)} for a point of shape {x.shape}; a vector field maps R^d to R^d."
             )
         return self.step_size * dx
 

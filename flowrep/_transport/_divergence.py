@@ -4,20 +4,23 @@ from typing import Any, Literal, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._custom_types import FloatScalar, OtherPoints, Points
 from .._ott_compat import traced_in_online_mode
-from ._clouds import as_pair
+from .._validate import check_bool, check_positive_int
+from ._clouds import as_pair, HIGHEST, normalise, scale_by
 from ._engines import iterate, lse_rows, SolverOptions
 from ._sinkhorn import (
+    check_epsilon,
     check_init,
-    default_epsilon,
+    frame_epsilon,
     Mode,
+    rescale_result,
     resolve_mode,
+    sinkhorn_core,
     SinkhornResult,
     solve_options,
-    solve_sinkhorn,
     throw_if_not_converged,
 )
 
@@ -32,11 +35,19 @@ def _solve_symmetric(x, eps, *, mode, opts: SolverOptions):
     # Potentials in the raw convention P_ij = exp((f_i + f_j - C_ij)/eps);
     # lK(f)_i = eps log sum_j exp((f_j - C_ij)/eps).
     if mode == "dense":
-        K = jnp.exp(jnp.minimum((2 * (x @ x.T) - sq[:, None] - sq[None, :]) / eps, 0.0))
+        K = jnp.exp(
+            jnp.minimum(
+                (2 * jnp.matmul(x, x.T, precision=HIGHEST) - sq[:, None] - sq[None, :])
+                / eps,
+                0.0,
+            )
+        )
 
         def lK_dense(f):
             c = jnp.max(f) / eps
-            return eps * (c + jnp.log(K @ jnp.exp(f / eps - c)))
+            return eps * (
+                c + jnp.log(jnp.matmul(K, jnp.exp(f / eps - c), precision=HIGHEST))
+            )
 
         lK = lK_dense
     else:
@@ -83,30 +94,33 @@ class SinkhornDivergenceResult(eqx.Module):
 
 
 @eqx.filter_jit
-def solve_divergence(x, y, eps, *, mode, init, opts: SolverOptions):
-    """flowrep's divergence on checked clouds `(n, d)`, `(m, d)`."""
-    xy = solve_sinkhorn(x, y, eps, mode=mode, init=init, opts=opts)
-    eps = xy.epsilon
+def solve_divergence(x, y, epsilon, relative=0.01, *, mode, init, opts: SolverOptions):
+    """flowrep's divergence on checked clouds `(n, d)`, `(m, d)`: solved in
+    their normalised frame, returned in the user's units."""
+    (x, y), _, k = normalise(x, y)
+    eps = frame_epsilon(x, y, epsilon, relative, k)
+    xy = sinkhorn_core(x, y, eps, mode=mode, init=init, opts=opts)
     sx, ex, ix = _solve_symmetric(x, eps, mode=mode, opts=opts)
     sy, ey, iy = _solve_symmetric(y, eps, mode=mode, opts=opts)
     div = xy.reg_ot_cost - 0.5 * (sx + sy)
     errors = jnp.stack([xy.error, ex, ey])
     thr = opts.threshold
     converged = xy.converged & (ex <= thr) & (ey <= thr) & jnp.isfinite(div)
+    s = lambda a: scale_by(a, 2 * k)  # noqa: E731
     return SinkhornDivergenceResult(
-        jnp.maximum(div, 0.0),
-        xy,
-        jnp.stack([sx, sy]),
+        s(jnp.maximum(div, 0.0)),
+        rescale_result(xy, k),
+        s(jnp.stack([sx, sy])),
         errors,
         jnp.stack([xy.n_iterations, ix, iy]),
         converged,
-        eps,
+        s(eps),
     )
 
 
 def sinkhorn_divergence(
-    x: Points,
-    y: OtherPoints,
+    x: Points | ArrayLike,
+    y: OtherPoints | ArrayLike,
     *,
     epsilon: float | None = None,
     relative_epsilon: float = 0.01,
@@ -142,7 +156,7 @@ def sinkhorn_divergence(
     **Raises:** as [`sinkhorn`][].
     """
     x, y = as_pair(x, y)
-    eps = default_epsilon(x, y, epsilon, relative_epsilon)
+    eps, rel = check_epsilon(epsilon, relative_epsilon)
     if inner_iterations is None:
         inner_iterations = 10 if backend == "ott" else 1
     opts = solve_options(
@@ -154,15 +168,16 @@ def sinkhorn_divergence(
         chunk_size,
     )
     check_init(init)
+    dense_limit = check_positive_int(dense_limit, "dense_limit")
     size = max(x.shape[0], y.shape[0])
     resolved = resolve_mode(mode, size, size, dense_limit)
     if backend == "ott":
-        out = _ott_divergence(x, y, eps, online=resolved == "online", opts=opts)
+        out = _ott_divergence(x, y, eps, rel, online=resolved == "online", opts=opts)
     elif backend == "flowrep":
-        out = solve_divergence(x, y, eps, mode=resolved, init=init, opts=opts)
+        out = solve_divergence(x, y, eps, rel, mode=resolved, init=init, opts=opts)
     else:
         raise ValueError(f"`backend` must be 'flowrep' or 'ott'; got {backend!r}.")
-    if throw:
+    if check_bool(throw, "throw"):
         out = throw_if_not_converged(out, max_iterations)
     return out
 
@@ -175,7 +190,7 @@ class _OttOut(NamedTuple):
 
 
 @eqx.filter_jit
-def _ott_divergence(x, y, eps, *, online, opts: SolverOptions):
+def _ott_divergence(x, y, epsilon, relative, *, online, opts: SolverOptions):
     from ott.geometry import pointcloud
     from ott.tools import sinkhorn_divergence as sd
 
@@ -204,6 +219,9 @@ def _ott_divergence(x, y, eps, *, online, opts: SolverOptions):
             n_iters=tuple(jnp.asarray(i) for i in out.n_iters),
         )
 
+    # Solved in the normalised frame, as flowrep's solver.
+    (x, y), _, k = normalise(x, y)
+    eps = frame_epsilon(x, y, epsilon, relative, k)
     # ott's online mode needs the shim while it is traced, and while its
     # implicit gradient is traced by `jax.grad`.
     div, out = (traced_in_online_mode(solve) if online else solve)(x, y, eps)
@@ -214,21 +232,22 @@ def _ott_divergence(x, y, eps, *, online, opts: SolverOptions):
         e = jnp.where(e < 0, jnp.inf, e).reshape(-1)
         errs.append(jnp.min(e))
     f, g = out.potentials
+    s = lambda a: scale_by(jnp.asarray(a, x.dtype), 2 * k)  # noqa: E731
     dummy = SinkhornResult(
-        f,
-        g,
+        s(f),
+        s(g),
         jnp.asarray(jnp.nan, x.dtype),
         errs[0],
         jnp.asarray(out.n_iters[0]),
         jnp.asarray(out.converged[0]),
-        jnp.asarray(eps, x.dtype),
+        s(eps),
     )
     return SinkhornDivergenceResult(
-        jnp.maximum(div, 0.0),
+        s(jnp.maximum(div, 0.0)),
         dummy,
         jnp.full(2, jnp.nan, x.dtype),
         jnp.stack(errs),
         jnp.stack([jnp.asarray(i) for i in out.n_iters]),
         converged,
-        jnp.asarray(eps, x.dtype),
+        s(eps),
     )

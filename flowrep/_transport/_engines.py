@@ -10,6 +10,11 @@ import jax
 import jax.numpy as jnp
 
 
+# The dots below feed squared distances and exponents: always full float32
+# (or float64) precision, never TF32/bfloat16 passes.
+HIGHEST = jax.lax.Precision.HIGHEST
+
+
 # Pairs per tile of the streamed log-sum-exp: 2**19 float32 values (2 MiB)
 # stay in cache, which whole-row chunks do not.
 _TILE_PAIRS = 2**19
@@ -33,7 +38,7 @@ def lse_rows(F, X, Y, eps, chunk):
         def tile(carry, block):
             mx, acc = carry
             yb, fb = block
-            z = (fb[None, :] + 2 * (xb @ yb.T)) / eps
+            z = (fb[None, :] + 2 * jnp.matmul(xb, yb.T, precision=HIGHEST)) / eps
             new = jnp.maximum(mx, jnp.max(z, 1))
             acc = acc * jnp.exp(mx - new) + jnp.sum(jnp.exp(z - new[:, None]), 1)
             return (new, acc), None
@@ -122,19 +127,24 @@ def solve_dense(x, y, eps, p, q, opts: SolverOptions):
     """
     n, m = x.shape[0], y.shape[0]
     dtype = x.dtype
-    K = jnp.exp(jnp.minimum((p[:, None] + q[None, :] + 2 * (x @ y.T)) / eps, 0.0))
+    K = jnp.exp(
+        jnp.minimum(
+            (p[:, None] + q[None, :] + 2 * jnp.matmul(x, y.T, precision=HIGHEST)) / eps,
+            0.0,
+        )
+    )
     log_a = -jnp.log(jnp.asarray(n, dtype))
     log_b = -jnp.log(jnp.asarray(m, dtype))
     tiny = jnp.finfo(dtype).tiny
 
     def col(lu):
         cu = jnp.max(lu)
-        s = jnp.exp(lu - cu) @ K
+        s = jnp.matmul(jnp.exp(lu - cu), K, precision=HIGHEST)
         return cu + jnp.log(jnp.maximum(s, tiny)), jnp.any(s <= 0)
 
     def row(lv):
         cv = jnp.max(lv)
-        s = K @ jnp.exp(lv - cv)
+        s = jnp.matmul(K, jnp.exp(lv - cv), precision=HIGHEST)
         return cv + jnp.log(jnp.maximum(s, tiny)), jnp.any(s <= 0)
 
     def step(s, omega):

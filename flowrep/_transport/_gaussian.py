@@ -3,35 +3,76 @@
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from .._custom_types import FloatScalar, Point, Points
-from ._clouds import as_cloud
+from .._validate import check_finite, is_concrete
+from ._clouds import as_cloud, HIGHEST, normalise, promote, scale_by
 
 
 def _sqrtm_psd(S: Array) -> Array:
     w, V = jnp.linalg.eigh(S)
-    return (V * jnp.sqrt(jnp.clip(w, 0.0))) @ V.T
+    return jnp.matmul(V * jnp.sqrt(jnp.clip(w, 0.0)), V.T, precision=HIGHEST)
 
 
 def _inv_sqrtm_pd(S: Array) -> Array:
     w, V = jnp.linalg.eigh(S)
-    return (V / jnp.sqrt(w)) @ V.T
+    return jnp.matmul(V / jnp.sqrt(w), V.T, precision=HIGHEST)
 
 
-def gaussian_fit(x: Points) -> tuple[Point, Float[Array, "d d"]]:
+def _mm(*mats: Array) -> Array:
+    out = mats[0]
+    for m in mats[1:]:
+        out = jnp.matmul(out, m, precision=HIGHEST)
+    return out
+
+
+def moments(x: Points) -> tuple[Point, Float[Array, "d d"]]:
+    """Mean and biased covariance of a checked cloud, no checks (traceable)."""
+    m = jnp.mean(x, 0)
+    xc = x - m
+    return m, _mm(xc.T, xc) / x.shape[0]
+
+
+def gaussian_fit(x: Points | ArrayLike) -> tuple[Point, Float[Array, "d d"]]:
     """Sample mean and (biased, $1/n$) covariance of a cloud.
+
+    Computed in the normalised frame of `x` (centred, exactly rescaled by a
+    power of two), so the covariance is exactly equivariant under scaling
+    and invariant under translation, and nothing overflows before the
+    covariance itself does.
 
     **Arguments:**
 
-    - `x`: points, shape `(n, d)`.
+    - `x`: points, shape `(n, d)`, n >= 2 (float16/bfloat16 promoted to float32).
 
     **Returns:** `(mean, cov)` of shapes `(d,)` and `(d, d)`.
+
+    **Raises:** `ValueError` for bad shapes, NaN/inf, or a covariance that
+    overflows the dtype (use float64).
     """
     x = as_cloud(x, "x")
-    m = jnp.mean(x, 0)
-    xc = x - m
-    return m, xc.T @ xc / x.shape[0]
+    return _gaussian_fit(x)
+
+
+@jax.jit
+def _gaussian_fit(x):
+    (xn,), shift, k = normalise(x)
+    m, S = moments(xn)
+    S = scale_by(S, 2 * k)
+    S = check_finite(
+        S, "x", "`x`: its covariance overflows the dtype; use float64 (x64)."
+    )
+    return scale_by(m, k) + shift, S
+
+
+def bures_w2(m1, S1, m2, S2) -> FloatScalar:
+    """$W_2^2$ between Gaussians on checked inputs, no checks (traceable)."""
+    r2 = _sqrtm_psd(S2)
+    cross = _sqrtm_psd(_mm(r2, S1, r2))
+    val = jnp.sum((m1 - m2) ** 2) + jnp.trace(S1) + jnp.trace(S2) - 2 * jnp.trace(cross)
+    return jnp.maximum(val, 0.0)
 
 
 def gaussian_w2(
@@ -45,40 +86,88 @@ def gaussian_w2(
 
     **Arguments:**
 
-    - `m1`, `m2`: means, shape `(d,)`.
-    - `S1`, `S2`: positive semi-definite covariances, shape `(d, d)`.
+    - `m1`, `m2`: finite means, shape `(d,)`.
+    - `S1`, `S2`: symmetric positive semi-definite covariances, shape `(d, d)`
+      (singular ones, degenerate Gaussians, are allowed).
 
     **Returns:** $W_2^2$ as a scalar (not its square root).
 
-    **Raises:** `ValueError` on inconsistent shapes.
+    **Raises:** `ValueError` on inconsistent shapes, NaN/inf, a non-symmetric
+    or indefinite covariance (eagerly when concrete, through `eqx.error_if`
+    under `jit`); `TypeError` for non-real arrays.
     """
-    return _gaussian_w2(*_check_gaussians(m1, S1, m2, S2))
+    m1, S1, m2, S2 = _check_gaussians(m1, S1, m2, S2, pd1=False)
+    return jax.jit(bures_w2)(m1, S1, m2, S2)
 
 
-@jax.jit
-def _gaussian_w2(m1, S1, m2, S2):
-    r2 = _sqrtm_psd(S2)
-    cross = _sqrtm_psd(r2 @ S1 @ r2)
-    val = jnp.sum((m1 - m2) ** 2) + jnp.trace(S1) + jnp.trace(S2) - 2 * jnp.trace(cross)
-    return jnp.maximum(val, 0.0)
-
-
-def _check_gaussians(m1, S1, m2, S2):
-    m1, S1, m2, S2 = (jnp.asarray(a) for a in (m1, S1, m2, S2))
-    dtype = jnp.result_type(m1, S1, m2, S2, float)
-    m1, S1, m2, S2 = (a.astype(dtype) for a in (m1, S1, m2, S2))
-    d = m1.shape[-1] if m1.ndim == 1 else -1
-    for name, m, S in (("1", m1, S1), ("2", m2, S2)):
-        if m.ndim != 1 or S.shape != (m.shape[0], m.shape[0]):
+def _check_cov(S: Array, name: str, definite: bool) -> Array:
+    """Symmetric, finite and PSD (PD when `definite`), eager or traced."""
+    S = check_finite(S, name)
+    tol = jnp.sqrt(jnp.finfo(S.dtype).eps)
+    if is_concrete(S):
+        Sn = np.asarray(S, np.float64)
+        scale = max(float(np.max(np.abs(Sn))), np.finfo(np.float64).tiny)
+        if np.max(np.abs(Sn - Sn.T)) > float(tol) * scale:
+            raise ValueError(f"`{name}` must be a symmetric covariance matrix.")
+        w = np.linalg.eigvalsh((Sn + Sn.T) / 2)
+        if definite and not w[0] > float(tol) * max(w[-1], 0.0):
             raise ValueError(
-                f"Gaussian {name} needs a mean of shape (d,) and a covariance of "
-                f"shape (d, d); got {m.shape} and {S.shape}."
+                f"`{name}` must be positive definite (smallest eigenvalue "
+                f"{w[0]:.3g}, largest {w[-1]:.3g})."
             )
-        if m.shape[0] != d:
+        if not definite and w[0] < -float(tol) * max(w[-1], 0.0):
             raise ValueError(
-                f"both Gaussians must have the same dimension; got {m1.shape[0]} "
-                f"and {m2.shape[0]}."
+                f"`{name}` must be positive semi-definite (smallest eigenvalue "
+                f"{w[0]:.3g})."
             )
+        return S
+    scale = jnp.maximum(jnp.max(jnp.abs(S)), jnp.finfo(S.dtype).tiny)
+    S = eqx.error_if(
+        S,
+        jnp.max(jnp.abs(S - S.T)) > tol * scale,
+        f"`{name}` must be a symmetric covariance matrix.",
+    )
+    w = jnp.linalg.eigvalsh((S + S.T) / 2)
+    top = jnp.maximum(w[-1], 0.0)
+    bad = (w[0] <= tol * top) if definite else (w[0] < -tol * top)
+    kind = "positive definite" if definite else "positive semi-definite"
+    return eqx.error_if(S, bad, f"`{name}` must be {kind}.")
+
+
+def _check_gaussians(m1, S1, m2, S2, *, pd1: bool):
+    names = ("m1", "S1", "m2", "S2")
+    arrs = []
+    for name, a in zip(names, (m1, S1, m2, S2)):
+        try:
+            a = jnp.asarray(a)
+        except TypeError as e:
+            raise TypeError(
+                f"`{name}` must be an array; got {type(a).__name__}."
+            ) from e
+        if jnp.issubdtype(a.dtype, jnp.bool_) or not jnp.issubdtype(
+            a.dtype, jnp.number
+        ):
+            raise TypeError(f"`{name}` must hold numbers; got dtype {a.dtype}.")
+        arrs.append(promote(a, name))
+    dtype = jnp.result_type(*arrs, float)
+    m1, S1, m2, S2 = (a.astype(dtype) for a in arrs)
+    for mname, sname, m, S in (("m1", "S1", m1, S1), ("m2", "S2", m2, S2)):
+        if m.ndim != 1 or m.shape[0] < 1:
+            raise ValueError(f"`{mname}` must be a mean of shape (d,); got {m.shape}.")
+        if S.shape != (m.shape[0], m.shape[0]):
+            raise ValueError(
+                f"`{sname}` must be a covariance of shape (d, d) = "
+                f"({m.shape[0]}, {m.shape[0]}) to match `{mname}`; got {S.shape}."
+            )
+    if m1.shape[0] != m2.shape[0]:
+        raise ValueError(
+            "both Gaussians must have the same dimension; got `m1` of shape "
+            f"{m1.shape} and `m2` of shape {m2.shape}."
+        )
+    m1 = check_finite(m1, "m1")
+    m2 = check_finite(m2, "m2")
+    S1 = _check_cov(S1, "S1", definite=pd1)
+    S2 = _check_cov(S2, "S2", definite=False)
     return m1, S1, m2, S2
 
 
@@ -89,7 +178,7 @@ class AffineMap(eqx.Module):
     shift: Point
 
     def __call__(self, x: Point) -> Point:
-        return self.matrix @ x + self.shift
+        return jnp.matmul(self.matrix, x, precision=HIGHEST) + self.shift
 
 
 def gaussian_ot_map(
@@ -103,20 +192,22 @@ def gaussian_ot_map(
 
     **Arguments:**
 
-    - `m1`, `S1`: source mean `(d,)` and positive-definite covariance `(d, d)`.
-    - `m2`, `S2`: target mean and covariance.
+    - `m1`, `S1`: source mean `(d,)` and symmetric positive-definite covariance `(d, d)`.
+    - `m2`, `S2`: target mean and symmetric positive semi-definite covariance.
 
     **Returns:** an [`AffineMap`][] with `matrix` $A$ and `shift` $m_2-Am_1$.
 
-    **Raises:** `ValueError` on inconsistent shapes.
+    **Raises:** `ValueError` on inconsistent shapes, NaN/inf, a non-symmetric
+    covariance, a singular or indefinite `S1`, an indefinite `S2` (eagerly
+    when concrete, through `eqx.error_if` under `jit`).
     """
-    return _gaussian_ot_map(*_check_gaussians(m1, S1, m2, S2))
+    return jax.jit(bures_map)(*_check_gaussians(m1, S1, m2, S2, pd1=True))
 
 
-@jax.jit
-def _gaussian_ot_map(m1, S1, m2, S2):
+def bures_map(m1, S1, m2, S2) -> AffineMap:
+    """The Gaussian OT map on checked inputs, no checks (traceable)."""
     r1 = _sqrtm_psd(S1)
     ir1 = _inv_sqrtm_pd(S1)
-    A = ir1 @ _sqrtm_psd(r1 @ S2 @ r1) @ ir1
+    A = _mm(ir1, _sqrtm_psd(_mm(r1, S2, r1)), ir1)
     A = (A + A.T) / 2
-    return AffineMap(A, m2 - A @ m1)
+    return AffineMap(A, m2 - jnp.matmul(A, m1, precision=HIGHEST))

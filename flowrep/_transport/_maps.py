@@ -3,9 +3,11 @@
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jaxtyping import ArrayLike
 
 from .._custom_types import FloatScalar, OtherPoints, OtherWeights, Point, Points
-from ._clouds import as_pair
+from .._validate import check_positive_int
+from ._clouds import as_pair, HIGHEST, normalise, scale_by
 from ._sinkhorn import sinkhorn
 
 
@@ -22,11 +24,15 @@ class EntropicMap(eqx.Module):
 
     def __call__(self, z: Point) -> Point:
         logits = (self.g - jnp.sum((self.y - z) ** 2, -1)) / self.epsilon
-        return jax.nn.softmax(logits) @ self.y
+        return jnp.matmul(jax.nn.softmax(logits), self.y, precision=HIGHEST)
 
 
 def entropic_map(
-    x: Points, y: OtherPoints, *, epsilon: float | None = None, **sinkhorn_kwargs
+    x: Points | ArrayLike,
+    y: OtherPoints | ArrayLike,
+    *,
+    epsilon: float | None = None,
+    **sinkhorn_kwargs,
 ) -> EntropicMap:
     """Fit the entropic OT map from `x` to `y` (Sinkhorn, then [`EntropicMap`][]).
 
@@ -43,8 +49,8 @@ def entropic_map(
 
 
 def barycentric_projection(
-    x: Points,
-    y: OtherPoints,
+    x: Points | ArrayLike,
+    y: OtherPoints | ArrayLike,
     *,
     epsilon: float | None = None,
     chunk_size: int = 256,
@@ -61,8 +67,18 @@ def barycentric_projection(
     **Raises:** as [`sinkhorn`][].
     """
     x, y = as_pair(x, y)
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
     out = sinkhorn(x, y, epsilon=epsilon, chunk_size=chunk_size, **sinkhorn_kwargs)
-    return barycentric_images(x, y, out.f, out.g, out.epsilon, chunk_size)
+    return _framed_images(x, y, out.f, out.g, out.epsilon, chunk_size)
+
+
+@eqx.filter_jit
+def _framed_images(x, y, f, g, eps, chunk):
+    # In the normalised frame: exact in scaling, accurate far from the origin.
+    (xn, yn), shift, k = normalise(x, y)
+    s = lambda a: scale_by(a, -2 * k)  # noqa: E731
+    img = barycentric_images(xn, yn, s(f), s(g), s(eps), chunk)
+    return scale_by(img, k) + shift
 
 
 @eqx.filter_jit
@@ -74,7 +90,7 @@ def barycentric_images(x, y, f, g, eps, chunk):
     def one(args):
         xi, fi = args
         w = jnp.exp((fi + g - jnp.sum((y - xi) ** 2, -1)) / eps) / m
-        return w @ y
+        return jnp.matmul(w, y, precision=HIGHEST)
 
     return jax.lax.map(one, (x, f), batch_size=chunk)
 

@@ -13,13 +13,13 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from .._custom_types import FloatScalar
-from .._validate import is_traced
-from ._clouds import mean_cost
+from .._validate import check_positive_int, is_traced
+from ._clouds import HIGHEST, mean_cost, normalise, promote, scale_by
 from ._divergence import solve_divergence
 from ._exact import hungarian
-from ._gaussian import gaussian_ot_map
+from ._gaussian import bures_map
 from ._maps import barycentric_images, plan_argmax
-from ._sinkhorn import solve_options
+from ._sinkhorn import check_epsilon, solve_options
 from ._tracks import Tracks
 
 
@@ -129,7 +129,44 @@ def _pair_solver(method: str, eps, kw: dict):
 
 
 @eqx.filter_jit
-def _score_impl(points, dt, eps, *, method, kw):
+def _score_impl(points, dt, epsilon, relative, *, method, kw):
+    """Scores of checked tracks `(L+1, n, d)`, computed in their normalised
+    frame (all layers share one translation and power-of-two scaling) and
+    returned in the user's units."""
+    T, n, d = points.shape
+    (flat,), _, k = normalise(points.reshape(T * n, d))
+    pts = flat.reshape(T, n, d)
+    if epsilon is None:
+        eps = relative * mean_cost(pts[0], pts[-1])
+    else:
+        eps = scale_by(jnp.asarray(epsilon, pts.dtype), -2 * k)
+    out = _score_frame(pts, dt, eps, method=method, kw=kw)
+    sq = lambda a: scale_by(a, 2 * k)  # noqa: E731
+    lin = lambda a: scale_by(a, k)  # noqa: E731
+    return eqx.tree_at(
+        lambda o: (
+            o.c_net,
+            o.w2_sq,
+            o.monge_gap,
+            o.kinetic_energy,
+            o.layer_w2,
+            o.w2_from_source,
+            o.interpolant_deviation,
+        ),
+        out,
+        (
+            sq(out.c_net),
+            sq(out.w2_sq),
+            sq(out.monge_gap),
+            sq(out.kinetic_energy),
+            lin(out.layer_w2),
+            lin(out.w2_from_source),
+            lin(out.interpolant_deviation),
+        ),
+    )
+
+
+def _score_frame(points, dt, eps, *, method, kw):
     L = points.shape[0] - 1
     n = points.shape[1]
     solve = _pair_solver(method, eps, kw)
@@ -167,11 +204,11 @@ def _score_impl(points, dt, eps, *, method, kw):
         X, Y = pair
         d = X.shape[1]
         m1, m2 = jnp.mean(X, 0), jnp.mean(Y, 0)
-        S1 = (X - m1).T @ (X - m1) / n
-        S2 = (Y - m2).T @ (Y - m2) / n
+        S1 = jnp.matmul((X - m1).T, X - m1, precision=HIGHEST) / n
+        S2 = jnp.matmul((Y - m2).T, Y - m2, precision=HIGHEST) / n
         reg = 1e-9 * (jnp.trace(S1) + jnp.trace(S2)) / d + jnp.finfo(X.dtype).tiny
-        T = gaussian_ot_map(m1, S1 + reg * jnp.eye(d), m2, S2)
-        Z = X @ T.matrix.T + T.shift
+        T = bures_map(m1, S1 + reg * jnp.eye(d, dtype=X.dtype), m2, S2)
+        Z = jnp.matmul(X, T.matrix.T, precision=HIGHEST) + T.shift
         c, ok = w2sq((Z.astype(X.dtype), Y))
         return jnp.sqrt(
             c / (2 * jnp.maximum(jnp.trace(S2), jnp.finfo(X.dtype).tiny))
@@ -231,31 +268,37 @@ def score_tracks(
 
     **Returns:** a [`TransportScores`][]; `.to_dict()` gives plain JSON.
 
+    Scores are computed in the tracks' normalised frame (one common
+    translation and exact power-of-two scaling of every layer), so they are
+    translation invariant, ratios are scale invariant and $W_2$ values scale
+    with the tracks. float16/bfloat16 tracks are promoted to float32.
+
     **Raises:** `ValueError` on bad tracks (see [`Tracks`][]), an unknown
-    method, or a source and target that coincide ($W_2=0$: ratios undefined).
+    method, a non-positive or non-finite `epsilon`, `relative_epsilon` or
+    `threshold`, non-integer or non-positive counts (`exact_max`,
+    `max_iterations`, `chunk_size`), or a source and target that coincide
+    ($W_2=0$: ratios undefined); `TypeError` for arguments of the wrong type.
     """
     if not isinstance(tracks, Tracks):
         tracks = Tracks(tracks)
     n = tracks.num_samples
-    if method == "auto":
-        method = "exact" if n <= exact_max else "sinkhorn"
-    if method not in ("exact", "sinkhorn"):
+    if not isinstance(method, str) or method not in ("auto", "exact", "sinkhorn"):
         raise ValueError(
             f"`method` must be 'auto', 'exact' or 'sinkhorn'; got {method!r}."
         )
-    points = tracks.points
-    if epsilon is None:
-        eps = relative_epsilon * mean_cost(points[0], points[-1])
-    else:
-        if not epsilon > 0:
-            raise ValueError(f"`epsilon` must be positive; got {epsilon}.")
-        eps = jnp.asarray(epsilon, points.dtype)
+    exact_max = check_positive_int(exact_max, "exact_max")
+    if method == "auto":
+        method = "exact" if n <= exact_max else "sinkhorn"
+    eps, rel = check_epsilon(epsilon, relative_epsilon)
+    points = promote(tracks.points, "tracks")
     kw = dict(
         mode="dense" if n * n <= 2**27 else "online",
         init="gaussian",
         opts=solve_options(threshold, 1, max_iterations, 1, "adaptive", chunk_size),
     )
-    out = _score_impl(points, tracks.dt, eps, method=method, kw=kw)
+    out = _score_impl(
+        points, tracks.dt.astype(points.dtype), eps, rel, method=method, kw=kw
+    )
     if not is_traced(out.w2_sq) and float(out.w2_sq) <= 0:
         raise ValueError(
             "the first and last layers have the same distribution (W2 = 0), so "

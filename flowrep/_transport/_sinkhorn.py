@@ -5,13 +5,19 @@ from typing import Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Int
+import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Int
 
 from .._custom_types import FloatScalar, OtherPoints, OtherWeights, Points, Weights
-from .._validate import is_traced
-from ._clouds import as_pair, mean_cost
+from .._validate import (
+    check_bool,
+    check_positive_float,
+    check_positive_int,
+    is_concrete,
+)
+from ._clouds import as_pair, HIGHEST, mean_cost, normalise, scale_by
 from ._engines import solve_dense, solve_online, SolverOptions
-from ._gaussian import gaussian_ot_map
+from ._gaussian import bures_map, moments
 
 
 Mode = Literal["auto", "dense", "online"]
@@ -43,14 +49,16 @@ def _gauss_init(x, y):
     kernel is bounded by 1 and cannot overflow.
     """
     d = x.shape[1]
-    m1, S1 = jnp.mean(x, 0), jnp.cov(x.T, bias=True).reshape(d, d)
-    m2, S2 = jnp.mean(y, 0), jnp.cov(y.T, bias=True).reshape(d, d)
+    m1, S1 = moments(x)
+    m2, S2 = moments(y)
     reg = 1e-6 * (jnp.trace(S1) + jnp.trace(S2)) / d + jnp.finfo(x.dtype).tiny
     eye = jnp.eye(d, dtype=x.dtype)
-    T = gaussian_ot_map(m1, S1 + reg * eye, m2, S2 + reg * eye)
+    T = bures_map(m1, S1 + reg * eye, m2, S2 + reg * eye)
     A = T.matrix.astype(x.dtype) + 1e-6 * eye
     c = T.shift.astype(x.dtype)
-    phi = 0.5 * jnp.sum(x * (x @ A), -1) + x @ c
+    phi = 0.5 * jnp.sum(x * jnp.matmul(x, A, precision=HIGHEST), -1) + jnp.matmul(
+        x, c, precision=HIGHEST
+    )
     yc = y - c
     phistar = 0.5 * jnp.sum(yc * jnp.linalg.solve(A, yc.T).T, -1)
     return -2 * phi, -2 * phistar
@@ -58,6 +66,8 @@ def _gauss_init(x, y):
 
 def resolve_mode(mode: str, n: int, m: int, dense_limit: int) -> str:
     """`"dense"` or `"online"` for clouds of n and m points."""
+    if not isinstance(mode, str):
+        raise ValueError(f"`mode` must be 'auto', 'dense' or 'online'; got {mode!r}.")
     if mode == "auto":
         return "dense" if n * m <= dense_limit else "online"
     if mode not in ("dense", "online"):
@@ -65,11 +75,10 @@ def resolve_mode(mode: str, n: int, m: int, dense_limit: int) -> str:
     return mode
 
 
-@eqx.filter_jit
-def solve_sinkhorn(x, y, epsilon, *, mode, init, opts: SolverOptions):
-    """Sinkhorn on checked clouds `(n, d)`, `(m, d)` with checked options."""
+def sinkhorn_core(x, y, eps, *, mode, init, opts: SolverOptions):
+    """Sinkhorn on clouds already in their normalised frame (see
+    `_clouds.normalise`), with a positive `eps` in that frame."""
     dtype = x.dtype
-    eps = jnp.asarray(epsilon, dtype)
     if init == "gaussian":
         p, q = _gauss_init(x, y)
     else:
@@ -96,61 +105,115 @@ def solve_sinkhorn(x, y, epsilon, *, mode, init, opts: SolverOptions):
     return SinkhornResult(f, g, cost, err, it, converged, eps)
 
 
-def default_epsilon(x, y, epsilon, relative_epsilon):
-    """The given `epsilon` (checked positive when concrete), or
-    `relative_epsilon` times the mean cost between `x` and `y`."""
+def frame_epsilon(x, y, epsilon, relative, k):
+    """Epsilon in the normalised frame $x=2^kx'+c$: the user's `epsilon`
+    divided by $4^k$, or `relative` times the mean cost of the frame's clouds."""
     if epsilon is None:
-        return relative_epsilon * mean_cost(x, y)
-    eps = jnp.asarray(epsilon)
-    if not is_traced(eps) and not float(eps) > 0:
-        raise ValueError(f"`epsilon` must be positive; got {epsilon}.")
-    return eps
+        return relative * mean_cost(x, y)
+    return scale_by(jnp.asarray(epsilon, x.dtype), -2 * k)
+
+
+def rescale_result(out: SinkhornResult, k) -> SinkhornResult:
+    """A frame's [`SinkhornResult`][] in the user's units (costs times $4^k$)."""
+    s = lambda a: scale_by(a, 2 * k)  # noqa: E731
+    return SinkhornResult(
+        s(out.f),
+        s(out.g),
+        s(out.reg_ot_cost),
+        out.error,
+        out.n_iterations,
+        out.converged,
+        s(out.epsilon),
+    )
+
+
+@eqx.filter_jit
+def solve_sinkhorn(x, y, epsilon, relative=0.01, *, mode, init, opts: SolverOptions):
+    """Sinkhorn on checked clouds `(n, d)`, `(m, d)` with checked options:
+    solved in their normalised frame, returned in the user's units."""
+    (xn, yn), _, k = normalise(x, y)
+    eps = frame_epsilon(xn, yn, epsilon, relative, k)
+    out = sinkhorn_core(xn, yn, eps, mode=mode, init=init, opts=opts)
+    return rescale_result(out, k)
+
+
+def check_epsilon(epsilon, relative_epsilon):
+    """`epsilon` (None, or positive and finite) and `relative_epsilon`
+    (positive, finite); a traced `epsilon` is checked at run time."""
+    rel = check_positive_float(relative_epsilon, "relative_epsilon")
+    if epsilon is None:
+        return None, rel
+    if isinstance(epsilon, bool):
+        raise TypeError(
+            f"`epsilon` must be a positive number or None; got {epsilon!r}."
+        )
+    try:
+        eps = jnp.asarray(epsilon)
+    except TypeError as e:
+        raise TypeError(
+            f"`epsilon` must be a positive number or None; got {type(epsilon).__name__}."
+        ) from e
+    if eps.ndim != 0 or not jnp.issubdtype(eps.dtype, jnp.number):
+        raise TypeError(
+            f"`epsilon` must be a positive scalar or None; got {epsilon!r}."
+        )
+    msg = f"`epsilon` must be positive and finite; got {epsilon}."
+    if is_concrete(eps):
+        with jax.ensure_compile_time_eval():
+            ok = bool(jnp.isfinite(eps) & (eps > 0))
+        if not ok:
+            raise ValueError(msg)
+        return eps, rel
+    return eqx.error_if(
+        eps, ~(jnp.isfinite(eps) & (eps > 0)), "`epsilon` must be positive and finite."
+    ), rel
 
 
 def solve_options(
     threshold, norm_error, max_iterations, inner_iterations, over_relaxation, chunk
 ) -> SolverOptions:
     """Validate the solver options shared by the public entry points."""
-    if norm_error not in (1, 2):
-        raise ValueError(f"`norm_error` must be 1 or 2; got {norm_error}.")
+    if isinstance(norm_error, bool) or norm_error not in (1, 2):
+        raise ValueError(f"`norm_error` must be 1 or 2; got {norm_error!r}.")
     if isinstance(over_relaxation, str):
         if over_relaxation != "adaptive":
             raise ValueError(
                 "`over_relaxation` must be a number in (0, 2) or 'adaptive'; "
                 f"got {over_relaxation!r}."
             )
-    elif not 0 < over_relaxation < 2:
-        raise ValueError(
-            f"`over_relaxation` must lie in (0, 2) or be 'adaptive'; got {over_relaxation}."
-        )
-    if max_iterations < 1 or inner_iterations < 1:
-        raise ValueError("`max_iterations` and `inner_iterations` must be >= 1.")
-    if not threshold > 0:
-        raise ValueError(f"`threshold` must be positive; got {threshold}.")
-    if chunk < 1:
-        raise ValueError(f"`chunk_size` must be >= 1; got {chunk}.")
-    omega = (
-        over_relaxation if isinstance(over_relaxation, str) else float(over_relaxation)
-    )
+        omega = over_relaxation
+    else:
+        if isinstance(over_relaxation, bool) or not isinstance(
+            over_relaxation, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(
+                "`over_relaxation` must be a number in (0, 2) or 'adaptive'; "
+                f"got {over_relaxation!r}."
+            )
+        if not 0 < over_relaxation < 2:
+            raise ValueError(
+                f"`over_relaxation` must lie in (0, 2) or be 'adaptive'; got {over_relaxation}."
+            )
+        omega = float(over_relaxation)
     return SolverOptions(
-        float(threshold),
+        check_positive_float(threshold, "threshold"),
         int(norm_error),
-        int(max_iterations),
-        int(inner_iterations),
+        check_positive_int(max_iterations, "max_iterations"),
+        check_positive_int(inner_iterations, "inner_iterations"),
         omega,
-        int(chunk),
+        check_positive_int(chunk, "chunk_size"),
     )
 
 
 def check_init(init):
     """Refuse an unknown `init`."""
-    if init not in ("gaussian", "zero"):
+    if not isinstance(init, str) or init not in ("gaussian", "zero"):
         raise ValueError(f"`init` must be 'gaussian' or 'zero'; got {init!r}.")
 
 
 def sinkhorn(
-    x: Points,
-    y: OtherPoints,
+    x: Points | ArrayLike,
+    y: OtherPoints | ArrayLike,
     *,
     epsilon: float | None = None,
     relative_epsilon: float = 0.01,
@@ -200,11 +263,23 @@ def sinkhorn(
 
     **Returns:** a [`SinkhornResult`][].
 
-    **Raises:** `ValueError` on bad shapes, NaN/inf, bad options; with
-    `throw=True` a runtime error if not converged within `max_iterations`.
+    Potentials and costs come in the clouds' units and dtype
+    (float16/bfloat16 clouds are promoted to float32, integers to the default
+    float; see `flowrep._transport._clouds` for the dtype policy). The solve
+    runs in the clouds' normalised frame (common mean removed, exact
+    power-of-two rescaling), so it is translation invariant and scale
+    equivariant: shifting both clouds changes nothing, scaling them by $s$
+    scales costs, potentials and `epsilon` by $s^2$.
+
+    **Raises:** `ValueError` on bad shapes, NaN/inf, a non-positive or
+    non-finite `epsilon`, `relative_epsilon` or `threshold`, non-integer or
+    non-positive counts (`max_iterations`, `inner_iterations`, `chunk_size`,
+    `dense_limit`), unknown `mode`/`init`/`norm_error`; `TypeError` for
+    arguments of the wrong type; with `throw=True` a runtime error if not
+    converged within `max_iterations`.
     """
     x, y = as_pair(x, y)
-    eps = default_epsilon(x, y, epsilon, relative_epsilon)
+    eps, rel = check_epsilon(epsilon, relative_epsilon)
     opts = solve_options(
         threshold,
         norm_error,
@@ -214,9 +289,10 @@ def sinkhorn(
         chunk_size,
     )
     check_init(init)
+    dense_limit = check_positive_int(dense_limit, "dense_limit")
     resolved = resolve_mode(mode, x.shape[0], y.shape[0], dense_limit)
-    out = solve_sinkhorn(x, y, eps, mode=resolved, init=init, opts=opts)
-    if throw:
+    out = solve_sinkhorn(x, y, eps, rel, mode=resolved, init=init, opts=opts)
+    if check_bool(throw, "throw"):
         out = throw_if_not_converged(out, max_iterations)
     return out
 

@@ -17,16 +17,18 @@ from typing import Literal
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Int
+from jaxtyping import Array, ArrayLike, Bool, Int
 
 from .._custom_types import FloatScalar, OtherPoints, Points
-from ._clouds import as_pair
+from .._validate import check_bool, check_positive_int
+from ._clouds import as_pair, normalise, scale_by
 from ._divergence import sinkhorn_divergence
-from ._exact import exact_assignment
-from ._gaussian import gaussian_fit, gaussian_w2
+from ._exact import hungarian
+from ._gaussian import bures_w2, moments
 
 
 _Method = Literal["auto", "exact", "sinkhorn", "gaussian"]
+_METHODS = ("auto", "exact", "sinkhorn", "gaussian")
 
 
 class W2Result(eqx.Module):
@@ -48,8 +50,8 @@ class W2Result(eqx.Module):
 
 
 def wasserstein2(
-    x: Points,
-    y: OtherPoints,
+    x: Points | ArrayLike,
+    y: OtherPoints | ArrayLike,
     *,
     method: _Method = "auto",
     epsilon: float | None = None,
@@ -72,43 +74,64 @@ def wasserstein2(
 
     **Returns:** a [`W2Result`][].
 
+    Every method is translation invariant and scale equivariant: it runs in
+    the clouds' normalised frame (common mean removed, exact power-of-two
+    rescaling) and scales the cost back, so `wasserstein2(s * x + c, s * y + c)`
+    is $s^2$ times `wasserstein2(x, y)` up to the rounding of the inputs.
+    float16/bfloat16 clouds are promoted to float32; the result's dtype is
+    the precision used.
+
     **Raises:** `ValueError` for different dimensions, fewer than 2 samples,
-    NaN/inf, unknown methods, or `method="exact"` with unequal sizes.
+    NaN/inf, unknown methods, `method="exact"` with unequal sizes, and bad
+    Sinkhorn options (see [`sinkhorn`][]); `TypeError` for arguments of the
+    wrong type.
     """
     x, y = as_pair(x, y)
+    exact_max = check_positive_int(exact_max, "exact_max")
+    throw = check_bool(throw, "throw")
+    if not isinstance(method, str) or method not in _METHODS:
+        raise ValueError(
+            "`method` must be 'auto', 'exact', 'sinkhorn' or 'gaussian'; "
+            f"got {method!r}."
+        )
     if method == "auto":
         method = "exact" if x.shape[0] == y.shape[0] <= exact_max else "sinkhorn"
-    zero = jnp.zeros((), x.dtype)
-    if method == "exact":
-        perm = exact_assignment(x, y)
-        cost = jnp.mean(jnp.sum((x - y[perm]) ** 2, -1))
+    if method == "exact" and x.shape[0] != y.shape[0]:
+        raise ValueError(
+            "the exact (assignment) solver needs clouds of equal size; got "
+            f"{x.shape[0]} and {y.shape[0]} points. Use method='sinkhorn'."
+        )
+    if method in ("exact", "gaussian"):
+        cost = _closed(x, y, method=method)
+        zero = jnp.zeros((), x.dtype)
         return W2Result(
-            cost, jnp.sqrt(cost), jnp.array(True), zero, jnp.array(0), "exact"
+            cost, jnp.sqrt(cost), jnp.array(True), zero, jnp.array(0), method
         )
-    if method == "gaussian":
-        m1, S1 = gaussian_fit(x)
-        m2, S2 = gaussian_fit(y)
-        cost = gaussian_w2(m1, S1, m2, S2).astype(x.dtype)
-        return W2Result(
-            cost, jnp.sqrt(cost), jnp.array(True), zero, jnp.array(0), "gaussian"
-        )
-    if method == "sinkhorn":
-        out = sinkhorn_divergence(
-            x,
-            y,
-            epsilon=epsilon,
-            relative_epsilon=relative_epsilon,
-            throw=throw,
-            **sinkhorn_kwargs,
-        )
-        return W2Result(
-            out.divergence,
-            jnp.sqrt(out.divergence),
-            out.converged,
-            jnp.max(out.errors),
-            out.n_iterations[0],
-            "sinkhorn",
-        )
-    raise ValueError(
-        f"`method` must be 'auto', 'exact', 'sinkhorn' or 'gaussian'; got {method!r}."
+    out = sinkhorn_divergence(
+        x,
+        y,
+        epsilon=epsilon,
+        relative_epsilon=relative_epsilon,
+        throw=throw,
+        **sinkhorn_kwargs,
     )
+    return W2Result(
+        out.divergence,
+        jnp.sqrt(out.divergence),
+        out.converged,
+        jnp.max(out.errors),
+        out.n_iterations[0],
+        "sinkhorn",
+    )
+
+
+@eqx.filter_jit
+def _closed(x, y, *, method):
+    """Exact or Gaussian $W_2^2$ of checked clouds, in their normalised frame."""
+    (xn, yn), _, k = normalise(x, y)
+    if method == "exact":
+        perm = hungarian(xn, yn)
+        cost = jnp.mean(jnp.sum((xn - yn[perm]) ** 2, -1))
+    else:
+        cost = bures_w2(*moments(xn), *moments(yn)).astype(x.dtype)
+    return scale_by(cost, 2 * k)

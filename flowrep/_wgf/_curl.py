@@ -1,0 +1,245 @@
+"""Is a flow a gradient flow? Curl fractions and Helmholtz fits of vector fields.
+
+docs/theory/gradient-flows.md#curl-fraction. The optimal velocity between
+two laws is a gradient, $v_t=\\nabla\\phi_t$ (Benamou & Brenier 2000).
+"""
+
+import math
+from typing import Any, Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, ArrayLike
+
+from .._custom_types import Key, Points
+from .._depth import AbstractVectorField, RidgeletField
+from .._validate import as_points, check_positive_int, is_concrete
+
+
+EXACT_MAX_DIM = 32
+
+
+def _field_fn(field):
+    if isinstance(field, AbstractVectorField):
+        return field
+    if not callable(field):
+        raise TypeError(
+            f"`field` must be a vector field v(t, x, args); got {type(field).__name__}."
+        )
+    return field
+
+
+def curl_fraction(
+    field: Any,
+    x: Points | ArrayLike,
+    *,
+    t: float | ArrayLike = 0.0,
+    args: Any = None,
+    method: Literal["auto", "exact", "hutchinson"] = "auto",
+    num_probes: int = 16,
+    key: Key | None = None,
+) -> Array:
+    """The curl fraction $\\mathbb E_\\mu\\|\\frac12(Dv-Dv^\\top)\\|_F^2/\\mathbb E_\\mu\\|Dv\\|_F^2$ at samples `x` of $\\mu$.
+
+    0 for a gradient field $v=\\nabla\\phi$ (symmetric Jacobian), 1 for a
+    rotation $v=Ax$, $A^\\top=-A$, and $\\|\\frac12(M-M^\\top)\\|_F^2/\\|M\\|_F^2$
+    for $v=Mx$ (docs/theory/gradient-flows.md#curl-fraction).
+
+    **Arguments:**
+
+    - `field`: an `AbstractVectorField` or a callable `f(t, x, args)` on one point.
+    - `x`: `(n, d)` samples of $\\mu_t$.
+    - `t`, `args`: where the field is evaluated.
+    - `method`: `"exact"` (`jax.jacfwd` per point, cost $O(d)$ evaluations),
+      `"hutchinson"` (Rademacher probes $\\varepsilon$: $\\mathbb E\\|J\\varepsilon\\|^2=\\|J\\|_F^2$ and
+      $\\mathbb E\\|\\frac12(J-J^\\top)\\varepsilon\\|^2=\\|\\frac12(J-J^\\top)\\|_F^2$, one jvp and one
+      vjp per probe; a ratio of unbiased estimates), or `"auto"` (exact for
+      $d\\le32$).
+    - `num_probes`, `key`: for Hutchinson.
+
+    **Returns:** a scalar in $[0, 1]$.
+
+    **Raises:** `ValueError` on bad points, an unknown method, a missing key,
+    or a field with zero Jacobian on the samples (the fraction is undefined).
+    """
+    f = _field_fn(field)
+    x = as_points(x, "x")
+    d = x.shape[1]
+    if method == "auto":
+        method = "exact" if d <= EXACT_MAX_DIM else "hutchinson"
+    if method not in ("exact", "hutchinson"):
+        raise ValueError(
+            f"Unknown method {method!r}; expected 'auto', 'exact' or 'hutchinson'."
+        )
+
+    def fn(y):
+        return f(t, y, args)
+
+    if method == "exact":
+
+        def parts(y):
+            jac = jax.jacfwd(fn)(y)
+            skew = 0.5 * (jac - jac.T)
+            return jnp.sum(skew**2), jnp.sum(jac**2)
+
+        num, den = jax.vmap(parts)(x)
+    else:
+        if key is None:
+            raise ValueError("method='hutchinson' needs a PRNG `key`.")
+        num_probes = check_positive_int(num_probes, "num_probes")
+        eps = jr.rademacher(key, (num_probes,) + x.shape, dtype=x.dtype)
+
+        def parts_probe(y, e):
+            _, jv = jax.jvp(fn, (y,), (e,))
+            _, vjp = jax.vjp(fn, y)
+            (jtv,) = vjp(e)
+            return jnp.sum((0.5 * (jv - jtv)) ** 2), jnp.sum(jv**2)
+
+        num, den = jax.vmap(jax.vmap(parts_probe))(jnp.broadcast_to(x, eps.shape), eps)
+    num, den = jnp.mean(num), jnp.mean(den)
+    den = eqx.error_if(
+        den,
+        ~(den > 0),
+        "curl_fraction: the field's Jacobian is zero (or NaN) on the samples; the fraction is undefined.",
+    )
+    return num / den
+
+
+# ---------------------------------------------------------------- potentials
+
+
+def _log_cosh(z):
+    z = jnp.abs(z)
+    return z + jnp.log1p(jnp.exp(-2 * z)) - math.log(2.0)
+
+
+_ANTIDERIVATIVES = {
+    "tanh": _log_cosh,
+    "sigmoid": jax.nn.softplus,
+    "relu": lambda z: 0.5 * jnp.maximum(z, 0) ** 2,
+    "identity": lambda z: 0.5 * z**2,
+    "step": lambda z: jnp.maximum(z, 0),
+    "gaussian": lambda z: (
+        math.sqrt(math.pi / 2) * jax.scipy.special.erf(z / math.sqrt(2))
+    ),
+    "sigmoid_derivative": jax.nn.sigmoid,
+}
+
+
+def antiderivative(sigma) -> Any:
+    """$\\tilde\\sigma$ with $\\tilde\\sigma'=\\sigma$ (closed form for flowrep's named
+    activations; otherwise 64-point Gauss-Legendre quadrature of $\\int_0^z\\sigma$)."""
+    name = getattr(sigma, "name", None)
+    if name in _ANTIDERIVATIVES:
+        return _ANTIDERIVATIVES[name]
+    nodes, weights = np.polynomial.legendre.leggauss(64)
+
+    def quad(z):
+        z = jnp.asarray(z)
+        u = 0.5 * z[..., None] * (jnp.asarray(nodes) + 1)
+        return 0.5 * z * jnp.sum(jnp.asarray(weights) * sigma(u), axis=-1)
+
+    return quad
+
+
+def ridgelet_potential(field: RidgeletField, t: ArrayLike, x: Points | Array) -> Array:
+    """$\\phi_t(x)=\\sum_js_j(t)\\tilde\\sigma(a_j(t)\\cdot x-b_j(t))$ of a gradient field from `RidgeletField.gradient_of`.
+
+    $s_j=c_j\\cdot a_j/\\|a_j\\|^2$ is read back from the field. **Arguments:**
+    `field`, a time `t`, points `x` `(n, d)` or `(d,)`. **Returns:** `(n,)`
+    or a scalar. **Raises:** `ValueError` when the field's $c_j$ are not
+    parallel to its $a_j$ (it is not a `gradient_of` field), checked when concrete.
+    """
+    if not isinstance(field, RidgeletField):
+        raise TypeError(f"`field` must be a RidgeletField; got {type(field).__name__}.")
+    a, b, c = field.units_at(t)
+    s = jnp.sum(c * a, axis=-1) / jnp.sum(a * a, axis=-1)
+    resid = c - s[:, None] * a
+    if is_concrete(resid, c) and float(jnp.max(jnp.abs(resid))) > 1e-6 * (
+        1 + float(jnp.max(jnp.abs(c)))
+    ):
+        raise ValueError(
+            "ridgelet_potential: the field is not a gradient field (c_j is not s_j a_j); "
+            "build it with RidgeletField.gradient_of."
+        )
+    anti = antiderivative(field.sigma)
+    x = jnp.asarray(x)
+    return anti(x @ a.T - b) @ s
+
+
+class HelmholtzFit(eqx.Module):
+    """What `non_gradient_fraction` returns.
+
+    **Fields:** `fraction` $\\|v-\\nabla\\phi\\|^2_{L^2(\\mu)}/\\|v\\|^2_{L^2(\\mu)}$ on the
+    samples, `field` the fitted gradient field $\\nabla\\phi$ (a `RidgeletField`
+    from `gradient_of`; `ridgelet_potential` gives $\\phi$).
+    """
+
+    fraction: Array
+    field: RidgeletField
+
+
+def non_gradient_fraction(
+    field: Any,
+    x: Points | ArrayLike,
+    *,
+    t: float | ArrayLike = 0.0,
+    args: Any = None,
+    num_units: int = 256,
+    sigma: str = "tanh",
+    scale: float = 0.5,
+    ridge: float = 1e-8,
+    key: Key,
+) -> HelmholtzFit:
+    """The Helmholtz fit $v\\approx\\nabla\\phi$ with $\\phi$ an integral network, and the non-gradient fraction.
+
+    $\\phi(x)=\\sum_js_j\\tilde\\sigma(a_j\\cdot x-b_j)$ with random fixed units
+    ($a_j\\sim N(0,\\mathrm{scale}^2/\\hat s^2 I)$, $\\hat s$ the cloud's spread, and
+    $b_j=a_j\\cdot x_{k_j}$ at random samples) so $\\nabla\\phi=\\sum_js_j\\sigma(a_j\\cdot x-b_j)a_j$
+    is linear in $s$: the least-squares fit on the samples is one ridge-regularised
+    solve. The fraction $\\|v-\\nabla\\phi\\|^2/\\|v\\|^2$ (in $L^2$ of the empirical law) is
+    0 for a gradient field the units can represent and near 1 for a field
+    $L^2(\\mu)$-orthogonal to gradients (a rotation under a rotation-invariant
+    $\\mu$); with $J$ units and $nd$ equations it is biased low by about $J/(nd)$
+    (docs/theory/gradient-flows.md#curl-fraction).
+
+    **Arguments:** `field` (a field or `f(t, x, args)`), samples `x` `(n, d)`,
+    `t`, `args`, `num_units` $J$, `sigma`, `scale`, `ridge` (relative Tikhonov
+    weight), `key`.
+
+    **Returns:** a `HelmholtzFit`.
+
+    **Raises:** `ValueError` on bad points or a field that vanishes on the samples.
+    """
+    f = _field_fn(field)
+    x = as_points(x, "x", min_samples=2)
+    n, d = x.shape
+    num_units = check_positive_int(num_units, "num_units")
+    v = jnp.asarray(jax.vmap(lambda y: f(t, y, args))(x))
+    ka, kb = jr.split(key)
+    spread = jnp.sqrt(jnp.mean(jnp.var(x, axis=0)))
+    a = jr.normal(ka, (num_units, d), x.dtype) * (scale / spread)
+    idx = jr.randint(kb, (num_units,), 0, n)
+    b = jnp.sum(a * x[idx], axis=-1)
+    tmp = RidgeletField.gradient_of(
+        a, b, jnp.zeros((num_units,), x.dtype), sigma=sigma, basis="constant"
+    )
+    act = tmp.sigma(x @ a.T - b)  # (n, J)
+    design = (act[:, :, None] * a[None]).transpose(0, 2, 1).reshape(n * d, num_units)
+    gram = design.T @ design
+    lam = ridge * jnp.trace(gram) / num_units
+    s = jnp.linalg.solve(
+        gram + lam * jnp.eye(num_units, dtype=x.dtype), design.T @ v.reshape(-1)
+    )
+    resid = v.reshape(-1) - design @ s
+    total = jnp.sum(v**2)
+    total = eqx.error_if(
+        total,
+        ~(total > 0),
+        "non_gradient_fraction: the field vanishes (or is NaN) on the samples.",
+    )
+    fit = RidgeletField.gradient_of(a, b, s, sigma=sigma, basis="constant")
+    return HelmholtzFit(fraction=jnp.sum(resid**2) / total, field=fit)

@@ -1,0 +1,120 @@
+"""Curl fractions, gradient ridgelet fields and the Helmholtz fit."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import flowrep as fr
+from flowrep._wgf import curl_fraction, non_gradient_fraction, ridgelet_potential
+
+
+A = jnp.array([[0.0, 1.0, 2.0], [-1.0, 0.0, 0.5], [-2.0, -0.5, 0.0]])
+
+
+def _phi(y):
+    return jnp.sum(jnp.sin(y)) + y[0] * y[1] ** 2
+
+
+def test_curl_fraction_closed_forms(getkey):
+    x = jr.normal(getkey(), (200, 3))
+    M = jr.normal(getkey(), (3, 3))
+    assert float(curl_fraction(lambda t, y, a: jax.grad(_phi)(y), x)) < 1e-28
+    np.testing.assert_allclose(curl_fraction(lambda t, y, a: A @ y, x), 1.0)
+    want = np.sum((0.5 * (M - M.T)) ** 2) / np.sum(M**2)
+    np.testing.assert_allclose(curl_fraction(lambda t, y, a: M @ y, x), want)
+
+
+def test_curl_fraction_hutchinson(getkey):
+    """For v = Mx the Hutchinson ratio has a standard error ~ 1/sqrt(n p); n p = 2000 here."""
+    x = jr.normal(getkey(), (250, 6))
+    M = jr.normal(getkey(), (6, 6))
+    want = np.sum((0.5 * (M - M.T)) ** 2) / np.sum(M**2)
+    got = curl_fraction(
+        lambda t, y, a: M @ y, x, method="hutchinson", num_probes=8, key=getkey()
+    )
+    np.testing.assert_allclose(got, want, atol=0.05)
+    rot = curl_fraction(
+        lambda t, y, a: A @ y[:3], x[:, :3], method="hutchinson", key=getkey()
+    )
+    np.testing.assert_allclose(rot, 1.0, atol=1e-12)  # skew: J eps = -J^T eps exactly
+
+
+def test_curl_fraction_of_a_field_at_time(getkey):
+    f = fr.RidgeletField.random(getkey(), 2, 8)
+    x = jr.normal(getkey(), (50, 2))
+    got = curl_fraction(f, x, t=0.4)
+    J = jax.vmap(jax.jacfwd(lambda y: f(0.4, y)))(x)
+    want = np.sum((0.5 * (J - J.transpose(0, 2, 1))) ** 2) / np.sum(J**2)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "sigma", ["tanh", "sigmoid", "relu", "gaussian", "identity", "softplus"]
+)
+def test_gradient_of_matches_grad_of_potential(getkey, sigma):
+    a = jr.normal(getkey(), (5, 3))
+    b = jr.normal(getkey(), (5,))
+    s = jr.normal(getkey(), (3, 5))
+    f = fr.RidgeletField.gradient_of(a, b, s, sigma=sigma)
+    x = jr.normal(getkey(), (20, 3))
+    g = jax.vmap(jax.grad(lambda y: ridgelet_potential(f, 0.3, y)))(x)
+    np.testing.assert_allclose(g, f.batch_call(0.3, x), atol=1e-10)
+    assert float(curl_fraction(f, x, t=0.3)) < 1e-28
+
+
+def test_gradient_of_time_varying_units(getkey):
+    a = jr.normal(getkey(), (3, 4, 2))
+    f = fr.RidgeletField.gradient_of(
+        a,
+        jr.normal(getkey(), (3, 4)),
+        jr.normal(getkey(), (3, 4)),
+        basis="piecewise_constant",
+    )
+    x = jr.normal(getkey(), (10, 2))
+    g = jax.vmap(jax.grad(lambda y: ridgelet_potential(f, 0.7, y)))(x)
+    np.testing.assert_allclose(g, f.batch_call(0.7, x), atol=1e-10)
+    with pytest.raises(ValueError, match="piecewise_constant"):
+        fr.RidgeletField.gradient_of(a, jnp.zeros((3, 4)), jnp.ones((3, 4)))
+    with pytest.raises(ValueError, match="shape"):
+        fr.RidgeletField.gradient_of(a[0], jnp.zeros(4), jnp.ones((3, 5)))
+    with pytest.raises(ValueError, match="not a gradient field"):
+        ridgelet_potential(fr.RidgeletField.random(getkey(), 2, 4), 0.0, x)
+
+
+def test_helmholtz_fit(getkey):
+    """Gradient: fraction ~ 0; v = Mx under N(0, I): the L2(mu) Helmholtz
+    projection drops the skew part, so the fraction is ||skew M||^2/||M||^2, up
+    to the fit's overfitting bias ~ J/(n d) = 64/4500."""
+    x = jr.normal(getkey(), (1500, 3))
+    M = jr.normal(getkey(), (3, 3))
+    grad = non_gradient_fraction(
+        lambda t, y, a: jax.grad(lambda z: jnp.sum(jnp.sin(z)) + 0.5 * z @ z)(y),
+        x,
+        num_units=64,
+        key=getkey(),
+    )
+    assert float(grad.fraction) < 0.01
+    want = np.sum((0.5 * (M - M.T)) ** 2) / np.sum(M**2)
+    lin = non_gradient_fraction(lambda t, y, a: M @ y, x, num_units=64, key=getkey())
+    np.testing.assert_allclose(lin.fraction, want, atol=0.04)
+    rot = non_gradient_fraction(lambda t, y, a: A @ y, x, num_units=64, key=getkey())
+    assert 0.95 < float(rot.fraction) <= 1.0
+    assert float(curl_fraction(lin.field, x)) < 1e-20
+
+
+def test_bad_input(getkey):
+    x = jr.normal(getkey(), (10, 2))
+    with pytest.raises(ValueError, match="method"):
+        curl_fraction(lambda t, y, a: y, x, method="svd")  # pyright: ignore[reportArgumentType]
+    with pytest.raises(ValueError, match="key"):
+        curl_fraction(lambda t, y, a: y, x, method="hutchinson")
+    with pytest.raises(TypeError, match="vector field"):
+        curl_fraction(3.0, x)
+    with pytest.raises(Exception, match="Jacobian is zero"):
+        curl_fraction(lambda t, y, a: jnp.zeros(2), x)
+    with pytest.raises(ValueError, match="x"):
+        curl_fraction(lambda t, y, a: y, x.at[0, 0].set(jnp.nan))
+    with pytest.raises(Exception, match="vanishes"):
+        non_gradient_fraction(lambda t, y, a: jnp.zeros(2), x, key=getkey())
