@@ -396,7 +396,7 @@ class RidgeletField(AbstractUnitField):
         **Raises:** `ValueError` on shape mismatches or a zero/non-finite
         pairing (a ghost: $S[R[f]]=0$).
         """
-        from .._width._transform import DEFAULT_CHUNK_SIZE, ridgelet_transform
+        from .._width._transform import ridgelet_transform
 
         sigma = get_activation(sigma)
         a, b, x = jnp.asarray(a), jnp.asarray(b), jnp.asarray(x)
@@ -440,7 +440,7 @@ class RidgeletField(AbstractUnitField):
             x,
             jnp.asarray(w),
             s=s,
-            chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size,
+            chunk_size=chunk_size,  # None: the backend's default
         )
         gamma = gamma.reshape(a.shape[0], num, dim).transpose(1, 0, 2) / pairing
         if jnp.iscomplexobj(gamma):

@@ -2,7 +2,7 @@
 
 The streamed sums (ridgelet transforms, mean shift) cut their pairs into
 tiles. The best tile depends on the device: on a CPU a tile should stay in
-cache (the values below are the ones measured in benchmarks/notes/width.md);
+cache (the values below are the ones measured in benchmarks/README.md);
 on a GPU or TPU a small tile is launch-bound, so tiles are large and the
 column cap that keeps a block of units in a CPU cache is lifted.
 

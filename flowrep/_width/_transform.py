@@ -45,7 +45,7 @@ DEFAULT_CHUNK_SIZE = DEVICE_DEFAULTS["cpu"]["chunk_size"]
 # dozen points; capping the width keeps a block of units in cache across many
 # points. Narrow features fit in cache anyway, and there whole-row tiles are
 # faster, so the cap applies from `_CAP_MIN_WIDTH` on (the width counts the
-# folded bias column). Measurements: benchmarks/notes/width.md.
+# folded bias column). Measurements: benchmarks/README.md.
 _MAX_TILE_COLS = DEVICE_DEFAULTS["cpu"]["max_tile_cols"]
 _CAP_MIN_WIDTH = 16
 
