@@ -34,9 +34,9 @@ CASES = [
     (-1e4, 1e4, np.float64, 7),
     (5e3, 0.1, np.float64, 8),
 ]
-# The default run keeps three cases (shifted float32, large float32, shifted
-# tiny float64); the whole grid runs with the slow tests.
-_FAST = (1, 4, 6)
+# The default run keeps one case (shifted float32, the failure); the
+# whole grid (large, tiny, float64) runs with the slow tests.
+_FAST = (1,)
 PARAMS = [
     pytest.param(
         *case,

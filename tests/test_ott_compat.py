@@ -101,6 +101,7 @@ def test_online_ott_backend_restores_ott(getkey):
     assert ott.utils.batching is original  # pyright: ignore[reportPrivateImportUsage]
 
 
+@pytest.mark.slow
 def test_online_ott_backend_gradient_outside_the_block(getkey):
     # jax.grad traces ott's implicit backward rule after the forward block
     # has closed; the gradient must still work and match the dense mode.

@@ -97,6 +97,7 @@ def test_spirals_task_shapes():
     assert set(np.unique(task["y_train"])) == {0, 1}
 
 
+@pytest.mark.slow
 def test_gai_zhang_quick(tmp_path):
     report = Report(tmp_path, "t")
     out = _gai_zhang.gai_zhang(report, quick=True, seed=0)

@@ -311,3 +311,15 @@ def test_traced_nan_raises_runtime_error():
     x = jnp.array([[0.0, 1.0], [jnp.nan, 0.0], [1.0, 1.0]])
     with pytest.raises(Exception, match="NaN or inf"):
         jax.block_until_ready(f(x, jnp.ones((3, 2))))
+
+
+def test_num_iterations_and_its_old_alias(getkey):
+    x = jax.random.normal(getkey(), (20, 2))
+    y = jax.random.normal(getkey(), (25, 2)) + 1.0
+    out = flowrep.sinkhorn(x, y, epsilon=0.5)
+    assert int(out.num_iterations) > 0
+    assert int(out.n_iterations) == int(out.num_iterations)
+    w2 = flowrep.wasserstein2(x, y, method="sinkhorn")
+    assert int(w2.n_iterations) == int(w2.num_iterations) > 0
+    div = flowrep.sinkhorn_divergence(x, y, epsilon=0.5)
+    np.testing.assert_array_equal(div.n_iterations, div.num_iterations)

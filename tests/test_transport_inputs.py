@@ -257,7 +257,9 @@ def test_values_checked_under_jit():
         jax.block_until_ready(h(NAN))
 
 
-@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+@pytest.mark.parametrize(
+    "dtype", [pytest.param(jnp.float16, marks=pytest.mark.slow), jnp.bfloat16]
+)
 def test_half_precision_promoted_to_float32(dtype):
     x, y = jnp.asarray(X, dtype), jnp.asarray(Y, dtype)
     ref = fr.wasserstein2(

@@ -26,6 +26,7 @@ def test_curl_fraction_closed_forms(getkey):
     np.testing.assert_allclose(curl_fraction(lambda t, y, a: M @ y, x), want)
 
 
+@pytest.mark.slow
 def test_curl_fraction_hutchinson(getkey):
     """For v = Mx the Hutchinson ratio has a standard error ~ 1/sqrt(n p); n p = 2000 here."""
     x = jr.normal(getkey(), (250, 6))
@@ -51,7 +52,12 @@ def test_curl_fraction_of_a_field_at_time(getkey):
 
 
 @pytest.mark.parametrize(
-    "sigma", ["tanh", "sigmoid", "relu", "gaussian", "identity", "softplus"]
+    "sigma",
+    ["tanh", "identity"]
+    + [
+        pytest.param(s, marks=pytest.mark.slow)
+        for s in ("sigmoid", "relu", "gaussian", "softplus")
+    ],
 )
 def test_gradient_of_matches_grad_of_potential(getkey, sigma):
     a = jr.normal(getkey(), (5, 3))

@@ -118,6 +118,7 @@ def test_jko_first_order_in_tau(getkey, case):
     assert errs[-1] < 0.05
 
 
+@pytest.mark.slow
 def test_energy_decreases_at_the_kinetic_rate(getkey):
     """dF/dt = -(1/n) sum |v_i|^2 along the particle flow (blob entropy, potential)."""
     e = kl_energy(lambda y: 0.5 * y @ y, 1.0, bandwidth=0.4)

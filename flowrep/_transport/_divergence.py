@@ -81,16 +81,21 @@ class SinkhornDivergenceResult(eqx.Module):
       $O(\\varepsilon^2)$ for smooth densities).
     - `cross`: the $\\mu,\\nu$ [`SinkhornResult`][] (potentials for maps).
     - `self_costs`: $(\\mathrm{OT}_\\varepsilon(\\mu,\\mu),\\mathrm{OT}_\\varepsilon(\\nu,\\nu))$.
-    - `errors`, `n_iterations`: of the three problems; `converged`: all three.
+    - `errors`, `num_iterations`: of the three problems; `converged`: all three.
     """
 
     divergence: FloatScalar
     cross: SinkhornResult
     self_costs: Float[Array, " 2"]
     errors: Float[Array, " 3"]
-    n_iterations: Int[Array, " 3"]
+    num_iterations: Int[Array, " 3"]
     converged: Bool[Array, ""]
     epsilon: FloatScalar
+
+    @property
+    def n_iterations(self) -> Array:
+        """Alias of `num_iterations` (the name before flowrep used `num_*` everywhere)."""
+        return self.num_iterations
 
 
 @eqx.filter_jit
@@ -112,7 +117,7 @@ def solve_divergence(x, y, epsilon, relative=0.01, *, mode, init, opts: SolverOp
         rescale_result(xy, k),
         s(jnp.stack([sx, sy])),
         errors,
-        jnp.stack([xy.n_iterations, ix, iy]),
+        jnp.stack([xy.num_iterations, ix, iy]),
         converged,
         s(eps),
     )

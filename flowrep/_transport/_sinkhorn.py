@@ -30,16 +30,21 @@ class SinkhornResult(eqx.Module):
       $\\|x-y\\|^2$; the plan is $P_{ij}=\\frac{1}{nm}e^{(f_i+g_j-C_{ij})/\\varepsilon}$.
     - `reg_ot_cost`: the dual value $\\langle f,a\\rangle+\\langle g,b\\rangle$.
     - `error`: marginal error $\\|P^\\top 1-b\\|_p$ at the last check.
-    - `n_iterations`, `converged`, `epsilon`.
+    - `num_iterations`, `converged`, `epsilon`.
     """
 
     f: Weights
     g: OtherWeights
     reg_ot_cost: FloatScalar
     error: FloatScalar
-    n_iterations: Int[Array, ""]
+    num_iterations: Int[Array, ""]
     converged: Bool[Array, ""]
     epsilon: FloatScalar
+
+    @property
+    def n_iterations(self) -> Array:
+        """Alias of `num_iterations` (the name before flowrep used `num_*` everywhere)."""
+        return self.num_iterations
 
 
 def _gauss_init(x, y):
@@ -121,7 +126,7 @@ def rescale_result(out: SinkhornResult, k) -> SinkhornResult:
         s(out.g),
         s(out.reg_ot_cost),
         out.error,
-        out.n_iterations,
+        out.num_iterations,
         out.converged,
         s(out.epsilon),
     )

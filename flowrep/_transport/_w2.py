@@ -37,7 +37,7 @@ class W2Result(eqx.Module):
     - `cost`: the estimate of $W_2^2$; `distance`: its square root.
     - `converged`: `True` for exact/gaussian, the Sinkhorn flag otherwise.
     - `error`: final marginal error (0 for exact/gaussian).
-    - `n_iterations`: Sinkhorn iterations of the cross problem (0 otherwise).
+    - `num_iterations`: Sinkhorn iterations of the cross problem (0 otherwise).
     - `method`: the method actually used.
     """
 
@@ -45,8 +45,13 @@ class W2Result(eqx.Module):
     distance: FloatScalar
     converged: Bool[Array, ""]
     error: FloatScalar
-    n_iterations: Int[Array, ""]
+    num_iterations: Int[Array, ""]
     method: str = eqx.field(static=True)
+
+    @property
+    def n_iterations(self) -> Array:
+        """Alias of `num_iterations` (the name before flowrep used `num_*` everywhere)."""
+        return self.num_iterations
 
 
 def wasserstein2(
@@ -120,7 +125,7 @@ def wasserstein2(
         jnp.sqrt(out.divergence),
         out.converged,
         jnp.max(out.errors),
-        out.n_iterations[0],
+        out.num_iterations[0],
         "sinkhorn",
     )
 
