@@ -18,7 +18,7 @@ The mathematics is in the repository's `docs/theory/` pages.
 import importlib.metadata
 
 # --- activations -------------------------------------------------------------
-from ._width import (
+from ._width._activations import (
     AbstractActivation as AbstractActivation,
     CustomActivation as CustomActivation,
     Gaussian as Gaussian,
@@ -34,14 +34,14 @@ from ._width import (
 )
 
 # --- ridgelet transform pair -------------------------------------------------
-from ._width import (
+from ._width._transform import (
     dual_ridgelet_transform as dual_ridgelet_transform,
     ridgelet_transform as ridgelet_transform,
 )
 
 
 # --- ridgelet profiles and admissibility (section: ridgelets) ---------------
-from ._width import (
+from ._width._admissibility import (
     ACHA_TABLE5 as ACHA_TABLE5,
     admissibility as admissibility,
     admissibility_status as admissibility_status,
@@ -49,98 +49,127 @@ from ._width import (
     AdmissibilityTable as AdmissibilityTable,
     NotAdmissibleError as NotAdmissibleError,
 )
-from ._width import (
+from ._width._ridgelets import (
     AbstractRidgelet as AbstractRidgelet,
     CustomRidgelet as CustomRidgelet,
-    gaussian_mixture_ridgelet_transform as gaussian_mixture_ridgelet_transform,
-    gaussian_ridgelet_transform as gaussian_ridgelet_transform,
     GaussianDerivative as GaussianDerivative,
     LambdaGaussian as LambdaGaussian,
 )
+from ._width._closed_forms import (
+    gaussian_mixture_ridgelet_transform as gaussian_mixture_ridgelet_transform,
+    gaussian_ridgelet_transform as gaussian_ridgelet_transform,
+)
 
 # --- nodes, reconstruction, integral networks (section: integral) -----------
-from ._width import (
+from ._width._integral_net import (
     IntegralNetwork as IntegralNetwork,
     refit_output as refit_output,
     sample_network as sample_network,
 )
-from ._width import (
+from ._width._nodes import (
     gaussian_nodes as gaussian_nodes,
     grid_nodes as grid_nodes,
     parameter_grid as parameter_grid,
     sample_parameters as sample_parameters,
     uniform_nodes as uniform_nodes,
 )
-from ._width import reconstruct as reconstruct
+from ._width._reconstruct import (
+    reconstruct as reconstruct,
+)
 
 # --- fields and flows (section: flows) ---------------------------------------
-from ._depth import (
+from ._depth._vector_field import (
     AbstractUnitField as AbstractUnitField,
     AbstractVectorField as AbstractVectorField,
 )
-from ._depth import RidgeletField as RidgeletField
-from ._depth import (
+from ._depth._field import (
+    RidgeletField as RidgeletField,
+)
+from ._depth._fit import (
     fit as fit,
-    load_field as load_field,
     mse_loss as mse_loss,
-    save_field as save_field,
     sinkhorn_loss as sinkhorn_loss,
 )
-from ._depth import (
+from ._depth._checkpoint import (
+    load_field as load_field,
+    save_field as save_field,
+)
+from ._depth._flow import (
     flow as flow,
+)
+from ._depth._result import (
     flow_entropy as flow_entropy,
     FlowResult as FlowResult,
+)
+from ._depth._solvers import (
     RK4 as RK4,
 )
 
 # --- resnets and plain nets (section: resnet) ---
-from ._depth import (
+from ._depth._plainnet import (
     plain_net_flow as plain_net_flow,
     PlainNetField as PlainNetField,
     refine as refine,
     rotation_log as rotation_log,
 )
-from ._depth import (
+from ._depth._resnet import (
     AbstractResNet as AbstractResNet,
     euler_network as euler_network,
     EulerNetwork as EulerNetwork,
-    field_from_resnet as field_from_resnet,
     ResNet as ResNet,
+)
+from ._depth._resnet_field import (
+    field_from_resnet as field_from_resnet,
     ResNetField as ResNetField,
 )
 
 # --- transport scores (section: transport) -----------------------------------
-from ._transport import knn_entropy as knn_entropy
-from ._plot import (
+from ._transport._entropy import (
+    knn_entropy as knn_entropy,
+)
+from ._plot._transport import (
     plot_layer_w2 as plot_layer_w2,
     plot_scores as plot_scores,
     plot_tracks as plot_tracks,
 )
-from ._transport import (
+from ._transport._scores import (
     score_tracks as score_tracks,
     TransportScores as TransportScores,
 )
-from ._transport import record_tracks as record_tracks, Tracks as Tracks
-from ._transport import (
+from ._transport._tracks import (
+    record_tracks as record_tracks,
+    Tracks as Tracks,
+)
+from ._transport._gaussian import (
     AffineMap as AffineMap,
-    assignment_map as assignment_map,
-    barycentric_projection as barycentric_projection,
-    EntropicMap as EntropicMap,
-    entropic_map as entropic_map,
-    exact_assignment as exact_assignment,
     gaussian_fit as gaussian_fit,
     gaussian_ot_map as gaussian_ot_map,
     gaussian_w2 as gaussian_w2,
+)
+from ._transport._exact import (
+    assignment_map as assignment_map,
+    exact_assignment as exact_assignment,
+)
+from ._transport._maps import (
+    barycentric_projection as barycentric_projection,
+    EntropicMap as EntropicMap,
+    entropic_map as entropic_map,
+)
+from ._transport._sinkhorn import (
     sinkhorn as sinkhorn,
+    SinkhornResult as SinkhornResult,
+)
+from ._transport._divergence import (
     sinkhorn_divergence as sinkhorn_divergence,
     SinkhornDivergenceResult as SinkhornDivergenceResult,
-    SinkhornResult as SinkhornResult,
+)
+from ._transport._w2 import (
     W2Result as W2Result,
     wasserstein2 as wasserstein2,
 )
 
 # --- laws and DAEs (section: dae) --------------------------------------------
-from ._dae import (
+from ._dae._closed_form import (
     deep_dae_flow as deep_dae_flow,
     deep_dae_map as deep_dae_map,
     DeepDAEField as DeepDAEField,
@@ -148,50 +177,60 @@ from ._dae import (
     shallow_dae as shallow_dae,
     shallow_dae_pushforward as shallow_dae_pushforward,
 )
-from ._dae import (
+from ._dae._empirical import (
     blurring_mean_shift_flow as blurring_mean_shift_flow,
     BlurringMeanShiftField as BlurringMeanShiftField,
     mean_shift as mean_shift,
 )
-from ._dae import (
+from ._dae._learned import (
     Denoiser as Denoiser,
     relative_map_error as relative_map_error,
     train_denoiser as train_denoiser,
     train_stacked_denoisers as train_stacked_denoisers,
 )
-from ._dae import displacement_network as displacement_network
-from ._dae import (
+from ._dae._ridgelet import (
+    displacement_network as displacement_network,
+)
+from ._dae._stacked import (
     depth_table as depth_table,
     stacked_dae as stacked_dae,
     stacked_dae_laws as stacked_dae_laws,
 )
-from ._dae import dae_story as dae_story
-from ._dae import (
+from ._dae._story import (
+    dae_story as dae_story,
+)
+from ._dae._laws import (
     AbstractLaw as AbstractLaw,
     CollapseError as CollapseError,
     fit_mixture as fit_mixture,
     GaussianLaw as GaussianLaw,
     GaussianMixture as GaussianMixture,
 )
-from ._wgf import (
+from ._wgf._energies import (
     AbstractEnergy as AbstractEnergy,
+    EntropyEnergy as EntropyEnergy,
+    InteractionEnergy as InteractionEnergy,
+    kl_energy as kl_energy,
+    PotentialEnergy as PotentialEnergy,
+    SumEnergy as SumEnergy,
+)
+from ._wgf._curl import (
     antiderivative as antiderivative,
     curl_fraction as curl_fraction,
+    HelmholtzFit as HelmholtzFit,
+    non_gradient_fraction as non_gradient_fraction,
+    ridgelet_potential as ridgelet_potential,
+)
+from ._wgf._reversal import (
     dae_reversal as dae_reversal,
     DAEReversal as DAEReversal,
-    EntropyEnergy as EntropyEnergy,
     gaussian_entropy_fisher as gaussian_entropy_fisher,
+)
+from ._wgf._flows import (
     gradient_flow as gradient_flow,
-    HelmholtzFit as HelmholtzFit,
-    InteractionEnergy as InteractionEnergy,
     jko as jko,
     JKOResult as JKOResult,
-    kl_energy as kl_energy,
-    non_gradient_fraction as non_gradient_fraction,
     ParticleField as ParticleField,
-    PotentialEnergy as PotentialEnergy,
-    ridgelet_potential as ridgelet_potential,
-    SumEnergy as SumEnergy,
 )
 
 

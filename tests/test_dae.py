@@ -101,7 +101,7 @@ def test_mixture_deep_flow_transports_to_mu_t(getkey):
     for i, ti in enumerate(np.asarray(ts)):
         lpt = jax.vmap(mix.backward_heat(float(ti)).log_prob)(res.tracks[i])
         np.testing.assert_allclose(lp0 + res.log_density_tracks[i], lpt, atol=1e-5)
-    from flowrep._transport import sinkhorn_divergence
+    from flowrep._transport._divergence import sinkhorn_divergence
 
     mu_t = mix.backward_heat(t)
     ref = mu_t.sample(400, key=getkey())

@@ -129,7 +129,7 @@ def test_from_resnet_bad_input(getkey):
 
 
 def test_network_contracts_and_num_names(getkey):
-    from flowrep._transport import FlowRecord, TimedNetwork, TrackedNetwork
+    from flowrep._transport._tracks import FlowRecord, TimedNetwork, TrackedNetwork
 
     resnet = flowrep.ResNet.random(getkey(), 2, 3, 2)
     assert isinstance(resnet, TimedNetwork) and isinstance(resnet, TrackedNetwork)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import flowrep as fr
-from flowrep._wgf import curl_fraction, non_gradient_fraction, ridgelet_potential
+from flowrep._wgf._curl import curl_fraction, non_gradient_fraction, ridgelet_potential
 
 
 A = jnp.array([[0.0, 1.0, 2.0], [-1.0, 0.0, 0.5], [-2.0, -0.5, 0.0]])

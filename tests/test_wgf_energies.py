@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import flowrep as fr
-from flowrep._wgf import (
+from flowrep._wgf._energies import (
     EntropyEnergy,
     InteractionEnergy,
     kl_energy,

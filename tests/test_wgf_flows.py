@@ -14,14 +14,13 @@ import numpy as np
 import pytest
 
 import flowrep as fr
-from flowrep._wgf import (
+from flowrep._wgf._energies import (
     EntropyEnergy,
-    gradient_flow,
     InteractionEnergy,
-    jko,
     kl_energy,
     PotentialEnergy,
 )
+from flowrep._wgf._flows import gradient_flow, jko
 
 
 T1 = 0.4

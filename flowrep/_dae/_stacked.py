@@ -13,7 +13,7 @@ import jax.random as jr
 from jaxtyping import Array
 
 from .._custom_types import Key, Points
-from .._transport import gaussian_w2
+from .._transport._gaussian import gaussian_w2
 from ._checks import check_layers, check_points, check_time
 from ._closed_form import (
     deep_dae_flow,

@@ -44,7 +44,7 @@ def plot_tracks(
 
     **Raises:** `ValueError` if the tracks are not 2-D.
     """
-    from .._transport import exact_assignment
+    from .._transport._exact import exact_assignment
 
     if not isinstance(tracks, Tracks):
         tracks = Tracks(tracks)

@@ -8,19 +8,17 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._custom_types import FloatScalar, OtherPoints, Points
 from .._ott_compat import traced_in_online_mode
-from .._validate import check_bool, check_positive_int
-from ._clouds import as_pair, HIGHEST, normalise, scale_by
+from .._validate import check_bool
+from ._clouds import HIGHEST, normalise, scale_by
 from ._engines import iterate, lse_rows, SolverOptions
 from ._sinkhorn import (
-    check_epsilon,
-    check_init,
+    checked_problem,
     frame_epsilon,
     Mode,
     rescale_result,
     resolve_mode,
     sinkhorn_core,
     SinkhornResult,
-    solve_options,
     throw_if_not_converged,
 )
 
@@ -160,11 +158,15 @@ def sinkhorn_divergence(
 
     **Raises:** as [`sinkhorn`][].
     """
-    x, y = as_pair(x, y)
-    eps, rel = check_epsilon(epsilon, relative_epsilon)
     if inner_iterations is None:
         inner_iterations = 10 if backend == "ott" else 1
-    opts = solve_options(
+    x, y, eps, rel, opts, dense_limit = checked_problem(
+        x,
+        y,
+        epsilon,
+        relative_epsilon,
+        init,
+        dense_limit,
         threshold,
         norm_error,
         max_iterations,
@@ -172,8 +174,6 @@ def sinkhorn_divergence(
         over_relaxation,
         chunk_size,
     )
-    check_init(init)
-    dense_limit = check_positive_int(dense_limit, "dense_limit")
     size = max(x.shape[0], y.shape[0])
     resolved = resolve_mode(mode, size, size, dense_limit)
     if backend == "ott":

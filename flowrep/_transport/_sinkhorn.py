@@ -1,6 +1,6 @@
 """Entropic optimal transport between uniform clouds: `sinkhorn`."""
 
-from typing import Literal
+from typing import Any, Literal
 
 import equinox as eqx
 import jax
@@ -216,6 +216,19 @@ def check_init(init):
         raise ValueError(f"`init` must be 'gaussian' or 'zero'; got {init!r}.")
 
 
+def checked_problem(
+    x, y, epsilon, relative_epsilon, init, dense_limit, *solver_args
+) -> tuple[Array, Array, Any, Any, SolverOptions, int]:
+    """The argument checks `sinkhorn` and `sinkhorn_divergence` share: the clouds,
+    epsilon, the initialiser, `dense_limit` and the solver options
+    (`solver_args` in `solve_options`'s order)."""
+    x, y = as_pair(x, y)
+    eps, rel = check_epsilon(epsilon, relative_epsilon)
+    opts = solve_options(*solver_args)
+    check_init(init)
+    return x, y, eps, rel, opts, check_positive_int(dense_limit, "dense_limit")
+
+
 def sinkhorn(
     x: Points | ArrayLike,
     y: OtherPoints | ArrayLike,
@@ -283,9 +296,13 @@ def sinkhorn(
     arguments of the wrong type; with `throw=True` a runtime error if not
     converged within `max_iterations`.
     """
-    x, y = as_pair(x, y)
-    eps, rel = check_epsilon(epsilon, relative_epsilon)
-    opts = solve_options(
+    x, y, eps, rel, opts, dense_limit = checked_problem(
+        x,
+        y,
+        epsilon,
+        relative_epsilon,
+        init,
+        dense_limit,
         threshold,
         norm_error,
         max_iterations,
@@ -293,8 +310,6 @@ def sinkhorn(
         over_relaxation,
         chunk_size,
     )
-    check_init(init)
-    dense_limit = check_positive_int(dense_limit, "dense_limit")
     resolved = resolve_mode(mode, x.shape[0], y.shape[0], dense_limit)
     out = solve_sinkhorn(x, y, eps, rel, mode=resolved, init=init, opts=opts)
     if check_bool(throw, "throw"):

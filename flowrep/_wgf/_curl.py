@@ -15,7 +15,8 @@ import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Points
-from .._depth import AbstractVectorField, RidgeletField
+from .._depth._field import RidgeletField
+from .._depth._vector_field import AbstractVectorField
 from .._validate import as_points, check_positive_int, is_concrete
 
 

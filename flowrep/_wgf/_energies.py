@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from .._custom_types import Points
-from .._dae import AbstractLaw, GaussianMixture
+from .._dae._laws import AbstractLaw, GaussianMixture
 from .._validate import as_points, check_finite, is_concrete
 
 

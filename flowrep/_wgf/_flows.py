@@ -13,8 +13,10 @@ import optax
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Points
-from .._depth import AbstractVectorField, flow, FlowResult
-from .._transport import Tracks
+from .._depth._flow import flow
+from .._depth._result import FlowResult
+from .._depth._vector_field import AbstractVectorField
+from .._transport._tracks import Tracks
 from .._validate import as_points, check_positive_int
 from ._energies import AbstractEnergy, check_positive
 

@@ -15,7 +15,8 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from .._custom_types import Key
-from .._dae import AbstractLaw, deep_dae_flow
+from .._dae._closed_form import deep_dae_flow
+from .._dae._laws import AbstractLaw
 from .._validate import as_points, check_positive_int
 from ._energies import check_positive, EntropyEnergy
 from ._flows import gradient_flow, jko
