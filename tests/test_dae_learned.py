@@ -17,6 +17,7 @@ from ._dae_laws import gaussian, mixture
 from .helpers import tree_allclose
 
 
+@pytest.mark.slow
 def test_trained_denoiser_matches_analytic_map(getkey):
     mix = mixture()
     t = 0.3

@@ -76,6 +76,7 @@ def test_transforms_take_backend_defaults(getkey, monkeypatch, backend):
     jax.clear_caches()
 
 
+@pytest.mark.slow
 def test_max_tile_cols_splits_wide_sums(getkey):
     # Points of dimension 16 (17 with the folded bias): the cap applies.
     a = jr.normal(getkey(), (20, 16)) / 4

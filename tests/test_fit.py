@@ -24,6 +24,7 @@ def moons(key, n, noise=0.05):
 FLOW: dict[str, Any] = dict(solver="rk4", num_steps=8)
 
 
+@pytest.mark.slow
 def test_sinkhorn_loss_against_brute_force(getkey):
     # Debiased Sinkhorn divergence: OT_eps(x, y) - (OT_eps(x, x) + OT_eps(y, y)) / 2, with
     # OT_eps from a plain NumPy log-domain Sinkhorn (primal cost + eps KL term as in ott).

@@ -171,6 +171,7 @@ def test_score_tracks(offset, scale, dtype, seed):
     np.testing.assert_allclose(np.asarray(out.layer_w2), layer, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_score_tracks_sinkhorn_shifted_float32():
     """The issue's example: `score_tracks(TR + 1e4)` must keep its cost ratio."""
     base = _tracks(0.0, 1.0, np.float64, 11)

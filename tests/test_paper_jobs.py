@@ -38,6 +38,7 @@ def test_orientation_preserving_mlp_is_deterministic():
             assert np.array_equal(np.asarray(la.weight), np.asarray(lb.weight))
 
 
+@pytest.mark.slow
 def test_li_shi_quick(tmp_path):
     report = Report(tmp_path, "t")
     out = _li_shi.li_shi(report, quick=True, seed=0)

@@ -244,6 +244,7 @@ def test_gaussian_checks_under_jit():
         jax.block_until_ready(g(jnp.asarray(NONSYM)))
 
 
+@pytest.mark.slow
 def test_values_checked_under_jit():
     f = jax.jit(lambda x, e: fr.sinkhorn(x, Y, epsilon=e).reg_ot_cost)
     assert np.isfinite(float(f(X, 0.5)))
@@ -277,6 +278,7 @@ def test_half_precision_promoted_to_float32(dtype):
     assert fr.gaussian_w2(M, jnp.asarray(EYE, dtype), M, EYE).dtype == jnp.float64
 
 
+@pytest.mark.slow
 def test_mixed_and_integer_dtypes():
     x32, y64 = X.astype(np.float32), Y.astype(np.float64)
     out = fr.wasserstein2(x32, y64, method="sinkhorn", init="zero")

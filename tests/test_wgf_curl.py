@@ -89,6 +89,7 @@ def test_gradient_of_time_varying_units(getkey):
         ridgelet_potential(fr.RidgeletField.random(getkey(), 2, 4), 0.0, x)
 
 
+@pytest.mark.slow
 def test_helmholtz_fit(getkey):
     """Gradient: fraction ~ 0; v = Mx under N(0, I): the L2(mu) Helmholtz
     projection drops the skew part, so the fraction is ||skew M||^2/||M||^2, up
