@@ -1,4 +1,4 @@
-"""Per-backend defaults of tile sizes and column caps (flowrep/_width/_device.py).
+"""Per-backend defaults of tile sizes and column caps (flowrep/_device.py).
 
 The backend is monkeypatched: `jax.default_backend` answers "gpu" or "tpu"
 while the arrays stay on the CPU, so the test checks which sizes the
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import flowrep
-from flowrep import GaussianDerivative
+from flowrep import _device, GaussianDerivative
 from flowrep._dae import _empirical
-from flowrep._width import _device, _transform
+from flowrep._width import _transform
 
 
 def test_defaults_table():

@@ -21,14 +21,14 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Points
 from .._depth._flow import flow
 from .._depth._vector_field import AbstractVectorField
+from .._device import device_default, DEVICE_DEFAULTS
 from .._validate import is_concrete
-from .._width._device import device_default, DEVICE_DEFAULTS
 from .._width._precision import exact_matmul
 from ._checks import check_horizon, check_noise, check_points
 
 
 # Pairs per tile in mean shift on a CPU; `mean_shift` takes its default per
-# backend from `device_default("mean_shift_chunk")` (flowrep/_width/_device.py).
+# backend from `device_default("mean_shift_chunk")` (flowrep/_device.py).
 DEFAULT_CHUNK_SIZE = DEVICE_DEFAULTS["cpu"]["mean_shift_chunk"]
 
 
@@ -100,7 +100,7 @@ def mean_shift(
     - `t`: noise variance (> 0); the kernel is $N(0,tI)$.
     - `queries`: `[n_q, m]` points to move (default: the cloud itself).
     - `chunk_size`: pairs per tile (default: per backend,
-        `flowrep/_width/_device.py`; $2^{20}$ on a CPU).
+        `flowrep/_device.py`; $2^{20}$ on a CPU).
 
     **Returns:** $g_t(q)$, `[n_q, m]`.
 

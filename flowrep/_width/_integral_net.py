@@ -16,9 +16,9 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Points, UnitBiases, UnitScales, UnitWeights
+from .._device import device_default
 from .._validate import as_points, check_finite
 from ._activations import AbstractActivation, get_activation
-from ._device import device_default
 from ._precision import exact_matmul
 from ._transform import check_units, dual_ridgelet_transform
 
@@ -75,7 +75,7 @@ class IntegralNetwork(eqx.Module):
 
     def evaluate(self, xs: Points, *, chunk_size: int | None = None) -> Array:
         """Evaluate at `xs` `(n, d)`, streamed (memory O(n + J + chunk_size));
-        `chunk_size` defaults per backend (`flowrep/_width/_device.py`)."""
+        `chunk_size` defaults per backend (`flowrep/_device.py`)."""
         out = dual_ridgelet_transform(
             self.c, self.sigma, self.a, self.b, None, xs, chunk_size=chunk_size
         )
@@ -236,7 +236,7 @@ def refit_output(
     $\\lambda$ = `ridge` times the mean diagonal of $\\Phi^\\top\\Phi$.
     $\\Phi^\\top\\Phi$ and $\\Phi^\\top y$ are accumulated at `Precision.HIGHEST`
     over chunks of about `chunk_size` (point, unit) pairs (default: per
-    backend, `flowrep/_width/_device.py`). In float32 the Gram matrix limits
+    backend, `flowrep/_device.py`). In float32 the Gram matrix limits
     the fit: keep `ridge` above about 1e-4 there (tests/test_float32.py).
     """
     x = jnp.asarray(x)

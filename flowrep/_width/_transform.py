@@ -12,7 +12,7 @@ Precision (see `flowrep/_width/_precision.py`): the pre-activation tiles
 `Precision.HIGHEST`; the accumulation of a tile against the values, the
 quadrature sum that is the answer, has the keyword `precision` (default
 HIGHEST; `None` follows `jax.default_matmul_precision`). Tile sizes default
-per backend (`flowrep/_width/_device.py`).
+per backend (`flowrep/_device.py`).
 """
 
 import math
@@ -29,13 +29,13 @@ from .._custom_types import (
     Profile,
     Values,
 )
+from .._device import device_default, DEVICE_DEFAULTS
 from .._validate import as_points, check_finite
-from ._device import device_default, DEVICE_DEFAULTS
 from ._precision import exact_matmul, HIGHEST
 
 
 # The CPU default of `chunk_size` (pairs per tile: 16 MiB of float32); the
-# transforms take theirs from `device_default` (flowrep/_width/_device.py).
+# transforms take theirs from `device_default` (flowrep/_device.py).
 DEFAULT_CHUNK_SIZE = DEVICE_DEFAULTS["cpu"]["chunk_size"]
 
 
@@ -227,7 +227,7 @@ def ridgelet_transform(
     - `x`: `(n, d)` nodes; `w`: `(n,)` their weights.
     - `s`: the exponent of ACHA's $\\|a\\|^s$ weight (default 0).
     - `chunk_size`: at most this many pairs are held at once (default: per
-        backend, `flowrep/_width/_device.py`; $2^{22}$ on a CPU).
+        backend, `flowrep/_device.py`; $2^{22}$ on a CPU).
     - `max_tile_cols`: the widest tile along the summed axis for points of
         dimension 15 or more (default: per backend; 4096 on a CPU).
     - `precision`: of the accumulation $\\sum_i\\rho(\\cdot)w_if(x_i)$. The
