@@ -125,3 +125,67 @@ def test_import_flowrep_does_not_import_ott():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_sinkhorn_defaults_table():
+    # CPU values are the ones measured before they became parameters.
+    cpu = _device.SINKHORN_DEFAULTS["cpu"]
+    assert cpu == dict(
+        sinkhorn_chunk_size=128, sinkhorn_tile_pairs=2**19, sinkhorn_inner_iterations=1
+    )
+    from flowrep._transport import _engines
+
+    assert _engines._TILE_PAIRS == 2**19
+    for backend in ("gpu", "tpu"):
+        table = _device.SINKHORN_DEFAULTS[backend]
+        assert table["sinkhorn_inner_iterations"] == 10
+        assert table["sinkhorn_tile_pairs"] >= cpu["sinkhorn_tile_pairs"]
+        assert table["sinkhorn_chunk_size"] >= cpu["sinkhorn_chunk_size"]
+
+
+@pytest.mark.parametrize("backend", ["cpu", "gpu", "tpu", "METAL"])
+def test_sinkhorn_options_follow_backend(monkeypatch, backend):
+    from flowrep._transport._sinkhorn import solve_options
+
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    table = _device.SINKHORN_DEFAULTS.get(backend, _device.SINKHORN_DEFAULTS["gpu"])
+    opts = solve_options(1e-3, 1, 100, None, "adaptive", None)
+    assert opts.inner == table["sinkhorn_inner_iterations"]
+    assert opts.chunk == table["sinkhorn_chunk_size"]
+    assert opts.tile == table["sinkhorn_tile_pairs"]
+    given = solve_options(1e-3, 1, 100, 3, "adaptive", 7, 99)
+    assert (given.inner, given.chunk, given.tile) == (3, 7, 99)  # given wins
+    with pytest.raises(ValueError, match="tile_pairs"):
+        solve_options(1e-3, 1, 100, None, "adaptive", None, 0)
+
+
+@pytest.mark.slow
+def test_online_sinkhorn_takes_backend_defaults(getkey, monkeypatch):
+    from flowrep._transport import _engines
+
+    x = jr.normal(getkey(), (50, 2))
+    y = jr.normal(getkey(), (40, 2)) + 0.5
+    ref = flowrep.sinkhorn(
+        x, y, mode="online", threshold=1e-9, inner_iterations=1, chunk_size=16
+    )
+    seen = set()
+    lse = _engines.lse_rows
+
+    def spy(F, X, Y, eps, chunk, tile_pairs=_engines._TILE_PAIRS):
+        seen.add((chunk, tile_pairs))
+        return lse(F, X, Y, eps, chunk, tile_pairs)
+
+    monkeypatch.setattr(_engines, "lse_rows", spy)
+    for backend in ("cpu", "gpu"):
+        jax.clear_caches()
+        monkeypatch.setattr(jax, "default_backend", lambda: backend)
+        out = flowrep.sinkhorn(x, y, mode="online", threshold=1e-9)
+        table = _device.SINKHORN_DEFAULTS[backend]
+        assert (table["sinkhorn_chunk_size"], table["sinkhorn_tile_pairs"]) in seen
+        assert int(out.num_iterations) % table["sinkhorn_inner_iterations"] == 0
+        np.testing.assert_allclose(out.f, ref.f, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(out.reg_ot_cost, ref.reg_ot_cost, rtol=1e-7)
+    # The tiles only regroup the sums: explicit small tiles agree too.
+    tiny = flowrep.sinkhorn(x, y, mode="online", threshold=1e-9, tile_pairs=48)
+    np.testing.assert_allclose(tiny.f, out.f, rtol=1e-10, atol=1e-12)
+    jax.clear_caches()

@@ -51,7 +51,7 @@ def _solve_symmetric(x, eps, *, mode, opts: SolverOptions):
     else:
 
         def lK_online(f):
-            return lse_rows(f - sq, x, x, eps, opts.chunk) - sq
+            return lse_rows(f - sq, x, x, eps, opts.chunk, opts.tile) - sq
 
         lK = lK_online
 
@@ -135,7 +135,8 @@ def sinkhorn_divergence(
     init: Literal["gaussian", "zero"] = "gaussian",
     mode: Mode = "auto",
     dense_limit: int = 2**27,
-    chunk_size: int = 128,
+    chunk_size: int | None = None,
+    tile_pairs: int | None = None,
     backend: Literal["flowrep", "ott"] = "flowrep",
     throw: bool = False,
 ) -> SinkhornDivergenceResult:
@@ -149,9 +150,11 @@ def sinkhorn_divergence(
     **Arguments:** as [`sinkhorn`][], plus `backend`: `"flowrep"` (the solver
     above) or `"ott"` (ott-jax's `sinkdiv` with an online
     `PointCloud(batch_size=chunk_size)` when `mode` resolves to online; it
-    ignores `init` and `over_relaxation`). `inner_iterations` defaults to 1
-    for flowrep (its error checks are free) and to 10 for ott-jax (whose
-    checks cost a kernel pass).
+    ignores `init`, `over_relaxation` and `tile_pairs`). `inner_iterations`
+    defaults to the backend's value for flowrep (1 on a CPU, where its error
+    checks are free; 10 on a GPU/TPU) and to 10 for ott-jax (whose checks
+    cost a kernel pass); `chunk_size` and `tile_pairs` default per backend
+    (`flowrep/_device.py`).
 
     **Returns:** a [`SinkhornDivergenceResult`][] (the `cross` field's
     potentials are ott-jax's and its `reg_ot_cost` is NaN for the ott backend).
@@ -159,7 +162,7 @@ def sinkhorn_divergence(
     **Raises:** as [`sinkhorn`][].
     """
     if inner_iterations is None:
-        inner_iterations = 10 if backend == "ott" else 1
+        inner_iterations = 10 if backend == "ott" else None
     x, y, eps, rel, opts, dense_limit = checked_problem(
         x,
         y,
@@ -173,6 +176,7 @@ def sinkhorn_divergence(
         inner_iterations,
         over_relaxation,
         chunk_size,
+        tile_pairs,
     )
     size = max(x.shape[0], y.shape[0])
     resolved = resolve_mode(mode, size, size, dense_limit)

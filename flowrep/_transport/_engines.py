@@ -15,20 +15,21 @@ import jax.numpy as jnp
 HIGHEST = jax.lax.Precision.HIGHEST
 
 
-# Pairs per tile of the streamed log-sum-exp: 2**19 float32 values (2 MiB)
-# stay in cache, which whole-row chunks do not.
+# Pairs per tile of the streamed log-sum-exp: the CPU default, 2**19 float32
+# values (2 MiB), stays in cache, which whole-row chunks do not. The value
+# actually used is `SolverOptions.tile` (per backend: flowrep/_device.py).
 _TILE_PAIRS = 2**19
 
 
-def lse_rows(F, X, Y, eps, chunk):
+def lse_rows(F, X, Y, eps, chunk, tile_pairs=_TILE_PAIRS):
     """For each row $x_i$ of `X` `(n, d)`:
     $\\varepsilon\\,\\mathrm{lse}_j((F_j+2x_i\\cdot y_j)/\\varepsilon)$ over the rows
-    $y_j$ of `Y` `(m, d)` (`F` is `(m,)`), streamed over tiles of `chunk` rows x `_TILE_PAIRS // chunk`
+    $y_j$ of `Y` `(m, d)` (`F` is `(m,)`), streamed over tiles of `chunk` rows x `tile_pairs // chunk`
     columns with a running (max, sum) pair, as in streaming softmax. Memory is
     O(tile) on top of the inputs and the output."""
     n, d = X.shape
     m = Y.shape[0]
-    cols = max(1, min(m, _TILE_PAIRS // chunk))
+    cols = max(1, min(m, tile_pairs // chunk))
     nb = -(-m // cols)
     pad = nb * cols - m
     Yb = jnp.concatenate([Y, jnp.zeros((pad, d), Y.dtype)]).reshape(nb, cols, d)
@@ -66,6 +67,7 @@ class SolverOptions(NamedTuple):
     inner: int
     omega: float | str
     chunk: int
+    tile: int = _TILE_PAIRS
 
 
 # Adaptive over-relaxation (Lehmann et al. 2021, eq. 5): run plain Sinkhorn,
@@ -181,14 +183,16 @@ def solve_online(x, y, eps, p, q, opts: SolverOptions):
     def step(s, omega):
         F, G, LF = s
         G = (1 - omega) * G + omega * (eps * log_b - LF)
-        F = (1 - omega) * F + omega * (eps * log_a - lse_rows(G, x, y, eps, opts.chunk))
-        return F, G, lse_rows(F, y, x, eps, opts.chunk)
+        F = (1 - omega) * F + omega * (
+            eps * log_a - lse_rows(G, x, y, eps, opts.chunk, opts.tile)
+        )
+        return F, G, lse_rows(F, y, x, eps, opts.chunk, opts.tile)
 
     def error_of(s):
         _, G, LF = s
         marg = jnp.exp((G + LF) / eps)
         return jnp.linalg.norm(marg - jnp.exp(log_b), ord=opts.norm), jnp.array(False)
 
-    state = (p, q, lse_rows(p, y, x, eps, opts.chunk))
+    state = (p, q, lse_rows(p, y, x, eps, opts.chunk, opts.tile))
     (F, G, _), it, err, bad = iterate(step, error_of, state, opts, dtype)
     return F - p, G - q, it, err, bad

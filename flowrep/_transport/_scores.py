@@ -294,7 +294,7 @@ def score_tracks(
     kw = dict(
         mode="dense" if n * n <= 2**27 else "online",
         init="gaussian",
-        opts=solve_options(threshold, 1, max_iterations, 1, "adaptive", chunk_size),
+        opts=solve_options(threshold, 1, max_iterations, None, "adaptive", chunk_size),
     )
     out = _score_impl(
         points, tracks.dt.astype(points.dtype), eps, rel, method=method, kw=kw
