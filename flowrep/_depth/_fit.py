@@ -27,23 +27,50 @@ from ._flow import flow
 from ._vector_field import as_vector_field
 
 
-def sinkhorn_loss(x: Points, y: Points, epsilon: float = 0.05) -> Array:
+# Above this many pairs n*p the Sinkhorn loss streams its cost (ott-jax's
+# online `PointCloud(batch_size=...)`): a dense PointCloud holds the n x p cost
+# and kernel plus their backward copies; 2**26 pairs is 256 MiB per float32
+# matrix (n = p = 8192), far below an accelerator's memory and where the dense
+# loss already spends most of its time moving memory.
+STREAM_PAIRS = 2**26
+STREAM_BATCH = 1024
+
+
+def sinkhorn_loss(
+    x: Points,
+    y: Points,
+    epsilon: float = 0.05,
+    *,
+    stream_pairs: int = STREAM_PAIRS,
+    batch_size: int = STREAM_BATCH,
+) -> Array:
     """Debiased Sinkhorn divergence $S_\\varepsilon(\\hat\\mu_x,\\hat\\mu_y)$ between point clouds.
 
     Squared Euclidean cost, uniform weights, `ott.tools.sinkhorn_divergence`
-    on `PointCloud`s (differentiable by implicit differentiation).
+    on `PointCloud`s (differentiable by implicit differentiation). When
+    $n p$ exceeds `stream_pairs` the cost is streamed (ott-jax's online mode,
+    `batch_size` rows at a time), so memory is $O((n+p)d)$ instead of $O(np)$;
+    the value and gradient are the same up to float rounding.
 
     **Arguments:** `x` `(n, d)`, `y` `(p, d)`; `epsilon` the entropic
-    regularisation (absolute, in units of the squared distance).
+    regularisation (absolute, in units of the squared distance);
+    `stream_pairs` (default $2^{26}$) and `batch_size` (default 1024 rows):
+    when and how the cost is streamed.
 
     **Returns:** a scalar.
     """
     from ott.geometry import pointcloud
     from ott.tools import sinkhorn_divergence
 
-    value, _ = sinkhorn_divergence.sinkhorn_divergence(
-        pointcloud.PointCloud, x, y, epsilon=epsilon
-    )
+    from .._ott_compat import ott_online_mode
+
+    kw: dict[str, Any] = {}
+    if x.shape[0] * y.shape[0] > stream_pairs:
+        kw["batch_size"] = batch_size
+    with ott_online_mode():
+        value, _ = sinkhorn_divergence.sinkhorn_divergence(
+            pointcloud.PointCloud, x, y, epsilon=epsilon, **kw
+        )
     return value
 
 
