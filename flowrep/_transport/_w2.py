@@ -23,7 +23,7 @@ from .._custom_types import FloatScalar, OtherPoints, Points
 from .._validate import check_bool, check_positive_int
 from ._clouds import as_pair, normalise, scale_by
 from ._divergence import sinkhorn_divergence
-from ._exact import hungarian
+from ._exact import default_host, hungarian
 from ._gaussian import bures_w2, moments
 
 
@@ -107,7 +107,8 @@ def wasserstein2(
             f"{x.shape[0]} and {y.shape[0]} points. Use method='sinkhorn'."
         )
     if method in ("exact", "gaussian"):
-        cost = _closed(x, y, method=method)
+        host = method == "exact" and default_host()
+        cost = _closed(x, y, method=method, host=host)
         zero = jnp.zeros((), x.dtype)
         return W2Result(
             cost, jnp.sqrt(cost), jnp.array(True), zero, jnp.array(0), method
@@ -131,11 +132,11 @@ def wasserstein2(
 
 
 @eqx.filter_jit
-def _closed(x, y, *, method):
+def _closed(x, y, *, method, host=False):
     """Exact or Gaussian $W_2^2$ of checked clouds, in their normalised frame."""
     (xn, yn), _, k = normalise(x, y)
     if method == "exact":
-        perm = hungarian(xn, yn)
+        perm = hungarian(xn, yn, host=host)
         cost = jnp.mean(jnp.sum((xn - yn[perm]) ** 2, -1))
     else:
         cost = bures_w2(*moments(xn), *moments(yn)).astype(x.dtype)

@@ -6,13 +6,19 @@ admissible when the integral converges absolutely and is non-zero; then
 $S[R[f;\\rho]]=\\langle\\!\\langle\\sigma,\\rho\\rangle\\!\\rangle f$.
 
 This is host-side code (NumPy and SciPy on concrete values, float64), meant
-to run once per (activation, profile, dimension), not inside `jit`.
+to run once per (activation, profile, dimension), not inside `jit`. The
+profiles' `fourier` methods are JAX functions evaluated eagerly, point by
+point: the quadrature is pinned to the CPU device, so on a GPU/TPU it neither
+pays a launch and a transfer per evaluation nor depends on the device's
+float64 support.
 """
 
 import dataclasses
 import math
 import numbers
 from typing import Any, Literal
+
+import jax
 
 from ._activations import (
     Gaussian,
@@ -93,7 +99,8 @@ def admissibility(sigma: Any, rho: Any, dim: int, *, s: float = 0.0) -> float | 
     dim = _check_dim(dim)
     if not isinstance(s, numbers.Real) or not math.isfinite(s):
         raise ValueError(f"`s` must be a finite real number; got {s!r}.")
-    return pairing(sigma, rho, dim)
+    with jax.default_device(jax.devices("cpu")[0]):
+        return pairing(sigma, rho, dim)
 
 
 def admissibility_status(sigma: Any, rho: Any, dim: int) -> Status:
