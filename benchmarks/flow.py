@@ -29,13 +29,17 @@ import time
 import timeit
 from typing import Any
 
-import equinox as eqx
-import jax
-import jax.numpy as jnp
-import jax.random as jr
-import numpy as np
 
-import flowrep
+# JAX must not preallocate 75 % of a GPU's memory: torch shares the device.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import equinox as eqx  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import jax.random as jr  # noqa: E402
+import numpy as np  # noqa: E402
+
+import flowrep  # noqa: E402
 
 
 NUM_STEPS = 100
@@ -77,6 +81,64 @@ def make_flowrep(mode: str, adjoint: str | None):
     return forward, loss_grad
 
 
+def make_diffrax(mode: str):
+    """The peer a user would write instead of `flowrep.flow`: plain
+    `diffrax.diffeqsolve` on `field.batch_call` with the same solver, the same
+    controller (`ClipStepSizeController(PIDController, step_ts=field.step_ts)`
+    for Dopri5; 100 constant RK4 steps with flowrep's RK4 tableau, diffrax
+    having no classical RK4) and diffrax's default adjoint."""
+    import diffrax
+
+    from flowrep._depth._solvers import RK4
+
+    def solve(field, x0):
+        term = diffrax.ODETerm(lambda t, y, args: field.batch_call(t, y))
+        if mode == "fixed":
+            kw: dict[str, Any] = dict(
+                solver=RK4(),
+                dt0=1.0 / NUM_STEPS,
+                stepsize_controller=diffrax.ConstantStepSize(),
+                max_steps=NUM_STEPS,
+            )
+        else:
+            kw = dict(
+                solver=diffrax.Dopri5(),
+                dt0=None,
+                stepsize_controller=diffrax.ClipStepSizeController(
+                    diffrax.PIDController(rtol=RTOL, atol=ATOL),
+                    step_ts=tuple(field.step_ts),
+                ),
+                max_steps=4096,
+            )
+        sol = diffrax.diffeqsolve(
+            term, t0=0.0, t1=1.0, y0=x0, saveat=diffrax.SaveAt(t1=True), **kw
+        )
+        assert sol.ys is not None and sol.stats is not None
+        return sol.ys[-1], sol.stats["num_steps"]
+
+    fwd = eqx.filter_jit(solve)
+
+    @eqx.filter_jit
+    def loss_grad(field, x0):
+        return eqx.filter_value_and_grad(lambda f: jnp.mean(solve(f, x0)[0] ** 2))(
+            field
+        )
+
+    return fwd, loss_grad
+
+
+def _interleaved(fns: dict, repeat: int) -> dict:
+    """min over `repeat` rounds of one call of each fn, the rounds interleaved
+    (A/B/A/B...) so load from other jobs on a shared machine hits all alike."""
+    best = {k: float("inf") for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t)
+    return best
+
+
 def make_euler_resnet(num_evals: int):
     """Plain JAX: `num_evals` Euler steps of the same field in one `lax.scan`."""
     h = 1.0 / num_evals
@@ -101,10 +163,10 @@ def make_euler_resnet(num_evals: int):
 # ----------------------------------------------------------------------------- torch
 
 
-def torch_problem(field: flowrep.RidgeletField, x0):
+def torch_problem(field: flowrep.RidgeletField, x0, device: str = "cpu"):
     import torch
 
-    knots = torch.tensor(field.knots, dtype=torch.float32)
+    knots = torch.tensor(field.knots, dtype=torch.float32, device=device)
 
     class Field(torch.nn.Module):
         def __init__(self):
@@ -119,10 +181,11 @@ def torch_problem(field: flowrep.RidgeletField, x0):
             self.nfe += 1
             # Piecewise-linear hats on the knots, as RidgeletField.units_at.
             tt = torch.clamp(t, knots[0], knots[-1])
-            k = int(
-                torch.clamp(
-                    torch.searchsorted(knots, tt, right=True) - 1, 0, len(knots) - 2
-                )
+            # A tensor index, not int(...): no host sync per evaluation.
+            k = torch.clamp(
+                torch.searchsorted(knots, tt.reshape(1), right=True)[0] - 1,
+                0,
+                len(knots) - 2,
             )
             frac = torch.clamp((tt - knots[k]) / (knots[k + 1] - knots[k]), 0.0, 1.0)
             a = (1 - frac) * self.a[k] + frac * self.a[k + 1]
@@ -130,14 +193,16 @@ def torch_problem(field: flowrep.RidgeletField, x0):
             c = (1 - frac) * self.c[k] + frac * self.c[k + 1]
             return torch.tanh(x @ a.T - b) @ c
 
-    return Field(), torch.from_numpy(np.asarray(x0))
+    return Field().to(device), torch.from_numpy(np.asarray(x0)).to(device)
 
 
 def make_torch(mode: str, tfield, tx0):
     import torch
     from torchdiffeq import odeint
 
-    tspan = torch.tensor([0.0, 1.0])
+    device = tx0.device
+    tspan = torch.tensor([0.0, 1.0], device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     kw = (
         dict(method="rk4", options=dict(step_size=1.0 / NUM_STEPS))
         if mode == "fixed"
@@ -146,18 +211,21 @@ def make_torch(mode: str, tfield, tx0):
             rtol=RTOL,
             atol=ATOL,
             # The field's kinks in time, as flowrep.flow passes them to diffrax.
-            options=dict(step_t=torch.tensor(tfield.step_ts)),
+            options=dict(step_t=torch.tensor(tfield.step_ts, device=device)),
         )
     )
 
     def forward():
         with torch.no_grad():
-            return odeint(tfield, tx0, tspan, **kw)[-1]
+            out = odeint(tfield, tx0, tspan, **kw)[-1]
+        sync()
+        return out
 
     def loss_grad():
         tfield.zero_grad()
         loss = torch.mean(odeint(tfield, tx0, tspan, **kw)[-1] ** 2)
         loss.backward()
+        sync()
         return loss
 
     return forward, loss_grad
@@ -179,8 +247,12 @@ def run_config(m: int, num_units: int, n: int, repeat: int, with_torch: bool, ad
         try:
             import torch
 
-            tfield, tx0 = torch_problem(field, np.array(x0))
+            cuda = torch.cuda.is_available()
+            tfield, tx0 = torch_problem(field, np.array(x0), "cuda" if cuda else "cpu")
             torch_threads = torch.get_num_threads()
+            # On a GPU: FP32 (TF32 off) is the like-for-like row; a TF32 row
+            # beside it shows what torch's fast matmuls would give.
+            precisions = ["fp32", "tf32"] if cuda else ["fp32"]
         except ImportError:
             print("# torch/torchdiffeq not installed: skipping the torchdiffeq peer")
             torch_ok = False
@@ -188,16 +260,26 @@ def run_config(m: int, num_units: int, n: int, repeat: int, with_torch: bool, ad
         cfg = dict(m=m, J=num_units, n=n, mode=mode)
         peers = {}
         if torch_ok:
-            tfwd, tgrad = make_torch(mode, tfield, tx0)  # pyright: ignore
-            tfield.nfe = 0  # pyright: ignore
-            t_x = tfwd().numpy()
-            nfe = tfield.nfe  # pyright: ignore
-            peers["torchdiffeq"] = dict(
-                fwd=_time(tfwd, repeat),
-                fwd_bwd=_time(tgrad, repeat),
-                nfe=nfe,
-                threads=torch_threads,  # pyright: ignore
-            )
+            import torch
+
+            for prec in precisions:  # pyright: ignore
+                torch.backends.cuda.matmul.allow_tf32 = prec == "tf32"
+                tfwd, tgrad = make_torch(mode, tfield, tx0)  # pyright: ignore
+                tfield.nfe = 0  # pyright: ignore
+                out = tfwd().cpu().numpy()
+                nfe = tfield.nfe  # pyright: ignore
+                name = "torchdiffeq" if prec == "fp32" else "torchdiffeq[tf32]"
+                if prec == "fp32":
+                    t_x = out
+                peers[name] = dict(
+                    fwd=_time(tfwd, repeat),
+                    fwd_bwd=_time(tgrad, repeat),
+                    nfe=nfe,
+                    threads=torch_threads,  # pyright: ignore
+                    device=str(tx0.device),  # pyright: ignore
+                    precision=prec,
+                )
+            torch.backends.cuda.matmul.allow_tf32 = False
         for adjoint in adjoints:
             if mode == "adaptive" and adjoint in ("scan", "scan_checkpoint"):
                 continue
@@ -217,14 +299,45 @@ def run_config(m: int, num_units: int, n: int, repeat: int, with_torch: bool, ad
                     )
             else:
                 err = float("nan")
-            peers[f"flowrep[{adjoint or 'auto'}]"] = dict(
-                fwd=_time(lambda: _block(fwd(field, x0)), repeat),
-                fwd_bwd=_time(lambda: _block(grad(field, x0)), repeat),
+            row: dict[str, Any] = dict(
                 compile_fwd=c_fwd,
                 compile_fwd_bwd=c_grad,
                 steps=int(steps),
                 max_abs_diff_vs_torch=err,
             )
+            if adjoint is None:
+                # The diffrax peer, timed interleaved with flowrep.
+                dfwd, dgrad = make_diffrax(mode)
+                dxs, dsteps = _block(dfwd(field, x0))
+                _block(dgrad(field, x0))
+                times = _interleaved(
+                    {
+                        "fwd": lambda: _block(fwd(field, x0)),
+                        "dfwd": lambda: _block(dfwd(field, x0)),
+                        "fwd_bwd": lambda: _block(grad(field, x0)),
+                        "dfwd_bwd": lambda: _block(dgrad(field, x0)),
+                    },
+                    repeat,
+                )
+                row.update(fwd=times["fwd"], fwd_bwd=times["fwd_bwd"])
+                row["ratio_vs_diffrax"] = dict(
+                    fwd=times["dfwd"] / times["fwd"],
+                    fwd_bwd=times["dfwd_bwd"] / times["fwd_bwd"],
+                )
+                peers["diffrax"] = dict(
+                    fwd=times["dfwd"],
+                    fwd_bwd=times["dfwd_bwd"],
+                    steps=int(dsteps),
+                    max_abs_diff_vs_flowrep=float(
+                        np.max(np.abs(np.asarray(dxs) - np.asarray(xs)))
+                    ),
+                )
+            else:
+                row.update(
+                    fwd=_time(lambda: _block(fwd(field, x0)), repeat),
+                    fwd_bwd=_time(lambda: _block(grad(field, x0)), repeat),
+                )
+            peers[f"flowrep[{adjoint or 'auto'}]"] = row
         if mode == "fixed":
             efwd, egrad = make_euler_resnet(4 * NUM_STEPS)
             _block(efwd(field, x0))
@@ -240,6 +353,9 @@ def run_config(m: int, num_units: int, n: int, repeat: int, with_torch: bool, ad
                 line += f"  ratio(torch/this) fwd {base['fwd'] / r['fwd']:5.2f} fwd+bwd {base['fwd_bwd'] / r['fwd_bwd']:5.2f}"
             if "compile_fwd" in r:
                 line += f"  compile {r['compile_fwd']:.1f}s/{r['compile_fwd_bwd']:.1f}s steps {r['steps']}"
+            if "ratio_vs_diffrax" in r:
+                q = r["ratio_vs_diffrax"]
+                line += f"  speed vs diffrax fwd {q['fwd']:.2f}x fwd+bwd {q['fwd_bwd']:.2f}x"
             if "nfe" in r:
                 line += f"  nfe(fwd) {r['nfe']}"
             print(line, flush=True)
@@ -262,6 +378,9 @@ def main(argv=None):
         help="timing repeats (default 3; 2 with --quick)",
     )
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument(
+        "--n", type=int, default=None, help="override the number of points"
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -290,7 +409,7 @@ def main(argv=None):
         except ImportError:
             pass
     jax.config.update("jax_enable_x64", False)
-    n = 1024 if args.quick else 4096
+    n = args.n or (1024 if args.quick else 4096)
     repeat = args.repeat or (2 if args.quick else 3)
     units = [256, 1024] if args.full else [256]
     print(

@@ -29,15 +29,20 @@ size, not by n*J. A GPU, when JAX sees one, is reported beside its FP32 peak.
 
 import argparse
 import json
+import os
 import sys
 import time
 import timeit
 
-import jax
-import jax.numpy as jnp
-import numpy as np
 
-import flowrep as fr
+# Leave GPU memory to whatever else runs in the process (gpu.sh's peers).
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import flowrep as fr  # noqa: E402
 
 
 FP32_PEAK_TFLOPS = {
@@ -237,7 +242,7 @@ def main(argv=None):
     )
     rng = np.random.default_rng(0)
     rows = []
-    header = f"{'op':>2} {'n=J':>7} {'m':>4} {'compile_s':>9} {'run_s':>9} {'pairs/s':>10} {'numpy/s':>10} {'speedup':>8} {'dot_bound':>9} {'temp_MiB':>9}"
+    header = f"{'op':>2} {'n=J':>7} {'m':>4} {'compile_s':>9} {'run_s':>9} {'pairs/s':>10} {'numpy/s':>10} {'speedup':>8} {'dot_bound':>9} {'temp_MiB':>9} {'fp32_peak':>9}"
     print(header)
     for n in sizes:
         for m in dims:
@@ -253,9 +258,11 @@ def main(argv=None):
                 temp = "n/a" if r["temp_mib"] is None else f"{r['temp_mib']:.1f}"
                 bound = r["dot_bound_speedup"]
                 bound = "-" if bound is None else f"{bound:.1f}x"
+                frac = r.get("fraction_of_fp32_peak")
+                frac = "-" if frac is None else f"{100 * frac:.1f}%"
                 print(
                     f"{r['op']:>2} {n:>7} {m:>4} {r['compile_s']:>9.3f} {r['run_s']:>9.4f} {r['pairs_per_s']:>10.3e} "
-                    f"{r['numpy_pairs_per_s']:>10.3e} {r['speedup']:>7.1f}x {bound:>9} {temp:>9}",
+                    f"{r['numpy_pairs_per_s']:>10.3e} {r['speedup']:>7.1f}x {bound:>9} {temp:>9} {frac:>9}",
                     flush=True,
                 )
     if args.json:

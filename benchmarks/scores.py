@@ -17,6 +17,9 @@ Fairness (same process, same data, same float32 inputs unless stated):
   marginal errors and transport costs <P, C> are recomputed in float64 NumPy.
 
 POT is optional (install `pot` and `torch`); missing peers are skipped.
+ott-jax (a dependency of flowrep) is always a peer: same device, same clouds,
+its own defaults (checks every 10 iterations), POT's stopping rule. POT-torch
+runs on CUDA when torch sees a GPU (timed with `torch.cuda.synchronize`).
 Timings on a shared CPU are noisy: read ratios, not absolute seconds.
 
     python benchmarks/scores.py --quick
@@ -26,6 +29,10 @@ Timings on a shared CPU are noisy: read ratios, not absolute seconds.
 import argparse
 import json
 import os
+
+
+# JAX must not preallocate 75 % of a GPU's memory: torch shares the device.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 import resource
 import subprocess
 import sys
@@ -121,14 +128,22 @@ def bench_sinkhorn(n, d, repeat, peers, omega):
         )
     )
     for peer in peers:
+        if peer == "ott-jax":
+            rows.append(_ott_row(x, y, xj, yj, eps, thr, n, d, repeat))
+            continue
         if n * n * 4 > 6e9:
             continue  # POT needs the dense n x n cost matrix
+        sync = lambda: None  # noqa: E731
         if peer == "pot-torch":
             import torch
 
             torch.set_num_threads(max(os.cpu_count() or 1, 1))
-            X, Y = torch.from_numpy(x), torch.from_numpy(y)
-            a = torch.full((n,), 1.0 / n, dtype=torch.float32)
+            # On the GPU when there is one, as flowrep and ott-jax are.
+            dev = "cuda" if torch.cuda.is_available() else "cpu"
+            X, Y = torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
+            a = torch.full((n,), 1.0 / n, dtype=torch.float32, device=dev)
+            if dev == "cuda":
+                sync = torch.cuda.synchronize
         elif peer == "pot-numpy":
             X, Y = x.astype(np.float64), y.astype(np.float64)
             a = np.full(n, 1.0 / n)
@@ -139,11 +154,14 @@ def bench_sinkhorn(n, d, repeat, peers, omega):
             import ot
 
             M = ot.dist(X, Y)
-            return ot.sinkhorn(
+            out = ot.sinkhorn(
                 a, a, M, eps, method="sinkhorn", stopThr=thr, numItermax=5000, log=True
             )
+            sync()
+            return out
 
         (P, log), tp, _ = _time(run_pot, repeat if peer == "pot-torch" else 0)
+        P = P.cpu() if hasattr(P, "cpu") else P
         err, cost = _check_pot_plan(np.asarray(P), x, y)
         rows.append(
             dict(
@@ -164,6 +182,52 @@ def bench_sinkhorn(n, d, repeat, peers, omega):
         r["epsilon"] = eps
         r["speedup_vs_flowrep"] = r["time_s"] / rows[0]["time_s"]
     return rows
+
+
+def _ott_row(x, y, xj, yj, eps, thr, n, d, repeat):
+    """ott-jax's Sinkhorn on the same device and clouds: its defaults
+    (checks every 10 iterations, no over-relaxation), POT's stopping rule
+    (`norm_error=2`), online cost above the dense size limit flowrep uses."""
+    from ott.geometry import pointcloud
+    from ott.problems.linear import linear_problem
+    from ott.solvers.linear import sinkhorn as ott_sinkhorn
+
+    from flowrep._ott_compat import ott_online_mode
+
+    online = n * n > 2**27
+
+    @jax.jit
+    def solve(xj, yj):
+        with ott_online_mode():
+            geom = pointcloud.PointCloud(
+                xj, yj, epsilon=eps, batch_size=1024 if online else None
+            )
+            out = ott_sinkhorn.Sinkhorn(
+                threshold=thr, norm_error=2, max_iterations=5000
+            )(linear_problem.LinearProblem(geom))
+        return out.f, out.g, out.n_iters, out.converged
+
+    def run():
+        return jax.block_until_ready(solve(xj, yj))
+
+    (f, g, iters, conv), t, first = _time(run, repeat)
+    # ott's plan is exp((f+g-C)/eps) (the weights absorbed in f, g); ours
+    # divides by n m.
+    f, g = f + eps * np.log(n), g + eps * np.log(len(y))
+    err, cost = (
+        _check_plan(x, y, f, g, eps) if n <= 10_000 else (float("nan"), float("nan"))
+    )
+    return dict(
+        solver="ott-jax",
+        n=n,
+        d=d,
+        time_s=t,
+        compile_s=max(first - t, 0.0),
+        iters=int(iters),
+        marg_err=err,
+        transport_cost=cost,
+        converged=bool(conv),
+    )
 
 
 def bench_exact(n, d, repeat):
@@ -275,6 +339,7 @@ def main():
     )
     p.add_argument("--dims", type=int, nargs="+", default=[2, 64], help="dimensions d")
     p.add_argument("--no-exact", action="store_true", help="skip exact-vs-scipy rows")
+    p.add_argument("--no-ott", action="store_true", help="skip the ott-jax peer")
     p.add_argument(
         "--large",
         type=int,
@@ -287,7 +352,7 @@ def main():
         _one_large(*args.one, omega=args.omega)
         return
 
-    peers = []
+    peers = ["ott-jax"]
     try:
         import ot  # noqa: F401
 
@@ -317,6 +382,8 @@ def main():
     for d in args.dims:
         for n in sizes:
             use = [pp for pp in peers if pp != "pot-numpy" or n <= 4000]
+            if args.no_ott:
+                use = [pp for pp in use if pp != "ott-jax"]
             for r in bench_sinkhorn(n, d, repeat, use, args.omega):
                 rows.append(dict(kind="sinkhorn", **r))
                 print(
