@@ -125,3 +125,47 @@ def test_bad_input(getkey):
         curl_fraction(lambda t, y, a: y, x.at[0, 0].set(jnp.nan))
     with pytest.raises(Exception, match="vanishes"):
         non_gradient_fraction(lambda t, y, a: jnp.zeros(2), x, key=getkey())
+
+
+def _moons_pair(key, n=64):
+    kx, ky = jr.split(key)
+    x = jr.normal(kx, (n, 2))
+    y = 0.6 * x @ jnp.array([[1.0, 0.8], [-0.8, 1.0]]) + 0.5  # a rotation-shear map
+    return x, y
+
+
+def test_fit_gradient_flag_trains_a_gradient_field(getkey):
+    """`fit(gradient=True)` keeps c_j = s_j a_j: curl fraction 0 (to rounding), a plain fit's is not."""
+    x, y = _moons_pair(getkey())
+    field = fr.RidgeletField.random(
+        getkey(), 2, 16, basis="piecewise_constant", num_knots=2, output_scale=0.5
+    )
+    kw = dict(key=getkey(), loss="mse", steps=30, learning_rate=3e-2, progress=False)
+    flow_kwargs = dict(solver="euler", num_steps=4)
+    grad_field, hist = fr.fit(field, x, y, gradient=True, flow_kwargs=flow_kwargs, **kw)
+    plain_field, _ = fr.fit(field, x, y, flow_kwargs=flow_kwargs, **kw)
+    assert type(grad_field) is fr.RidgeletField
+    assert hist["loss"][-1] < hist["loss"][0]  # it does train
+    a = grad_field.a if grad_field.a.ndim == 3 else grad_field.a[None]
+    s = jnp.sum(grad_field.c * a, -1) / jnp.sum(a * a, -1)
+    np.testing.assert_allclose(grad_field.c, s[..., None] * a, atol=1e-12)
+    for t in (0.25, 0.75):
+        assert float(curl_fraction(grad_field, x, t=t)) < 1e-24
+        assert float(curl_fraction(plain_field, x, t=t)) > 1e-3
+
+
+def test_fit_gradient_flag_bad_input(getkey):
+    x, y = _moons_pair(getkey(), 8)
+    linear = fr.RidgeletField.random(getkey(), 2, 4)  # time-varying units, hats
+    with pytest.raises(ValueError, match="gradient=True"):
+        fr.fit(linear, x, y, key=getkey(), steps=1, gradient=True, progress=False)
+    with pytest.raises(TypeError, match="gradient=True"):
+        fr.fit(
+            lambda t, z, a: -z,
+            x,
+            y,
+            key=getkey(),
+            steps=1,
+            gradient=True,
+            progress=False,
+        )
