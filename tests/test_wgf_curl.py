@@ -1,5 +1,7 @@
 """Curl fractions, gradient ridgelet fields and the Helmholtz fit."""
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -140,7 +142,9 @@ def test_fit_gradient_flag_trains_a_gradient_field(getkey):
     field = fr.RidgeletField.random(
         getkey(), 2, 16, basis="piecewise_constant", num_knots=2, output_scale=0.5
     )
-    kw = dict(key=getkey(), loss="mse", steps=30, learning_rate=3e-2, progress=False)
+    kw: dict[str, Any] = dict(
+        key=getkey(), loss="mse", steps=30, learning_rate=3e-2, progress=False
+    )
     flow_kwargs = dict(solver="euler", num_steps=4)
     grad_field, hist = fr.fit(field, x, y, gradient=True, flow_kwargs=flow_kwargs, **kw)
     plain_field, _ = fr.fit(field, x, y, flow_kwargs=flow_kwargs, **kw)
