@@ -173,3 +173,35 @@ def test_fit_gradient_flag_bad_input(getkey):
             gradient=True,
             progress=False,
         )
+
+
+def test_flow_scores_of_gradient_and_rotation_flows(getkey):
+    """Gradient flow: curl 0; rotation flow v = A x: curl 1 and non-gradient fraction near 1."""
+    x0 = jr.normal(getkey(), (128, 2))
+    grad = fr.RidgeletField.gradient_of(
+        jr.normal(getkey(), (8, 2)),
+        jr.normal(getkey(), (8,)),
+        0.3 * jr.normal(getkey(), (8,)),
+    )
+    rot = lambda t, y, a: jnp.array([[0.0, 1.0], [-1.0, 0.0]]) @ y  # noqa: E731
+    ts = jnp.linspace(0.0, 1.0, 4)
+    for field, curl in ((grad, 0.0), (rot, 1.0)):
+        res = fr.flow(field, x0, 0.0, 1.0, ts=ts, solver="rk4", num_steps=16)
+        tracks = fr.Tracks.from_flow(res)
+        sc = fr.flow_scores(field, tracks, key=getkey(), num_units=64)
+        np.testing.assert_allclose(sc.curl_fractions, curl, atol=1e-12)
+        np.testing.assert_allclose(sc.transport.lss, fr.score_tracks(tracks).lss)
+        d = sc.to_dict()
+        assert d["curl_fraction"] == pytest.approx(curl, abs=1e-12)
+        assert len(d["non_gradient_fractions"]) == 4
+        if curl == 0.0:
+            assert d["non_gradient_fraction"] < 1e-2
+        else:
+            # Rotations are L2(mu)-orthogonal to gradients for a rotation-invariant
+            # mu; J units on n d equations bias the fraction low by ~ J/(nd) = 0.25.
+            assert d["non_gradient_fraction"] > 0.5
+
+
+def test_flow_scores_bad_input(getkey):
+    with pytest.raises(TypeError, match="tracks"):
+        fr.flow_scores(lambda t, y, a: -y, jnp.zeros((3, 4, 2)), key=getkey())  # pyright: ignore[reportArgumentType]
