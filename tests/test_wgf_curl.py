@@ -205,3 +205,12 @@ def test_flow_scores_of_gradient_and_rotation_flows(getkey):
 def test_flow_scores_bad_input(getkey):
     with pytest.raises(TypeError, match="tracks"):
         fr.flow_scores(lambda t, y, a: -y, jnp.zeros((3, 4, 2)), key=getkey())  # pyright: ignore[reportArgumentType]
+
+
+def test_non_gradient_fraction_float32_stays_in_unit_interval(getkey):
+    """The float32 normal equations gave 2.06 in the demo; the SVD solve keeps it in [0, 1]."""
+    x = jr.normal(getkey(), (1024, 2), jnp.float32)
+    f = fr.RidgeletField.random(getkey(), 2, 32, output_scale=0.5, dtype=jnp.float32)
+    for t in (0.0, 0.5):
+        frac = float(non_gradient_fraction(f, x, t=t, key=getkey()).fraction)
+        assert 0.0 <= frac <= 1.0
