@@ -226,6 +226,10 @@ from ._wgf._reversal import (
     DAEReversal as DAEReversal,
     gaussian_entropy_fisher as gaussian_entropy_fisher,
 )
+from ._wgf._flow_scores import (
+    FlowScores as FlowScores,
+    flow_scores as flow_scores,
+)
 from ._wgf._flows import (
     gradient_flow as gradient_flow,
     jko as jko,

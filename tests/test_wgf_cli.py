@@ -58,3 +58,35 @@ def test_quick(tmp_path):
     assert data["reproduced"] is True
     assert data["jko_order"] == pytest.approx(1.0, abs=0.2)
     assert job.SECTION in [h for h, _ in report.sections]
+
+
+def _trained(plain, regularised, flag=0.0):
+    row = lambda c: dict(curl_fraction=c, non_gradient_fraction=c, final_loss=0.1)  # noqa: E731
+    return dict(
+        ridgelet={
+            "plain": row(plain),
+            "weight_decay+kinetic": row(regularised),
+            "gradient_flag": row(flag),
+        },
+        resnet={"plain": row(plain), "weight_decay+kinetic": row(regularised)},
+    )
+
+
+def test_trained_curl_verdict_rules():
+    v = job.trained_curl_verdicts(_trained(0.2, 0.1))
+    assert v == dict(
+        gradient_flag_is_gradient=True,
+        ridgelet_regularised_less_curl=True,
+        resnet_weight_decay_less_curl=True,
+    )
+    v = job.trained_curl_verdicts(_trained(0.1, 0.2, flag=1e-3))
+    assert not any(v.values())
+
+
+@pytest.mark.slow
+def test_trained_curl_quick():
+    """Seven short trainings (about 4 min on a loaded 2-core CPU)."""
+    out = job.trained_curl(quick=True, seed=0)
+    assert out["ridgelet"]["gradient_flag"]["curl_fraction"] < 1e-12
+    assert out["ridgelet"]["plain"]["curl_fraction"] > 1e-3
+    assert set(out["resnet"]) == {"plain", "weight_decay", "weight_decay+kinetic"}

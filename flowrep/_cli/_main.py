@@ -23,6 +23,10 @@ def _demo(report: Report, args) -> None:
         f"flow (held-out samples): W2(moons, N(0,I)) = {d['flow']['w2_source_to_target']:.3f} -> W2(flowed moons, N(0,I)) = "
         f"{d['flow']['w2_flowed_to_target']:.3f} (two independent Gaussian samples: {d['flow']['w2_gaussian_sample_to_target']:.3f})"
     )
+    print(
+        f"gradient flow? curl fraction {d['flow']['curl_fraction']:.3g}, non-gradient fraction "
+        f"{d['flow']['non_gradient_fraction']:.3g} (0 for v_t = grad phi_t)"
+    )
     s = d["scores"]
     print(
         f"flow transport scores: LSS {s['lss']:.3f}  cost ratio {s['cost_ratio']:.3f}  kinetic ratio {s['kinetic_ratio']:.3f}  path ratio {s['path_ratio']:.3f}"

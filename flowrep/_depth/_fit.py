@@ -23,6 +23,7 @@ import optax
 from jaxtyping import Array
 
 from .._custom_types import Key, Points
+from ._field import RidgeletField
 from ._flow import flow
 from ._vector_field import as_vector_field
 
@@ -77,6 +78,43 @@ def sinkhorn_loss(
 def mse_loss(x: Points, y: Points) -> Array:
     """$\\frac1n\\sum_i\\|x_i-y_i\\|^2$ for known pairs."""
     return jnp.mean(jnp.sum((x - y) ** 2, axis=-1))
+
+
+class _GradientRidgelet(eqx.Module):
+    """A `RidgeletField` trained through $(a, b, s)$ with $c=s\\,a$ (`fit(gradient=True)`).
+
+    `field.c` is held out of training (the filter spec marks it frozen) and
+    rebuilt from `s` and `a` at every evaluation, so that the trained field is
+    `RidgeletField.gradient_of`-shaped throughout.
+    """
+
+    field: RidgeletField
+    s: Array
+
+    def materialise(self) -> RidgeletField:
+        a = self.field.a if self.field.a.ndim == 3 else self.field.a[None]
+        return eqx.tree_at(lambda f: f.c, self.field, self.s[:, :, None] * a)
+
+
+def _gradient_parametrisation(field: Any) -> tuple[_GradientRidgelet, Any]:
+    """The trainable module and filter spec of `fit(gradient=True)`."""
+    if not isinstance(field, RidgeletField):
+        raise TypeError(
+            f"fit(gradient=True) trains a RidgeletField as the gradient of its potential; got {type(field).__name__}."
+        )
+    if not field.fixed_units and field.basis not in ("piecewise_constant", "constant"):
+        raise ValueError(
+            "fit(gradient=True) needs c_j(t) = s_j(t) a_j(t): fixed units "
+            "(RidgeletField.random(..., fixed_units=True)) or basis 'piecewise_constant'/'constant'; "
+            f"got time-varying units with basis={field.basis!r}."
+        )
+    a = field.a if field.a.ndim == 3 else field.a[None]
+    # Start from the least-squares projection of each c_kj on a_kj.
+    s = jnp.sum(field.c * a, axis=-1) / jnp.maximum(jnp.sum(a * a, axis=-1), 1e-30)
+    module = _GradientRidgelet(field, s)
+    spec = jax.tree.map(eqx.is_inexact_array, module)
+    spec = eqx.tree_at(lambda m: m.field.c, spec, replace=False)
+    return module, spec
 
 
 def _check_cloud(x, name: str, dim: int | None) -> Array:
@@ -162,6 +200,8 @@ def _step(
 
     def objective(params, xb, yb, probe_key):
         f = eqx.combine(params, static)
+        if isinstance(f, _GradientRidgelet):
+            f = f.materialise()
         res = flow(
             f,
             xb,
@@ -252,6 +292,7 @@ def fit(
     flow_kwargs: dict[str, Any] | None = None,
     progress: bool = True,
     steps_per_call: int = 20,
+    gradient: bool = False,
 ) -> tuple[Any, dict[str, np.ndarray]]:
     """Train `field` so that its time-$t_1$ flow map pushes `source` onto `target`.
 
@@ -302,13 +343,22 @@ def fit(
     - `steps_per_call`: optimiser steps per compiled call (and per read-back
         of the losses). The last chunk is padded, so one compilation serves
         all; `history` has exactly `steps` rows.
+    - `gradient`: train only gradient fields. `field` must be a
+        `RidgeletField` with fixed units or a piecewise-constant/constant
+        basis; it is trained through $(a_j, b_j, s_j)$ with $c_j(t)=s_j(t)\\,a_j(t)$
+        (starting from the projection of each $c_j$ on $a_j$), so the result
+        is `RidgeletField.gradient_of`-shaped: $v_t=\\nabla\\sum_js_j(t)
+        \\tilde\\sigma(a_j\\cdot x-b_j)$, curl fraction 0 — the Benamou-Brenier
+        form of an optimal velocity (docs/theory/gradient-flows.md#curl-fraction).
 
     **Returns:** `(trained_field, history)`, with `history` a dict of `(steps,)`
     NumPy arrays: `"loss"` (the total), `"data"`, `"kinetic"`, `"jacobian"`.
 
     **Raises:** `ValueError` on shape mismatches, NaN/inf samples, unknown
     loss names or bad sizes; `FloatingPointError` when the loss stops being
-    finite.
+    finite; with `gradient=True`, `TypeError` for a field that is not a
+    `RidgeletField` and `ValueError` for time-varying units on an
+    interpolating basis.
     """
     vf = as_vector_field(field)
     source = _check_cloud(source, "source", vf.dim)
@@ -346,7 +396,11 @@ def fit(
             optimizer = _default_optimizer(learning_rate, weight_decay)
         else:
             optimizer = optax.adamw(learning_rate, weight_decay=weight_decay)
-    params, static = eqx.partition(field, eqx.is_inexact_array)
+    if gradient:
+        trainable, spec = _gradient_parametrisation(field)
+    else:
+        trainable, spec = field, eqx.is_inexact_array
+    params, static = eqx.partition(trainable, spec)
     opt_state = optimizer.init(params)
     eps = epsilon if isinstance(loss, str) and loss == "sinkhorn" else None
 
@@ -393,4 +447,7 @@ def fit(
             bar.set_postfix(loss=f"{history[hi - 1, 0]:.4g}")
     bar.close()
     names = ("loss", "data", "kinetic", "jacobian")
-    return eqx.combine(params, static), {k: history[:, j] for j, k in enumerate(names)}
+    trained = eqx.combine(params, static)
+    if isinstance(trained, _GradientRidgelet):
+        trained = trained.materialise()
+    return trained, {k: history[:, j] for j, k in enumerate(names)}

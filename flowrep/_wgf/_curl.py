@@ -230,11 +230,14 @@ def non_gradient_fraction(
     )
     act = tmp.sigma(x @ a.T - b)  # (n, J)
     design = (act[:, :, None] * a[None]).transpose(0, 2, 1).reshape(n * d, num_units)
-    gram = design.T @ design
-    lam = ridge * jnp.trace(gram) / num_units
-    s = jnp.linalg.solve(
-        gram + lam * jnp.eye(num_units, dtype=x.dtype), design.T @ v.reshape(-1)
-    )
+    # Ridge least squares through the SVD of the design, not its Gram matrix:
+    # the Gram squares the condition number, which float32 cannot hold
+    # (the normal equations gave fractions > 1 in the float32 demo).
+    u, sv, vt = jnp.linalg.svd(design, full_matrices=False)
+    lam = ridge * jnp.sum(sv**2) / num_units
+    cut = sv > jnp.finfo(x.dtype).eps * max(design.shape) * sv[0]
+    filt = jnp.where(cut, sv / (sv**2 + lam), 0.0)
+    s = vt.T @ (filt * (u.T @ v.reshape(-1)))
     resid = v.reshape(-1) - design @ s
     total = jnp.sum(v**2)
     total = eqx.error_if(
