@@ -99,7 +99,7 @@ def test_conv_maps_are_spatially_averaged():
 def test_bad_inputs():
     X = np.zeros((5, 2)) + np.arange(5)[:, None]
     with pytest.raises(ValueError, match="convention"):
-        fr.affine_score(X, X, convention="bouniot")
+        fr.affine_score(X, X, convention="bouniot")  # pyright: ignore[reportArgumentType]
     with pytest.raises(ValueError, match="same shape"):
         fr.affine_score(X, X[:4])
     with pytest.raises(ValueError, match="x_in"):

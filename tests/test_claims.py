@@ -1,6 +1,7 @@
 """Claims as data: the interval helper, the verdict rules, the schema, the HTML and README tables."""
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,7 +34,11 @@ def test_bootstrap_interval_brackets_the_mean_and_matches_scipy():
     v = rng.normal(3.0, 1.0, size=40)
     iv = _claims.make_interval(v, method="bootstrap", resamples=4000)
     ref = scipy.stats.bootstrap(
-        (v,), np.mean, method="percentile", n_resamples=4000, random_state=1
+        (v,),
+        np.mean,
+        method="percentile",
+        n_resamples=4000,
+        random_state=1,  # pyright: ignore[reportCallIssue]
     ).confidence_interval
     assert iv["low"] < iv["mean"] < iv["high"]
     assert abs(iv["low"] - ref.low) < 0.05 and abs(iv["high"] - ref.high) < 0.05
@@ -70,7 +75,7 @@ _SRC = dict(paper="P", version="v1", section="s1")
 
 
 def _claim(**kw):
-    base = dict(
+    base: dict[str, Any] = dict(
         claim="c",
         source=_SRC,
         setting="s",

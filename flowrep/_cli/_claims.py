@@ -32,7 +32,7 @@ CLAIM_KEYS = ("claim", "source", "setting", "control", "value", "interval", "ver
 
 
 def make_interval(
-    values: Sequence[float],
+    values: "Sequence[float] | np.ndarray",
     *,
     method: str = "se",
     width: float = 2.0,
