@@ -124,7 +124,7 @@ def test_claims_html_escapes_and_report_includes_it(tmp_path):
 
 def test_generated_table_round_trip():
     c = _claim(claim="a | b", interval=_claims.make_interval([1.0, 2.0]))
-    table = _claims.generated_table({"job": dict(claims=[c])})
+    table = _claims.generated_table([dict(job="job", claims=[c])])
     text = "before\n" + _claims.TABLE_BEGIN + "\nold\n" + _claims.TABLE_END + "\nafter"
     new = _claims.replace_table(text, table)
     assert new.startswith("before\n") and new.endswith("\nafter") and "old" not in new
@@ -214,3 +214,57 @@ def test_table5_claims(tmp_path):
     _claims.check_claims(out["claims"])
     want = "reproduced" if out["matches_published"] else "not reproduced"
     assert out["claims"][0]["verdict"] == want
+
+
+# --------------------------------------------- quick-mode jobs: the rules hold
+
+
+def _recompute_gz(res):
+    """Recompute the coupled-L2 verdict of one data set from its sweep, by the stated rule."""
+    rows = {(r["arch"], r["setting"]): r for r in res["sweep"]}
+    base = rows[("resnet", "adam")]
+    checks = {}
+    for (arch, st), r in rows.items():
+        if arch != "resnet" or r["l2"] <= 0:
+            continue
+        if r["accuracy"] < base["accuracy"] - _gai_zhang.ACCURACY_DROP:
+            continue
+        for m in ("lss", "cost_ratio"):
+            checks[(st, m)] = r["interval"][m]["high"] < base["interval"][m]["low"]
+    if not checks:
+        return "not testable"
+    return _claims.verdict_of(checks)[0]
+
+
+@pytest.mark.slow
+def test_gai_zhang_quick_verdicts_follow_the_rules(tmp_path):
+    report = Report(tmp_path, "t")
+    out = _gai_zhang.gai_zhang(report, quick=True, seed=0)
+    _claims.check_claims(out["claims"])
+    assert len(out["setup"]["seeds"]) >= 2
+    for res in out["datasets"].values():
+        assert res["claims"][0]["verdict"] == _recompute_gz(res)
+        assert res["claims"][1]["source"]["section"].endswith("variant: decoupled")
+        # every interval is mean +- 2 s.e. over the seeds
+        for r in res["sweep"]:
+            iv = r["interval"]["lss"]
+            assert iv["n"] == len(out["setup"]["seeds"])
+            assert iv["mean"] == pytest.approx(r["lss"])
+    assert out["reproduced"] == all(
+        r["claims"][0]["verdict"] == "reproduced" for r in out["datasets"].values()
+    )
+
+
+@pytest.mark.slow
+def test_li_shi_and_dae_quick_claims(tmp_path):
+    from flowrep._cli import _dae_job, _li_shi
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    out = _li_shi.li_shi(Report(tmp_path / "a", "t"), quick=True, seed=0)
+    _claims.check_claims(out["claims"])
+    ok = out["error_decreasing"] and -1.3 <= out["slope"] <= -0.7
+    assert (out["claims"][1]["verdict"] == "reproduced") == ok
+    out = _dae_job.dae(Report(tmp_path / "b", "t"), quick=True, seed=0)
+    _claims.check_claims(out["claims"])
+    assert (out["claims"][1]["verdict"] == "reproduced") == out["l_sweep_monotone"]

@@ -215,14 +215,18 @@ def claims_html(claims: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def claims_markdown(job: str, claims: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Markdown table rows `| job | claim (source) | value | interval | verdict |`."""
+def claims_markdown(
+    job: str, claims: Sequence[Mapping[str, Any]], mode: str = "quick"
+) -> list[str]:
+    """Markdown rows `| job | claim (source) | value | interval | verdict and rule |`;
+    a mode other than quick is named after the job."""
 
     def cell(s: str) -> str:
         return s.replace("|", "\\|").replace("\n", " ")
 
+    name = f"`{job}`" + ("" if mode == "quick" else f" ({cell(mode)})")
     return [
-        f"| `{job}` | {cell(c['claim'])} ({cell(source_text(c['source']))}) | "
+        f"| {name} | {cell(c['claim'])} ({cell(source_text(c['source']))}) | "
         f"{cell(_fmt(c['value']))} | {cell(interval_text(c['interval']))} | "
         f"**{cell(verdict_text(c))}**; rule: {cell(c['rule'])} |"
         for c in claims
@@ -239,11 +243,12 @@ TABLE_BEGIN = (
 TABLE_END = "<!-- end of claims table -->"
 
 
-def generated_table(reports: Mapping[str, Mapping[str, Any]]) -> str:
-    """The reproductions table for README/docs from `{job: report.json data}`."""
+def generated_table(reports: Sequence[Mapping[str, Any]]) -> str:
+    """The reproductions table for README/docs from report.json data
+    (each with `job`, `claims` and optionally `mode`)."""
     lines = [TABLE_BEGIN, *TABLE_HEADER]
-    for job, data in reports.items():
-        lines += claims_markdown(job, data["claims"])
+    for data in reports:
+        lines += claims_markdown(data["job"], data["claims"], data.get("mode", "quick"))
     lines.append(TABLE_END)
     return "\n".join(lines)
 
@@ -273,13 +278,11 @@ if __name__ == "__main__":  # pragma: no cover
     )
     p.add_argument("--write", nargs="*", default=[], help="markdown files to update")
     args = p.parse_args()
-    data = {}
+    data = []
     for d in args.reports:
         rep = json.loads((Path(d) / "report.json").read_text())
         check_claims(rep["claims"])
-        data[
-            rep["job"] + ("" if rep.get("mode") == "quick" else f" --{rep['mode']}")
-        ] = rep
+        data.append(rep)
     table = generated_table(data)
     if not args.write:
         print(table)
