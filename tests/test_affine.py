@@ -110,3 +110,12 @@ def test_bad_inputs():
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="x_out"):
         fr.affine_score(X, bad)
+
+
+def test_identity_tracks_refuse_and_point_to_affine_score():
+    """One identity layer: W2(mu_0, mu_L) = 0, so score_tracks' ratios are undefined;
+    it refuses with a message naming affine_score, which scores the identity 1."""
+    X = np.random.default_rng(3).normal(size=(20, 2))
+    with pytest.raises(ValueError, match="affine_score"):
+        score_tracks(np.stack([X, X]), method="exact")
+    assert abs(float(fr.affine_score(X, X, convention="flowrep")) - 1) < 1e-6
