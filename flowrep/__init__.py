@@ -132,6 +132,7 @@ from ._plot._transport import (
     plot_scores as plot_scores,
     plot_tracks as plot_tracks,
 )
+from ._transport._affine import affine_score as affine_score
 from ._transport._scores import (
     score_tracks as score_tracks,
     TransportScores as TransportScores,

@@ -100,6 +100,24 @@ def test_reproduce_acha_1d(tmp_path):
         assert lam[key]["status"] == "admissible"
         assert lam[key]["sup_error_inner"] < 0.4
     assert (out / "acha_1d.png").exists()
+    # claims: each verdict follows its stated rule (docs/reproductions.md)
+    data = _report(out)
+    from flowrep._cli._claims import check_claims, verdict_of
+
+    check_claims(data["claims"])
+    g_adm = [p for p in pairs[:8] if p["status"] == "admissible"]
+    want = verdict_of(
+        {str(i): p["sup_error_inner"] < 0.15 for i, p in enumerate(g_adm)}
+    )
+    assert data["claims"][0]["verdict"] == want[0]
+    trunc = data["claims"][-1]
+    assert trunc["value"]["truncation_factor"] == pytest.approx(0.7534, abs=1e-4)
+    amp = trunc["value"]["amplitudes"]["relu/Lambda^1 G^(2)"]
+    assert abs(amp - trunc["value"]["truncation_factor"]) < 0.02
+    grid = data["lambda_check"]["grid"]
+    assert grid and (data["lambda_check"]["A_met"] is not None) == (
+        grid[0]["sup_error_inner"] < 0.15
+    )
 
 
 def test_unknown_reproduction(tmp_path, capsys):

@@ -59,16 +59,21 @@ def train_models(
     task: dict[str, Any],
     keys: jax.Array,
     decays: jax.Array,
+    l2: jax.Array | None = None,
     *,
     depth: int,
     steps: int,
     lr: float,
 ) -> Any:
-    """Train a batch of classifiers (one per (key, weight decay)) in one jitted, vmapped scan.
+    """Train a batch of classifiers (one per (key, weight decay, L2)) in one jitted, vmapped scan.
 
-    Full-batch `optax.adamw`; weight decay 0 is exactly `optax.adam` (adamw
-    adds `wd * param` to the Adam direction). The decay is injected as a
-    traced hyperparameter, so with and without decay share one compilation.
+    Full-batch `optax.adamw` on the loss
+    $\\mathrm{CE}+\\frac{\\lambda}{2}\\|\\theta\\|^2$ ($\\theta$: every weight
+    and bias, head included; `l2` holds $\\lambda$, default 0). The coupled
+    penalty goes through Adam's preconditioner (Gai & Zhang's "L2
+    regularization"); the decoupled `decays` (AdamW, Loshchilov & Hutter) is
+    added to the Adam direction. Weight decay 0 is exactly `optax.adam`.
+    Both are traced, so every setting shares one compilation.
     """
     import optax
 
@@ -77,31 +82,38 @@ def train_models(
     y = jnp.asarray(task["y_train"])
     opt = optax.inject_hyperparams(optax.adamw)(learning_rate=lr, weight_decay=0.0)
 
-    def loss_fn(model):
+    if l2 is None:
+        l2 = jnp.zeros_like(decays)
+
+    def loss_fn(model, lam):
         logits = jax.vmap(model)(x)
-        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
+        ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
+        leaves = jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array))
+        return ce + 0.5 * lam * sum(jnp.sum(p**2) for p in leaves)
 
     # initialise outside the compiled function (the QR and RNG there would
     # only slow XLA down); the same key gives the same init with and without decay
     models = eqx.filter_vmap(lambda k: make_model(arch, k, dim, depth, classes))(keys)
     params, static = eqx.partition(models, eqx.is_inexact_array)
 
-    def train_one(params, decay):
+    def train_one(params, decay, lam):
         state = cast(Any, opt.init(params))
         state.hyperparams["weight_decay"] = jnp.asarray(decay, x.dtype)
 
         def step(carry, _):
             params, state = carry
-            loss, grads = jax.value_and_grad(lambda p: loss_fn(eqx.combine(p, static)))(
-                params
-            )
+            loss, grads = jax.value_and_grad(
+                lambda p: loss_fn(eqx.combine(p, static), lam)
+            )(params)
             updates, state = opt.update(grads, state, params)
             return (optax.apply_updates(params, updates), state), loss
 
         (params, _), losses = jax.lax.scan(step, (params, state), None, length=steps)
         return params, losses
 
-    params, losses = jax.jit(jax.vmap(train_one))(params, decays)
+    params, losses = jax.jit(jax.vmap(train_one))(
+        params, decays, jnp.asarray(l2, x.dtype)
+    )
     return params, static, losses
 
 

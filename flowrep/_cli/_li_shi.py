@@ -18,6 +18,7 @@ import numpy as np
 from .._depth._flow import flow
 from .._depth._plainnet import plain_net_flow, refine
 from .._width._activations import LeakyReLU
+from ._claims import make_claim, verdict_of
 from ._common import colormap, has_matplotlib, loglog_slope, subplots, x64
 from ._report import Report
 
@@ -137,6 +138,53 @@ def li_shi(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
         reproduced=reproduced,
         seconds=time.perf_counter() - t_start,
     )
+    src = dict(
+        paper="Z. Li & Z. Shi, A flow model of neural networks, arXiv 1708.06257",
+        version="v1 (2017)",
+        section="plain networks as flows (glued flow; Euler refinement)",
+    )
+    setting = (
+        f"leaky-ReLU plain net, {len(mlp.layers)} square {dim}x{dim} layers (det W > 0), "
+        f"seed {seed}, {num_points} points; n = {ns[0]}..{ns[-1]} Euler steps per unit piece"
+    )
+    verdict, part = verdict_of({"flow error": flow_ok})
+    claims = [
+        make_claim(
+            claim="a plain net with det W > 0 is the time-1 map of a glued (piecewise) flow",
+            source=src,
+            setting=setting,
+            control="the plain net's own output",
+            value=dict(flow_error=flow_err, scale=scale, rtol=rtol),
+            interval=None,
+            verdict=verdict,
+            rule="max error of the accurate adaptive solve < 1e-6 x max |net(x)|",
+        )
+    ]
+    verdict, part = verdict_of(
+        {
+            "error decreasing in n": decreasing,
+            "slope in [-1.3, -0.7]": -1.3 <= slope <= -0.7,
+        }
+    )
+    claims.append(
+        make_claim(
+            claim="n Euler steps per piece refine the glued flow into a ResNet with error O(1/n)",
+            source=src,
+            setting=setting + f"; slope fitted for n >= {n_fit}",
+            control="the plain net's own output",
+            value=dict(
+                slope=slope,
+                slope_all_n=slope_all,
+                local_orders=[min(local), max(local)],
+            ),
+            interval=None,
+            verdict=verdict,
+            rule="max error decreases at every doubling of n and the log-log slope over the "
+            "fitted range lies in [-1.3, -0.7]",
+            part=part,
+        )
+    )
+    result["claims"] = claims
 
     if has_matplotlib():
         fig, ax = subplots(figsize=(5.5, 4))

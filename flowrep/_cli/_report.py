@@ -92,6 +92,10 @@ class Report:
             f"<!doctype html><meta charset='utf-8'><title>{html.escape(self.title)}</title>",
             f"<h1>{html.escape(self.title)}</h1>",
         ]
+        if self.data.get("claims"):
+            from ._claims import claims_html
+
+            parts += ["<h2>Claims</h2>", claims_html(self.data["claims"])]
         for heading, text in self.sections:
             parts.append(f"<h2>{html.escape(heading)}</h2><p>{html.escape(text)}</p>")
         for name, caption in self.figures:

@@ -53,8 +53,12 @@ class TransportScores(eqx.Module):
       displacement interpolant $((1-s)\\mathrm{Id}+sT)_\\#\\mu_0$.
     - `nonlinearity` `(L,)`: $\\sqrt{W_2^2(T_{aff}\\#\\mu_l,\\mu_{l+1})/(2\\,\\mathrm{tr}\\Sigma_{l+1})}$
       with $T_{aff}$ the Gaussian OT map between fitted Gaussians; 0 for an
-      affine layer on Gaussian data. `1 - nonlinearity` is Bouniot et al.'s
-      affinity score $\\rho_{aff}$.
+      affine layer on Gaussian data (and for an identity layer). This is
+      $1-\\rho_{aff}$ between consecutive recorded *layers* in flowrep's
+      convention ($1/n$ covariances, a relative ridge on the source); Bouniot
+      et al.'s affinity score is per *activation function*, with AffScoreDeep's
+      conventions: compute it with [`affine_score`][] (same formula with
+      `convention="flowrep"`).
 
     `converged` is `False` if a Sinkhorn solve did not converge; `method` is
     `"exact"` or `"sinkhorn"`.
@@ -302,6 +306,7 @@ def score_tracks(
     if not is_traced(out.w2_sq) and float(out.w2_sq) <= 0:
         raise ValueError(
             "the first and last layers have the same distribution (W2 = 0), so "
-            "the transport ratios are undefined."
+            "the transport ratios are undefined (for the affinity of an identity "
+            "map, which is 1, use flowrep.affine_score)."
         )
     return out
