@@ -9,14 +9,16 @@ window.MathJax = {
   },
   loader: { load: [] },
 };
-// re-typeset after Material's instant navigation
+// re-typeset after Material's instant navigation (and on the first page, once MathJax is up)
 if (typeof document$ !== "undefined") {
   document$.subscribe(() => {
-    if (window.MathJax && MathJax.typesetPromise) {
-      MathJax.startup.output.clearCache();
+    if (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) return;
+    MathJax.startup.promise.then(() => {
+      const out = MathJax.startup.output;
+      if (out && typeof out.clearCache === "function") out.clearCache();
       MathJax.typesetClear();
       MathJax.texReset();
-      MathJax.typesetPromise();
-    }
+      return MathJax.typesetPromise();
+    });
   });
 }

@@ -75,9 +75,9 @@ def _bench(args) -> int:
 
 
 def _version() -> str:
-    from .. import __version__
+    import flowrep
 
-    return __version__
+    return flowrep.__version__
 
 
 def _parser() -> argparse.ArgumentParser:

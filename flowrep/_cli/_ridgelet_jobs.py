@@ -16,6 +16,7 @@ from .._width._nodes import grid_nodes, parameter_grid
 from .._width._ridgelets import GaussianDerivative, LambdaGaussian
 from .._width._transform import dual_ridgelet_transform, ridgelet_transform
 from ._common import has_matplotlib, subplots
+from ._html import Table
 from ._report import Report
 
 
@@ -141,13 +142,36 @@ def acha_1d(report: Report, *, quick: bool) -> dict[str, Any]:
     return dict(grid=dict(A=big_a, num=num), pairs=rows)
 
 
+def _table5_html(table: Any) -> Table:
+    """Computed status (pairing value) and ACHA's published entry, per pair."""
+    columns = ["σ"]
+    for c in table.columns:
+        columns += [f"{c}: computed", f"{c}: ACHA"]
+    rows = []
+    for r in table.rows:
+        cells: list[Any] = [r]
+        for st, val, pub in zip(table.status[r], table.values[r], table.published[r]):
+            shown = f"{st} ({val:.4g})" if isinstance(val, float) else str(st)
+            cells += [shown, str(pub)]
+        rows.append(cells)
+    verdict = "matches" if table.matches_published() else "DIFFERS FROM"
+    return Table(
+        columns,
+        rows,
+        caption=f"Status of <<σ, ρ>> (+: admissible, with its value; 0: vanishes; ∞: diverges) "
+        f"computed in dimension m = {table.dim}; the pattern {verdict} ACHA's Table 5.",
+    )
+
+
 def table5(report: Report, *, dims=(1, 2)) -> dict[str, Any]:
     """ACHA Table 5 computed next to the published +/0/inf pattern."""
     out = {}
     for dim in dims:
         table = admissibility_table(dim)
         out[f"dim{dim}"] = table.to_dict()
-        report.section(f"ACHA Table 5, m = {dim}", table.format())
+        report.section(
+            f"ACHA Table 5, m = {dim}", table.format(), table=_table5_html(table)
+        )
     out["matches_published"] = all(v["matches_published"] for v in out.values())
     return out
 
