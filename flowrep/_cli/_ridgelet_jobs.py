@@ -108,7 +108,17 @@ def acha_1d(report: Report, *, quick: bool) -> dict[str, Any]:
             )
             ax.set_title(f"{label}: {row['status']}", fontsize=9)
             ax.set_ylim(-1.6, 1.6)
-        axes[0, 0].legend(fontsize=7)
+        for ax in axes[-1]:
+            ax.set_xlabel("x")
+        for ax in axes[:, 0]:
+            ax.set_ylabel("f(x), reconstruction")
+        # one legend for all panels, above them (off the data)
+        fig.legend(
+            *axes[0, 0].get_legend_handles_labels(),
+            loc="outside lower center",
+            ncol=2,
+            frameon=False,
+        )
         fig.suptitle(
             f"ACHA §7: sin 2πx from its ridgelet spectrum, (a,b) ∈ [-{big_a:g},{big_a:g}]², {num}² units"
         )
@@ -133,7 +143,7 @@ def acha_1d(report: Report, *, quick: bool) -> dict[str, Any]:
         ax.set_xlabel("a")
         ax.set_ylabel("b")
         ax.set_title("ridgelet spectrum R[sin 2πx; G^(4)](a, b)")
-        fig.colorbar(im, ax=ax)
+        fig.colorbar(im, ax=ax, label="gamma(a, b)")
         report.figure(
             fig,
             "spectrum.png",
