@@ -253,7 +253,7 @@ def story_figures(story: dict[str, Any]) -> dict[str, Any]:
     axes[1].set_xlabel("L")
     axes[0].set_ylabel("$W_2$ to the deep limit")
     axes[1].set_ylabel("RMS map error")
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     for ax, ls in zip(
         axes,
@@ -265,7 +265,8 @@ def story_figures(story: dict[str, Any]) -> dict[str, Any]:
         # ticks at the depths run, no crowded minor labels
         ax.set_xticks(ls, [str(v) for v in ls])
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_major_locator(LogLocator(10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))
         ax.yaxis.set_minor_formatter(NullFormatter())
     out["depth.png"] = fig
     return out
