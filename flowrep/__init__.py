@@ -239,4 +239,15 @@ from ._wgf._flows import (
 )
 
 
-__version__ = importlib.metadata.version("flowrep")
+def _distribution_version() -> str:
+    # The distribution is `flowrep-transport` (`flowrep` on the package index is
+    # an unrelated project); older editable installs were named `flowrep`.
+    for name in ("flowrep-transport", "flowrep"):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return "0+unknown"
+
+
+__version__ = _distribution_version()

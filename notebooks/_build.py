@@ -22,7 +22,6 @@ import time
 
 
 HERE = pathlib.Path(__file__).resolve().parent
-REPO_URL = "https://github.com/flowrep/flowrep"
 
 Cell = tuple[str, str]  # ("md" | "code", source)
 
@@ -36,25 +35,40 @@ def code(text: str) -> Cell:
 
 
 COLAB_MD = md(
-    f"""
-    **Running on Colab?** The first cell installs flowrep (with matplotlib)
-    from its repository, [{REPO_URL}]({REPO_URL}), when it runs on Google
-    Colab and flowrep is not installed yet; anywhere else it does nothing.
-    Nothing else in this notebook downloads anything.
+    """
+    **Running on Colab?** flowrep is not on the package index under its own
+    name (the `flowrep` there is an unrelated project; this one's
+    distribution is `flowrep-transport`). Set `FLOWREP_SOURCE` in the first
+    cell to where you get it from: a git URL you can reach
+    (`"git+https://<host>/<you>/flowrep.git"`) or a wheel you built with
+    `python -m build` and uploaded to the Colab session
+    (`"/content/flowrep_transport-0.1.0-py3-none-any.whl"`). Left empty, the
+    cell stops with a message saying so. Anywhere but Colab the cell does
+    nothing; nothing else in this notebook downloads anything.
     """
 )
 
 COLAB_CELL = code(
-    f"""
-    # On Google Colab, install flowrep from its repository; a no-op anywhere else.
+    """
+    # On Google Colab, install flowrep from the source named here; a no-op anywhere else.
     import importlib.util
     import subprocess
     import sys
 
 
+    # Where to install from: a git URL ("git+https://...") or an uploaded wheel ("/content/....whl").
+    FLOWREP_SOURCE = ""
+
     if "google.colab" in sys.modules and importlib.util.find_spec("flowrep") is None:
+        if not FLOWREP_SOURCE:
+            raise RuntimeError(
+                "flowrep is not installed: set FLOWREP_SOURCE above to a git URL "
+                "('git+https://<host>/<you>/flowrep.git') or to the path of a wheel "
+                "built with `python -m build` and uploaded to this session. "
+                "(`pip install flowrep` installs an unrelated project.)"
+            )
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "flowrep[plot] @ git+{REPO_URL}"],
+            [sys.executable, "-m", "pip", "install", "-q", FLOWREP_SOURCE, "matplotlib"],
             check=True,
         )
     """

@@ -132,6 +132,15 @@ def test_bad_option(capsys):
     assert "invalid int value" in capsys.readouterr().err
 
 
+def test_version(capsys):
+    import flowrep
+
+    assert main(["--version"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == f"flowrep {flowrep.__version__}"
+    assert flowrep.__version__ != "0+unknown"
+
+
 def test_unwritable_out(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -21,11 +21,12 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs) -> Any:
     """`(figure, axes)` like `pyplot.subplots`, on a `matplotlib.figure.Figure`.
 
     No pyplot state and no global backend: the report saves the figure and
-    drops it.
+    drops it. Constrained layout, so every job's panels keep their labels clear.
     """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize)
+    # constrained layout: tick labels, colourbars and titles never overlap
+    fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 

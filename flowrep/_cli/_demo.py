@@ -258,6 +258,7 @@ def _figures(
     axes[1].plot(hist["data"], label="Sinkhorn divergence")
     axes[1].set_yscale("log")
     axes[1].set_xlabel("step")
+    axes[1].set_ylabel("loss")
     axes[1].legend()
     axes[1].set_title("training")
     report.figure(
@@ -278,7 +279,7 @@ def _figures(
         ax.set_xlabel("direction of a (degrees)")
         ax.set_ylabel("b")
         ax.set_title(f"|gamma_t(a, b)|, t = {t:g}, |a| = {radius:g}")
-        fig.colorbar(im, ax=ax)
+        fig.colorbar(im, ax=ax, label="|gamma_t|")
     report.figure(
         fig,
         "spectrum.png",
@@ -298,13 +299,15 @@ def _figures(
         label="O(1/L)",
     )
     axes[0].set_xlabel("depth L")
+    axes[0].set_ylabel("RMS distance of ResNet(L) to the flow")
     axes[0].legend()
     axes[0].set_title("Euler broken lines converge to the flow")
     for key in ("lss", "cost_ratio", "kinetic_ratio", "path_ratio"):
         axes[1].semilogx(depths, [r[key] for r in rows], "o-", label=key)
     axes[1].axhline(1.0, color="k", lw=0.8)
     axes[1].set_xlabel("depth L")
-    axes[1].legend()
+    axes[1].set_ylabel("score (ratio, 1 = geodesic)")
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     axes[1].set_title("transport scores vs depth (1 = geodesic)")
     report.figure(
         fig,
@@ -323,7 +326,7 @@ def _figures(
         label="k-NN on an N(0, I) sample of the same size",
     )
     ax.set_xlabel("t")
-    ax.set_ylabel("entropy")
+    ax.set_ylabel("entropy (nats)")
     ax.legend()
     ax.set_title("entropy along the flow")
     report.figure(

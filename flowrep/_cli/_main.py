@@ -78,11 +78,18 @@ def _bench(args) -> int:
     return 0
 
 
+def _version() -> str:
+    import flowrep
+
+    return flowrep.__version__
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flowrep",
         description="Deep networks as transport: ridgelet spectra, flows and OT scores.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo", help="the end-to-end example (small and CPU-friendly by default)"

@@ -13,7 +13,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import html
-import importlib.metadata
 import json
 import math
 import os
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import current_umask, signals_as_interrupts, signals_blocked
+from . import _html
 
 
 MARKER = ".flowrep-report"
@@ -51,7 +51,11 @@ def _jsonable(obj: Any) -> Any:
 
 
 class Report:
-    """Collects a report in a temporary directory; `commit` moves it into place."""
+    """Collects a report in a temporary directory; `commit` moves it into place.
+
+    Sections and figures appear on the page in the order they were added, each
+    section under its own heading; `report.json` holds `data` only.
+    """
 
     def __init__(self, tmp: Path, title: str):
         self.dir = tmp
@@ -59,18 +63,34 @@ class Report:
         self.data: dict[str, Any] = {}
         self.figures: list[tuple[str, str]] = []
         self.sections: list[tuple[str, str]] = []
+        self._blocks: list[tuple[str, int]] = []  # ("section" | "figure", index)
+        self._tables: dict[int, _html.Table] = {}  # section index -> its HTML table
+        self._verdicts: dict[int, str] = {}  # figure index -> its verdict
 
-    def figure(self, fig: Any, name: str, caption: str) -> None:
-        """Save a matplotlib figure as PNG `name` in the report, shown with `caption`."""
+    def figure(
+        self, fig: Any, name: str, caption: str, *, verdict: str | None = None
+    ) -> None:
+        """Save a matplotlib figure as PNG `name` in the report, shown with
+        `caption` (what to look for) and, if given, the `verdict`."""
         fig.savefig(self.dir / name, dpi=110, bbox_inches="tight")
         # a figure made with pyplot is closed; one made with `Figure` needs nothing
         plt = sys.modules.get("matplotlib.pyplot")
         if plt is not None:
             plt.close(fig)
+        if verdict is not None:
+            self._verdicts[len(self.figures)] = verdict
+        self._blocks.append(("figure", len(self.figures)))
         self.figures.append((name, caption))
 
-    def section(self, heading: str, text: str) -> None:
-        """Add a section of text under `heading`."""
+    def section(
+        self, heading: str, text: str, *, table: "_html.Table | None" = None
+    ) -> None:
+        """Add a section of text under `heading`; with `table`, the page shows
+        that HTML table (captioned) in place of the plain text, which stays
+        what `section_text` returns."""
+        if table is not None:
+            self._tables[len(self.sections)] = table
+        self._blocks.append(("section", len(self.sections)))
         self.sections.append((heading, text))
 
     def section_text(self, heading: str) -> str:
@@ -85,34 +105,136 @@ class Report:
             f"no report section {heading!r}; have: {[h for h, _ in self.sections]}"
         )
 
-    def write(self) -> None:
-        with open(self.dir / "report.json", "w") as fh:
-            json.dump(_jsonable(self.data), fh, indent=2)
-        parts = [
-            f"<!doctype html><meta charset='utf-8'><title>{html.escape(self.title)}</title>",
-            f"<h1>{html.escape(self.title)}</h1>",
-        ]
-        if self.data.get("claims"):
+    def _html_body(self, data: dict[str, Any]) -> tuple[list[str], list[str]]:
+        body: list[str] = []
+        toc: list[str] = []
+        if data.get("claims"):
             from ._claims import claims_html
 
-            parts += ["<h2>Claims</h2>", claims_html(self.data["claims"])]
-        for heading, text in self.sections:
-            parts.append(f"<h2>{html.escape(heading)}</h2><p>{html.escape(text)}</p>")
-        for name, caption in self.figures:
-            parts.append(
-                f"<figure><img src='{html.escape(name)}' style='max-width:100%'><figcaption>{html.escape(caption)}</figcaption></figure>"
+            toc.append("Claims")
+            body.append(_html.heading("Claims"))
+            body.append(claims_html(data["claims"]))
+        found = _html.verdicts(data)
+        if found:
+            toc.append("Verdicts")
+            body.append(_html.heading("Verdicts"))
+            body.append(
+                "<ul>"
+                + "".join(
+                    f"<li>{_html.esc(path)}: {_html.verdict_html(ok)}</li>"
+                    for path, ok in found
+                )
+                + "</ul>"
             )
-        parts.append(
-            "<p>Machine-readable results: <a href='report.json'>report.json</a>.</p>"
+        for kind, i in self._blocks:
+            if kind == "section":
+                heading, text = self.sections[i]
+                toc.append(heading)
+                body.append(_html.heading(heading))
+                if i in self._tables:
+                    body.append(_html.table(self._tables[i]))
+                else:
+                    body.append(_html.paragraphs(text))
+            else:
+                if "Figures" not in toc:  # one heading over the figures
+                    toc.append("Figures")
+                    body.append(_html.heading("Figures"))
+                name, caption = self.figures[i]
+                body.append(_html.figure(name, caption, verdict=self._verdicts.get(i)))
+        # figures a job appended to `figures` directly (no block of their own)
+        placed = {i for kind, i in self._blocks if kind == "figure"}
+        for i, (name, caption) in enumerate(self.figures):
+            if i not in placed:
+                if "Figures" not in toc:
+                    toc.append("Figures")
+                    body.append(_html.heading("Figures"))
+                body.append(_html.figure(name, caption, verdict=self._verdicts.get(i)))
+        tables = _html.result_tables(data)
+        summary = _html.summary_table(data)
+        if tables or summary:
+            toc.append("Results")
+            body.append(_html.heading("Results"))
+            body.append(
+                "<p class='meta'>The numbers of <a href='report.json'>report.json</a>, "
+                "as tables (floats to 4 significant digits).</p>"
+            )
+            if summary is not None:
+                body.append(_html.table(summary))
+            for key, t in tables:
+                body.append(_html.heading(key, 3))
+                body.append(_html.table(t))
+        return body, toc
+
+    def write(self) -> None:
+        data = _jsonable(self.data)
+        with open(self.dir / "report.json", "w") as fh:
+            json.dump(data, fh, indent=2)
+        body, toc = self._html_body(data if isinstance(data, dict) else {})
+        body.append(
+            "<footer>Machine-readable results: <a href='report.json'>report.json</a>"
+            " (schema: the docs' Reports page). "
+            "<a href='../index.html'>All reports in this directory</a>.</footer>"
         )
-        (self.dir / "index.html").write_text("\n".join(parts))
+        (self.dir / "index.html").write_text(_html.page(self.title, body, toc=toc))
+
+
+def write_root_index(root: Path) -> bool:
+    """Write `root/index.html` linking every flowrep report in `root`.
+
+    Only where `root` holds nothing but flowrep reports (and hidden entries,
+    and an index flowrep wrote): a user's own directory is never written to.
+    Written once `root` holds two reports (or is the default `flowrep-out`, or
+    has an index already). Returns whether it wrote.
+    """
+    index = root / "index.html"
+    entries = []
+    try:
+        children = sorted(root.iterdir())
+    except OSError:
+        return False
+    for child in children:
+        if child.name.startswith("."):
+            continue
+        if child == index:
+            try:
+                if _html.INDEX_MARK not in index.read_text():
+                    return False
+            except (OSError, UnicodeDecodeError):
+                return False
+            continue
+        if not (child.is_dir() and not child.is_symlink() and is_report(child)):
+            return False
+        entry: dict[str, Any] = {"name": child.name}
+        try:
+            data = json.loads((child / "report.json").read_text())
+            entry["job"] = data.get("job")
+            entry["verdicts"] = _html.verdicts(data)
+            title = re.search(
+                r"<title>(.*?)</title>", (child / "index.html").read_text()
+            )
+            entry["title"] = html.unescape(title.group(1)) if title else None
+        except (OSError, ValueError, AttributeError, UnicodeDecodeError):
+            pass
+        entries.append(entry)
+    # a lone report gets no index beside it, unless in the default root
+    if len(entries) < 2 and not index.exists() and root.name != "flowrep-out":
+        return False
+    tmp = root / f".index.html.tmp-{os.getpid()}"
+    try:
+        tmp.write_text(_html.index_page(entries))
+        os.replace(tmp, index)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return False
+    return True
 
 
 def _marker_text(job: str | None) -> str:
-    try:
-        version = importlib.metadata.version("flowrep")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
-        version = "unknown"
+    import flowrep
+
+    version = flowrep.__version__
+
     return json.dumps({"flowrep_report": 1, "job": job, "version": version}) + "\n"
 
 
@@ -284,6 +406,7 @@ def atomic_report(
             report.write()
             (tmp / MARKER).write_text(_marker_text(job))
             _swap_in(tmp, path, given)
+            write_root_index(path.parent)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

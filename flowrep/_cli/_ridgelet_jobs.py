@@ -17,6 +17,7 @@ from .._width._ridgelets import GaussianDerivative, LambdaGaussian
 from .._width._transform import dual_ridgelet_transform, ridgelet_transform
 from ._claims import make_claim, verdict_of
 from ._common import has_matplotlib, subplots
+from ._html import Table
 from ._report import Report
 
 
@@ -157,7 +158,17 @@ def acha_1d(report: Report, *, quick: bool) -> dict[str, Any]:
             )
             ax.set_title(f"{label}: {row['status']}", fontsize=9)
             ax.set_ylim(-1.6, 1.6)
-        axes[0, 0].legend(fontsize=7)
+        for ax in axes[-1]:
+            ax.set_xlabel("x")
+        for ax in axes[:, 0]:
+            ax.set_ylabel("f(x), reconstruction")
+        # one legend for all panels, above them (off the data)
+        fig.legend(
+            *axes[0, 0].get_legend_handles_labels(),
+            loc="outside lower center",
+            ncol=2,
+            frameon=False,
+        )
         fig.suptitle(
             f"ACHA §7: sin 2πx from its ridgelet spectrum, (a,b) ∈ [-{big_a:g},{big_a:g}]², {num}² units"
         )
@@ -182,7 +193,7 @@ def acha_1d(report: Report, *, quick: bool) -> dict[str, Any]:
         ax.set_xlabel("a")
         ax.set_ylabel("b")
         ax.set_title("ridgelet spectrum R[sin 2πx; G^(4)](a, b)")
-        fig.colorbar(im, ax=ax)
+        fig.colorbar(im, ax=ax, label="gamma(a, b)")
         report.figure(
             fig,
             "spectrum.png",
@@ -326,13 +337,36 @@ def _acha_claims(out: dict[str, Any]) -> list[dict[str, Any]]:
     return claims
 
 
+def _table5_html(table: Any) -> Table:
+    """Computed status (pairing value) and ACHA's published entry, per pair."""
+    columns = ["σ"]
+    for c in table.columns:
+        columns += [f"{c}: computed", f"{c}: ACHA"]
+    rows = []
+    for r in table.rows:
+        cells: list[Any] = [r]
+        for st, val, pub in zip(table.status[r], table.values[r], table.published[r]):
+            shown = f"{st} ({val:.4g})" if isinstance(val, float) else str(st)
+            cells += [shown, str(pub)]
+        rows.append(cells)
+    verdict = "matches" if table.matches_published() else "DIFFERS FROM"
+    return Table(
+        columns,
+        rows,
+        caption=f"Status of <<σ, ρ>> (+: admissible, with its value; 0: vanishes; ∞: diverges) "
+        f"computed in dimension m = {table.dim}; the pattern {verdict} ACHA's Table 5.",
+    )
+
+
 def table5(report: Report, *, dims=(1, 2)) -> dict[str, Any]:
     """ACHA Table 5 computed next to the published +/0/inf pattern."""
     out = {}
     for dim in dims:
         table = admissibility_table(dim)
         out[f"dim{dim}"] = table.to_dict()
-        report.section(f"ACHA Table 5, m = {dim}", table.format())
+        report.section(
+            f"ACHA Table 5, m = {dim}", table.format(), table=_table5_html(table)
+        )
     out["matches_published"] = all(v["matches_published"] for v in out.values())
     checks = {f"m={dim}": bool(out[f"dim{dim}"]["matches_published"]) for dim in dims}
     verdict, part = verdict_of(checks)

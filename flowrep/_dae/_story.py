@@ -165,7 +165,7 @@ def story_figures(story: dict[str, Any]) -> dict[str, Any]:
     gx, gy = arr["grid_x"], arr["grid_y"]
 
     def panel_row(titles):
-        fig = Figure(figsize=(13, 4.2))
+        fig = Figure(figsize=(13, 4.2), layout="constrained")
         axes = fig.subplots(1, 3, sharex=True, sharey=True)
         for ax, title in zip(axes, titles):
             ax.set_title(title, fontsize=10)
@@ -213,7 +213,7 @@ def story_figures(story: dict[str, Any]) -> dict[str, Any]:
     out["displacement.png"] = fig
 
     ent = {k: np.asarray(v) for k, v in story["entropy"].items()}
-    fig = Figure(figsize=(5.5, 4))
+    fig = Figure(figsize=(5.5, 4), layout="constrained")
     ax = fig.subplots()
     ts = ent["t"]
     ax.plot(ts, ent["closed_form"], "k-", label="closed form $\\mu_t$ (quadrature)")
@@ -234,7 +234,7 @@ def story_figures(story: dict[str, Any]) -> dict[str, Any]:
 
     table_g = story["depth_table_gaussian"]
     table_m = story["depth_table_mixture"]["rows"]
-    fig = Figure(figsize=(10, 4))
+    fig = Figure(figsize=(10, 4), layout="constrained")
     axes = fig.subplots(1, 2)
     axes[0].loglog(
         [r["num_layers"] for r in table_g["rows"]],
@@ -251,6 +251,23 @@ def story_figures(story: dict[str, Any]) -> dict[str, Any]:
     )
     axes[1].set_title("mixture: RMS $|g^{(L)}(x)-\\phi_t(x)|$", fontsize=9)
     axes[1].set_xlabel("L")
+    axes[0].set_ylabel("$W_2$ to the deep limit")
+    axes[1].set_ylabel("RMS map error")
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    for ax, ls in zip(
+        axes,
+        (
+            [r["num_layers"] for r in table_g["rows"]],
+            [r["num_layers"] for r in table_m],
+        ),
+    ):
+        # ticks at the depths run, no crowded minor labels
+        ax.set_xticks(ls, [str(v) for v in ls])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_major_locator(LogLocator(10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
     out["depth.png"] = fig
     return out
 

@@ -12,7 +12,7 @@ def _figure(ax, figsize):
     if ax is None:
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=figsize)
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
         return fig, ax
     return ax.get_figure(), ax
 
@@ -68,7 +68,17 @@ def plot_tracks(
             )
         ax.plot([], [], "--", color="0.4", label="OT pairing")
     ax.set_aspect("equal")
-    ax.legend(loc="best", fontsize=8)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    # off the data: a row under the axes (blue lines: the network's tracks)
+    ax.plot([], [], "-", color="tab:blue", lw=0.8, label="tracks")
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=4,
+        fontsize=8,
+        frameon=False,
+    )
     ax.set_title("tracks and optimal pairing")
     _save(fig, path)
     return fig
@@ -97,8 +107,8 @@ def plot_layer_w2(
         layers, prof[-1] * layers / L, "k--", lw=1, label="geodesic (uniform speed)"
     )
     ax.set_xlabel("layer l")
-    ax.set_ylabel("W2")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("$W_2$ (data units)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     _save(fig, path)
     return fig
 
@@ -128,8 +138,11 @@ def plot_scores(
         )
     ax.axhline(1.0, color="k", lw=1, ls="--")
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=20)
+    ax.set_xlabel("score")
     ax.set_ylabel("ratio (1 = geodesic / optimal)")
     if len(sets) > 1:
-        ax.legend(fontsize=8)
+        ax.legend(
+            loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
+        )
     _save(fig, path)
     return fig

@@ -22,7 +22,7 @@ class TrackedNetwork(Protocol):
 
 @runtime_checkable
 class TimedNetwork(TrackedNetwork, Protocol):
-    """A [`TrackedNetwork`][] that also states its time interval and size, as
+    """A `TrackedNetwork` that also states its time interval and size, as
     flowrep's `ResNet` and `EulerNetwork` do: `depth` blocks on the Euler
     broken line from `t0` to `t1`, acting on samples in $\\mathbb R^{dim}$."""
 
@@ -123,7 +123,7 @@ class Tracks(eqx.Module):
     @classmethod
     def from_flow(cls, result: FlowRecord) -> "Tracks":
         """Tracks from a flow result: reads `result.tracks` `(T, n, d)` and
-        `result.ts` `(T,)` (any [`FlowRecord`][], e.g. the output of
+        `result.ts` `(T,)` (any `FlowRecord`, e.g. the output of
         `flowrep.flow`).
 
         **Raises:** `TypeError` if `result` has no `.tracks` or `.ts`.
@@ -150,7 +150,7 @@ class Tracks(eqx.Module):
 
         - `resnet`: a `flowrep.ResNet` or `flowrep.EulerNetwork` (as built by
           `euler_network`, `ResNet.random` or Li-Shi refinement), or any
-          [`TrackedNetwork`][]. A [`TimedNetwork`][] (flowrep's networks are)
+          `TrackedNetwork`. A `TimedNetwork` (flowrep's networks are)
           also fixes `d` and, when its `depth` is L, the times; other
           networks get times $l/L$.
         - `x`: samples `(n, d)`.
