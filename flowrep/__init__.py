@@ -136,9 +136,11 @@ from ._transport._scores import (
     score_tracks as score_tracks,
     TransportScores as TransportScores,
 )
-from ._transport._tracks import (
+from ._transport._tracks import Tracks as Tracks
+from ._capture._record import (
+    capture_features as capture_features,
+    CapturedFeatures as CapturedFeatures,
     record_tracks as record_tracks,
-    Tracks as Tracks,
 )
 from ._transport._gaussian import (
     AffineMap as AffineMap,
