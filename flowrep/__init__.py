@@ -142,6 +142,15 @@ from ._capture._record import (
     CapturedFeatures as CapturedFeatures,
     record_tracks as record_tracks,
 )
+from ._transport._projection import (
+    jl_epsilon as jl_epsilon,
+    project_tracks as project_tracks,
+    ProjectionReport as ProjectionReport,
+)
+from ._transport._gw import (
+    coordinate_free_scores as coordinate_free_scores,
+    CoordinateFreeScores as CoordinateFreeScores,
+)
 from ._transport._gaussian import (
     AffineMap as AffineMap,
     gaussian_fit as gaussian_fit,
