@@ -103,11 +103,14 @@ def test_chunked_equals_unchunked(getkey):
 def test_list_of_stages_and_legacy_form(getkey):
     seq = _eqx_net(getkey())
     x = _x(n=11)
-    listed = flowrep.record_tracks(list(seq.layers), x, allow_width_change=True)
-    direct = flowrep.record_tracks(seq, x)
-    np.testing.assert_array_equal(np.asarray(listed.points), np.asarray(direct.points))
-    with pytest.raises(ValueError, match="layer 0 maps to.*allow_width_change"):
-        flowrep.record_tracks(list(seq.layers), x)
+    listed = flowrep.record_tracks(list(seq.layers), x)  # today's form, one vmap
+    staged = flowrep.record_tracks(list(seq.layers), x, stages=[0, 1, 2, 3])
+    direct = flowrep.record_tracks(seq, x, chunk_size=4)
+    assert listed.widths == direct.widths == (5, 7, 7, 6, 6, 3)
+    for tr in (staged, direct):
+        np.testing.assert_allclose(
+            np.asarray(listed.points), np.asarray(tr.points), rtol=1e-12, atol=1e-14
+        )
     # equal widths: today's list-of-callables form, unchanged
     blocks = [lambda v: v + 0.1 * jnp.tanh(v)] * 3
     tr = flowrep.record_tracks(blocks, x)

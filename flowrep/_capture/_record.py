@@ -43,22 +43,10 @@ class CapturedFeatures:
         return tuple(int(a.shape[1]) for a in self.layers)
 
     def to_tracks(self, times: ArrayLike | None = None) -> Tracks:
-        """These features as [`Tracks`][] (layers of different widths go into
-        the tracks' common embedding)."""
-        return _as_tracks(list(self.layers), times)
-
-
-def _as_tracks(layers: list[np.ndarray], times) -> Tracks:
-    widths = {a.shape[1] for a in layers}
-    if len(widths) == 1:
-        return Tracks(np.stack(layers), times)
-    try:  # Tracks of layers with different widths (zero-padded common embedding)
-        return Tracks(layers, times)
-    except ValueError:
-        # older Tracks: pad by hand into R^{max d_l}, the same common embedding
-        d = max(widths)
-        padded = [np.pad(a, ((0, 0), (0, d - a.shape[1]))) for a in layers]
-        return Tracks(np.stack(padded), times)
+        """These features as [`Tracks`][]; layers of different widths are
+        zero-padded into the common embedding $\mathbb R^{\max_l d_l}$
+        (`Tracks.widths` keeps each layer's own width)."""
+        return Tracks(list(self.layers), times)
 
 
 # ----------------------------------------------------------------- backends
@@ -422,7 +410,6 @@ def record_tracks(
     stages: Sequence[str | int] | None = None,
     activations: Literal["after", "before", "both"] = "after",
     chunk_size: int = 4096,
-    allow_width_change: bool | None = None,
     times: ArrayLike | None = None,
     progress: bool = False,
 ) -> Tracks:
@@ -445,9 +432,10 @@ def record_tracks(
     **Arguments:**
 
     - `model`: one of
-        - a list of callables `(d,) -> (d,)` (one unbatched sample each; the
-          original form: every layer keeps the width unless
-          `allow_width_change=True`);
+        - a list of callables, one unbatched sample each, `(d_l,) -> (d_{l+1},)`
+          (the original form, handled by `flowrep._transport` in one vmap;
+          with `stages`, or wrapped in `eqx.nn.Sequential`, it streams in
+          chunks like a model);
         - an `eqx.nn.MLP` (`scan=False`): every hidden layer, after its
           activation, before it, or both (`activations`);
         - an `eqx.nn.Sequential`: every member (stages `0, 1, ...`);
@@ -463,8 +451,6 @@ def record_tracks(
       The model's output is always the last layer.
     - `activations`: for an `eqx.nn.MLP`: `"after"`, `"before"` or `"both"`.
     - `chunk_size`: samples per compiled call.
-    - `allow_width_change`: for the list form, whether layers may change
-      width (default `False` there, for compatibility; models always may).
     - `times`: optional `(L+1,)` times of the layers (default $l/L$).
     - `progress`: show a tqdm bar over the chunks.
 
@@ -474,18 +460,10 @@ def record_tracks(
     for an unknown stage (the message lists the available ones), a layer
     that produces NaN/inf (named), bad `x`, `chunk_size` or `activations`.
     """
-    if isinstance(model, list | tuple) and not _is_linen(model):
-        if not allow_width_change:
-            try:
-                tracks = record_layer_tracks(model, jnp.asarray(x))
-            except ValueError as e:
-                if "maps to" in str(e):
-                    raise ValueError(
-                        f"{e} To record stages that change width, pass "
-                        "allow_width_change=True (or an eqx.nn.Sequential)."
-                    ) from None
-                raise
-            return tracks if times is None else Tracks(tracks.points, times)
+    if isinstance(model, list | tuple) and not _is_linen(model) and stages is None:
+        # today's list-of-layers form (any widths), one vmap over all samples
+        tracks = record_layer_tracks(model, jnp.asarray(x))
+        return tracks if times is None else Tracks(tracks.layers, times)
     feats = capture_features(
         model,
         x,
