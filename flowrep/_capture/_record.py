@@ -463,7 +463,7 @@ def record_tracks(
     if isinstance(model, list | tuple) and not _is_linen(model) and stages is None:
         # today's list-of-layers form (any widths), one vmap over all samples
         tracks = record_layer_tracks(model, jnp.asarray(x))
-        return tracks if times is None else Tracks(tracks.layers, times)
+        return tracks if times is None else Tracks(tracks.layers(), times)
     feats = capture_features(
         model,
         x,
