@@ -13,6 +13,7 @@ the logits) and the held-out digits. `mlp_torch` returns the same trained
 MLP written in PyTorch (copied weights) with the stage names to hook.
 """
 
+import collections
 import functools
 
 import equinox as eqx
@@ -164,7 +165,7 @@ def torch_mlp(stages):
         layers[f"fc{i}"] = fc
         if i < len(lins):
             layers[f"act{i}"] = torch.nn.ReLU()
-    return torch.nn.Sequential(torch.nn.ModuleDict(layers)._modules)  # pyright: ignore
+    return torch.nn.Sequential(collections.OrderedDict(layers))
 
 
 def mlp_torch(seed: int = 0):

@@ -278,3 +278,34 @@ def test_flax_linen_matches_eqx(getkey):
     np.testing.assert_allclose(got2.layers[1], ref.layers[3], atol=1e-6)
     with pytest.raises(ValueError, match="unknown stage 'fc'.*Dense_0, Dense_1"):
         capture_features(bound, x, stages=["fc"])
+
+
+@pytest.mark.slow  # trains the example MLP (~30 s of CPU)
+def test_digits_mlp_torch_copy_same_tracks_and_scores():
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch capture needs the optional extra flowrep[torch]"
+    )
+    pytest.importorskip("sklearn", reason="the digits example needs scikit-learn")
+    import importlib.util
+    import pathlib
+
+    path = (
+        pathlib.Path(__file__).resolve().parents[1] / "examples" / "digits_networks.py"
+    )
+    spec = importlib.util.spec_from_file_location("digits_networks", path)
+    assert spec is not None and spec.loader is not None
+    ex = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ex)
+    stages, _ = ex.train("mlp", 0.0, seed=0, steps=20)
+    x = ex.digits(0)[2][:60]
+    net = ex.torch_mlp(stages)
+    assert isinstance(net, torch.nn.Module)
+    ours = flowrep.record_tracks(stages, x)
+    theirs = flowrep.record_tracks(net, x, stages=["act1", "act2", "act3"])
+    assert ours.widths == theirs.widths == (64, 128, 64, 32, 10)
+    np.testing.assert_allclose(
+        np.asarray(ours.points), np.asarray(theirs.points), atol=1e-5
+    )
+    a, b = flowrep.score_tracks(ours), flowrep.score_tracks(theirs)
+    for name in ("lss", "cost_ratio", "path_ratio"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-4)
