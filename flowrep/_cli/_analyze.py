@@ -172,6 +172,23 @@ def run_analyze(report: Report, args) -> None:
         f"changes of each layer's coordinates): GW path ratio {float(cf.gw_path_ratio):.3f}, "
         f"distance-matrix straightness {float(cf.dm_straightness):.3f}.",
     )
+    nonlin = np.asarray(scores.nonlinearity)
+    if not np.all(np.isfinite(nonlin)):
+        report.section(
+            "Caveats",
+            "the non-linearity score is undefined (NaN, reported as null) for steps whose "
+            "layers have singular covariance in the embedding, e.g. the zero-padded "
+            "dimensions of a narrower layer; use --project WIDTH (at most the narrowest "
+            "layer's width) to score it in a common projection.",
+        )
+    if not bool(scores.converged) or not bool(cf.converged):
+        report.section(
+            "Solver",
+            f"transport solves converged: {bool(scores.converged)}; Gromov-Wasserstein "
+            f"solves converged: {bool(cf.converged)} (scores from unconverged solves are "
+            "approximate).",
+        )
+    d["converged"] = {"transport": bool(scores.converged), "gw": bool(cf.converged)}
     _figures(report, feats, tracks, scores, cf)
     print(
         f"{args.target}: {len(feats.names)} layers (widths {feats.widths}), n = {x.shape[0]}"
@@ -214,7 +231,19 @@ def _figures(report: Report, feats, tracks, scores, cf) -> None:
 
     fig = Figure(figsize=(max(5.0, 0.6 * L + 3), 3.8), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(xs, np.asarray(scores.nonlinearity), "o-")
+    nonlin = np.asarray(scores.nonlinearity)
+    ax.plot(xs, nonlin, "o-")
+    if not np.all(np.isfinite(nonlin)):
+        ax.text(
+            0.5,
+            0.5,
+            "undefined (NaN) where a layer's covariance is singular\n"
+            "in the embedding; see the report",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=8,
+        )
     ax.set_xticks(xs, steps, rotation=60, ha="right", fontsize=7)
     ax.set_xlabel("step")
     ax.set_ylabel("non-linearity (0 = affine)")
