@@ -181,9 +181,9 @@ def table(
     import flowrep
 
     rows = []
-    for kind in ("mlp", "resnet"):
-        for wd in (0.0, WEIGHT_DECAY):
-            for seed in seeds:
+    for seed in seeds:
+        for kind in ("mlp", "resnet"):
+            for wd in (0.0, WEIGHT_DECAY):
                 stages, acc = train(kind, wd, seed)
                 x = digits(seed)[2][:max_samples]
                 tracks = flowrep.record_tracks(stages, x)

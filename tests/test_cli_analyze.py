@@ -52,6 +52,7 @@ def user(tmp_path):
     return p
 
 
+@pytest.mark.slow  # GW solves and four figures: ~30 s of CPU
 def test_end_to_end(user, tmp_path, capsys):
     out = tmp_path / "rep"
     rc = main(
