@@ -137,9 +137,20 @@ from ._transport._scores import (
     score_tracks as score_tracks,
     TransportScores as TransportScores,
 )
-from ._transport._tracks import (
+from ._transport._tracks import Tracks as Tracks
+from ._capture._record import (
+    capture_features as capture_features,
+    CapturedFeatures as CapturedFeatures,
     record_tracks as record_tracks,
-    Tracks as Tracks,
+)
+from ._transport._projection import (
+    jl_epsilon as jl_epsilon,
+    project_tracks as project_tracks,
+    ProjectionReport as ProjectionReport,
+)
+from ._transport._gw import (
+    coordinate_free_scores as coordinate_free_scores,
+    CoordinateFreeScores as CoordinateFreeScores,
 )
 from ._transport._gaussian import (
     AffineMap as AffineMap,

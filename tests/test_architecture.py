@@ -7,6 +7,7 @@ _width <- _depth       (vector fields, flows, ResNets, plain nets, fit)
 _width, _depth, _transport <- _dae
 _width, _depth, _transport, _dae <- _wgf (Wasserstein gradient flows)
 all of these <- _plot
+base, _width, _depth, _transport <- _capture (tracks from eqx / Flax / PyTorch models)
 everything <- _cli, flowrep/__init__
 """
 
@@ -26,6 +27,8 @@ ALLOWED = {
     "_dae": {"base", "_width", "_depth", "_transport", "_dae"},
     "_wgf": {"base", "_width", "_depth", "_transport", "_dae", "_wgf"},
     "_plot": {"base", "_width", "_depth", "_transport", "_dae", "_wgf", "_plot"},
+    # feature capture from real models (eqx, Flax, PyTorch) into tracks
+    "_capture": {"base", "_width", "_depth", "_transport", "_capture"},
     # The CLI is a client of the library: it may also use the public `flowrep`.
     "_cli": {
         "base",
@@ -35,6 +38,7 @@ ALLOWED = {
         "_dae",
         "_wgf",
         "_plot",
+        "_capture",
         "_cli",
         "top",
     },
@@ -46,6 +50,7 @@ ALLOWED = {
         "_dae",
         "_wgf",
         "_plot",
+        "_capture",
         "_cli",
         "top",
     },

@@ -50,8 +50,9 @@ def test_record_tracks_matches_manual(getkey):
 
 
 def test_bad_tracks(getkey):
+    # Layers may change width (issue 15), not their number of samples.
     with pytest.raises(ValueError, match="same shape"):
-        flowrep.Tracks.from_array([jnp.zeros((5, 2)), jnp.zeros((5, 3))])
+        flowrep.Tracks.from_array([jnp.zeros((5, 2)), jnp.zeros((6, 2))])
     with pytest.raises(ValueError, match="at least 2 layers"):
         flowrep.Tracks.from_array(jnp.zeros((1, 5, 2)))
     with pytest.raises(ValueError, match="at least 2 samples"):
@@ -65,7 +66,7 @@ def test_bad_tracks(getkey):
             jnp.zeros((3, 5, 2)), times=jnp.array([0.0, 2.0, 1.0])
         )
     with pytest.raises(ValueError, match="layer 1 maps to"):
-        flowrep.record_tracks([lambda v: v, lambda v: v[:1]], jnp.zeros((4, 2)))
+        flowrep.record_tracks([lambda v: v, lambda v: (v, v)], jnp.zeros((4, 2)))
     with pytest.raises(ValueError, match="at least one layer"):
         flowrep.record_tracks([], jnp.zeros((4, 2)))
 

@@ -84,6 +84,29 @@ def _version() -> str:
     return flowrep.__version__
 
 
+def _analyze_arguments(ana: argparse.ArgumentParser) -> None:
+    ana.add_argument(
+        "target",
+        metavar="MODULE:FUNCTION",
+        help="a function (in a module or a .py file) returning (model, samples)",
+    )
+    ana.add_argument("--data", default=None, help=".npy/.npz samples to use instead")
+    ana.add_argument("--max-samples", type=int, default=1000, help="default 1000")
+    ana.add_argument(
+        "--project",
+        type=int,
+        default=None,
+        metavar="WIDTH",
+        help="PCA-project wider layers to WIDTH for the embedded scores",
+    )
+    ana.add_argument(
+        "--gw-samples",
+        type=int,
+        default=256,
+        help="samples in the Gromov-Wasserstein solves (default 256)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flowrep",
@@ -110,8 +133,12 @@ def _parser() -> argparse.ArgumentParser:
     bmode.add_argument(
         "--full", action="store_true", help="the sizes quoted in the README"
     )
+    ana = sub.add_parser(
+        "analyze", help="the transport picture of your own network (MODULE:FUNCTION)"
+    )
+    _analyze_arguments(ana)
     rep.add_argument("name", metavar="NAME", help=f"one of: {', '.join(REPRODUCTIONS)}")
-    for q in (demo, rep):
+    for q in (demo, rep, ana):
         q.add_argument(
             "--out",
             default=None,
@@ -119,11 +146,14 @@ def _parser() -> argparse.ArgumentParser:
             "replaced (default: ./flowrep-out/<job>); any other non-empty "
             "directory is refused",
         )
-        mode = q.add_mutually_exclusive_group()
-        mode.add_argument("--quick", action="store_true", help="small sizes (default)")
-        mode.add_argument(
-            "--full", action="store_true", help="paper-sized runs (slower)"
-        )
+        if q is not ana:
+            mode = q.add_mutually_exclusive_group()
+            mode.add_argument(
+                "--quick", action="store_true", help="small sizes (default)"
+            )
+            mode.add_argument(
+                "--full", action="store_true", help="paper-sized runs (slower)"
+            )
         q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     return p
 
@@ -139,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             return _bench(args)
         if args.command == "demo":
             job, title, name = _demo, "flowrep demo", "demo"
+        elif args.command == "analyze":
+            from ._analyze import run_analyze
+
+            job, title, name = run_analyze, f"flowrep analyze {args.target}", "analyze"
         else:
             if args.name not in REPRODUCTIONS:
                 raise CLIError(
@@ -158,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         with atomic_report(out, title, job=name) as report:
             report.data["job"] = name
             report.data["seed"] = args.seed
-            report.data["mode"] = "full" if args.full else "quick"
+            report.data["mode"] = "full" if getattr(args, "full", False) else "quick"
             job(report, args)
         print(f"\nwrote {os.path.abspath(out)}/ (report.json, index.html, figures)")
         return 0

@@ -1,15 +1,21 @@
 """Tracks: the features $x_i^l$, $l=0..L$, of n samples through layers or times."""
 
+import operator
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable, TYPE_CHECKING
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._custom_types import Point, Points, TrackArray
 from .._validate import check_finite, is_traced
+from ._clouds import HIGHEST
+
+
+if TYPE_CHECKING:
+    from ._projection import ProjectionReport
 
 
 @runtime_checkable
@@ -44,47 +50,107 @@ class FlowRecord(Protocol):
 class Tracks(eqx.Module):
     """Features of n samples at L+1 recorded layers or times (docs/theory/scores.md#tracks).
 
-    - `points`: array `(L+1, n, d)`; `points[l, i]` is $x_i^l$.
+    - `points`: array `(L+1, n, D)`; `points[l, i]` is $x_i^l$ in the common
+      space $\\mathbb R^D$, $D=\\max_l d_l$ (docs/theory/widths.md#embedding).
     - `times`: array `(L+1,)`, strictly increasing; layer l sits at `times[l]`
       (default $l/L$). Scores use the normalised steps
       $\\Delta t_l=(t_{l+1}-t_l)/(t_L-t_0)$.
+    - `widths`: static tuple of the layers' own widths $d_l$ (all $D$ for
+      tracks of one width).
+    - `embedding`: `None` for the zero-padding embedding
+      $x\\mapsto(x,0)\\in\\mathbb R^D$ (Sonoda & Murata 2017's common space),
+      else a tuple of L+1 matrices $M_l$ `(d_l, D)` with orthonormal rows
+      ($M_lM_l^\\top=I$), so $x\\mapsto xM_l$ is an isometry into $\\mathbb R^D$.
+
+    Layers of different widths are embedded once, at construction, so every
+    score of `score_tracks` runs on `points` unchanged. [`Tracks.layer`][]
+    gives back a layer in its own coordinates `(n, d_l)`.
 
     Build with [`Tracks.from_array`][], [`Tracks.from_flow`][] (a `flowrep.flow`
     result), [`Tracks.from_resnet`][] (the features after every block of a
     `ResNet` or `EulerNetwork`, e.g. from `euler_network`; no axis swap
-    needed) or [`record_tracks`][] (any list of layers).
+    needed) or [`record_tracks`][] (any list of layers, widths may change).
 
     ```python
     resnet = flowrep.euler_network(field, depth=16)
     tracks = flowrep.Tracks.from_resnet(resnet, x)  # points (17, n, d)
+    tracks = flowrep.Tracks([x0, h1, h2, y])  # widths (2, 64, 32, 10) -> D = 64
     ```
     """
 
     points: TrackArray
     times: Float[Array, " T"]
+    widths: tuple[int, ...] = eqx.field(static=True, default=())
+    embedding: tuple[Array, ...] | None = None
 
     def __init__(
-        self, points: ArrayLike | Sequence[ArrayLike], times: ArrayLike | None = None
+        self,
+        points: ArrayLike | Sequence[ArrayLike],
+        times: ArrayLike | None = None,
+        *,
+        embedding: Sequence[ArrayLike]
+        | Callable[[int, int, int], ArrayLike]
+        | None = None,
+        widths: Sequence[int] | None = None,
     ):
         """**Arguments:**
 
-        - `points`: an array `(L+1, n, d)`, or a sequence of L+1 arrays `(n, d)`.
+        - `points`: an array `(L+1, n, d)`, or a sequence of L+1 arrays
+          `(n, d_l)` whose widths $d_l$ may differ.
         - `times`: optional `(L+1,)` strictly increasing times.
+        - `embedding`: optional isometric embedding into a common $\\mathbb R^D$
+          instead of zero-padding: a sequence of L+1 matrices `(d_l, D)` with
+          orthonormal rows, or a callable `embedding(l, d_l, D) -> (d_l, D)`
+          ($D=\\max_l d_l$ unless the matrices say otherwise).
+        - `widths`: optional layer widths when `points` is an already padded
+          array `(L+1, n, D)` (entries beyond $d_l$ must be zero); default all $D$.
 
-        **Raises:** `ValueError` when fewer than 2 layers or 2 samples, layers of
-        unequal shape, NaN/inf, or bad times.
+        **Raises:** `ValueError` when fewer than 2 layers or 2 samples, layers
+        with different sample counts, NaN/inf, bad times, or an embedding of
+        the wrong shape or without orthonormal rows; `TypeError` for a bad
+        `embedding` type.
         """
+        emb: tuple[Array, ...] | None = None
         if not hasattr(points, "ndim"):
             layers = [jnp.asarray(p) for p in points]  # pyright: ignore
             if len(layers) < 2:
                 raise ValueError(f"tracks need at least 2 layers; got {len(layers)}.")
             for idx, p in enumerate(layers):
-                if p.ndim != 2 or p.shape != layers[0].shape:
+                if p.ndim != 2 or p.shape[0] != layers[0].shape[0]:
                     raise ValueError(
-                        "every layer of a track must have the same shape (n, d); "
-                        f"layer 0 has {layers[0].shape} but layer {idx} has {p.shape}."
+                        "every layer of a track must have the same shape (n, d_l) in "
+                        f"its sample axis n; layer 0 has {layers[0].shape} but "
+                        f"layer {idx} has {p.shape}."
                     )
-            points = jnp.stack(layers)
+                if p.shape[1] < 1:
+                    raise ValueError(
+                        f"tracks need width d_l >= 1; layer {idx} has shape {p.shape}."
+                    )
+            dtype = jnp.result_type(*layers)
+            if not jnp.issubdtype(dtype, jnp.floating):
+                dtype = jnp.result_type(float)
+            layers = [p.astype(dtype) for p in layers]
+            wid = tuple(int(p.shape[1]) for p in layers)
+            if widths is not None and tuple(widths) != wid:
+                raise ValueError(
+                    f"`widths` {tuple(widths)} do not match the layers {wid}."
+                )
+            if embedding is None:
+                D = max(wid)
+                points = jnp.stack(
+                    [jnp.pad(p, ((0, 0), (0, D - p.shape[1]))) for p in layers]
+                )
+            else:
+                emb = _check_embedding(embedding, wid, dtype)
+                points = jnp.stack(
+                    [jnp.matmul(p, M, precision=HIGHEST) for p, M in zip(layers, emb)]
+                )
+            widths = wid
+        elif embedding is not None:
+            raise ValueError(
+                "`embedding` needs the layers as a sequence of (n, d_l) arrays, not "
+                "one padded array."
+            )
         pts = jnp.asarray(points)
         if pts.ndim != 3:
             raise ValueError(
@@ -99,6 +165,16 @@ class Tracks(eqx.Module):
         if not jnp.issubdtype(pts.dtype, jnp.floating):
             pts = pts.astype(jnp.result_type(float))
         self.points = check_finite(pts, "tracks")
+        T, D = pts.shape[0], pts.shape[2]
+        if widths is None:
+            widths = (D,) * T
+        widths = tuple(int(w) for w in widths)
+        if len(widths) != T or any(w < 1 or w > D for w in widths):
+            raise ValueError(
+                f"`widths` must be {T} integers in [1, {D}]; got {widths}."
+            )
+        self.widths = widths
+        self.embedding = emb
         L = pts.shape[0] - 1
         if times is None:
             ts = jnp.linspace(0.0, 1.0, L + 1, dtype=pts.dtype)
@@ -112,6 +188,38 @@ class Tracks(eqx.Module):
             if not is_traced(ts) and not bool(jnp.all(jnp.diff(ts) > 0)):
                 raise ValueError("`times` must be strictly increasing.")
         self.times = ts
+
+    def layer(self, index: int) -> Array:
+        """Layer `index` in its own coordinates, shape `(n, d_l)`: the padding
+        removed, or the user's embedding undone ($x^lM_l^\\top$)."""
+        idx = operator.index(index)
+        if not -len(self.widths) <= idx < len(self.widths):
+            raise IndexError(
+                f"layer index {idx} out of range for {len(self.widths)} layers."
+            )
+        if self.embedding is None:
+            return self.points[idx, :, : self.widths[idx]]
+        return jnp.matmul(self.points[idx], self.embedding[idx].T, precision=HIGHEST)
+
+    def layers(self) -> list[Array]:
+        """All layers in their own coordinates, a list of `(n, d_l)` arrays."""
+        return [self.layer(i) for i in range(len(self.widths))]
+
+    def project(
+        self,
+        width: int,
+        method: Literal["pca", "jl"] = "pca",
+        *,
+        key: PRNGKeyArray | None = None,
+        num_pairs: int = 4096,
+    ) -> tuple["Tracks", "ProjectionReport"]:
+        """Project every layer wider than `width` linearly to `width` coordinates.
+
+        See [`project_tracks`][] (this method calls it).
+        """
+        from ._projection import project_tracks
+
+        return project_tracks(self, width, method, key=key, num_pairs=num_pairs)
 
     @classmethod
     def from_array(
@@ -205,7 +313,7 @@ class Tracks(eqx.Module):
 
     @property
     def dim(self) -> int:
-        """d, the dimension of the features."""
+        """D, the dimension of the (common-space) features."""
         return self.points.shape[2]
 
     @property
@@ -225,27 +333,82 @@ class Tracks(eqx.Module):
         return dts / jnp.sum(dts)
 
 
+def _check_embedding(embedding, widths: tuple[int, ...], dtype) -> tuple[Array, ...]:
+    """The user's isometric embedding as L+1 matrices `(d_l, D)`, checked."""
+    T, D = len(widths), max(widths)
+    if callable(embedding):
+        mats: list[Any] = [embedding(li, w, D) for li, w in enumerate(widths)]
+    elif isinstance(embedding, Sequence) and not isinstance(embedding, str):
+        mats = list(embedding)  # pyright: ignore[reportAssignmentType]
+    else:
+        raise TypeError(
+            "`embedding` must be a sequence of (d_l, D) matrices or a callable "
+            f"(l, d_l, D) -> (d_l, D); got {type(embedding).__name__}."
+        )
+    if len(mats) != T:
+        raise ValueError(
+            f"`embedding` must give one matrix per layer ({T}); got {len(mats)}."
+        )
+    out = []
+    D = int(jnp.shape(mats[0])[-1]) if jnp.ndim(mats[0]) == 2 else D
+    for li, (M, w) in enumerate(zip(mats, widths)):
+        M = jnp.asarray(M, dtype=dtype)
+        if M.ndim != 2 or M.shape[0] != w or M.shape[1] != D or D < w:
+            raise ValueError(
+                f"`embedding` matrix {li} must have shape (d_l, D) = ({w}, {D}) with "
+                f"D >= d_l; got {M.shape}."
+            )
+        gram = jnp.matmul(M, M.T, precision=HIGHEST)
+        tol = (
+            100 * w * float(jnp.finfo(dtype).eps) ** 0.5
+            if dtype != jnp.float64
+            else 1e-8
+        )
+        if (
+            not is_traced(M)
+            and float(jnp.max(jnp.abs(gram - jnp.eye(w, dtype=dtype)))) > tol
+        ):
+            raise ValueError(
+                f"`embedding` matrix {li} is not an isometry: its rows must be "
+                "orthonormal (M @ M.T = I)."
+            )
+        out.append(M)
+    return tuple(out)
+
+
 @eqx.filter_jit
 def _layer_major_tracks(resnet: TrackedNetwork, x: Points) -> TrackArray:
     return jnp.swapaxes(jax.vmap(resnet.tracks)(x), 0, 1)
 
 
-def record_tracks(layers: Sequence[Callable[[Array], Array]], x: Points) -> Tracks:
+def record_tracks(
+    layers: Sequence[Callable[[Array], Array]],
+    x: Points,
+    *,
+    embedding: Sequence[ArrayLike] | Callable[[int, int, int], ArrayLike] | None = None,
+) -> Tracks:
     """Run samples through a list of layers and record every intermediate feature.
 
     Each layer (an `eqx.Module` or any callable) takes one unbatched sample and
     is `jax.vmap`-ed over the n samples; records $x^0=x$, $x^{l+1}=\\text{layer}_l(x^l)$.
-    Works for finite ResNets (blocks $x+hv(x)$) and plain nets alike, as long
-    as every layer keeps the dimension.
+    Works for finite ResNets (blocks $x+hv(x)$), plain nets and networks whose
+    width changes from layer to layer: a layer may map `(d_l,)` to any
+    `(d_{l+1},)` (an array output of higher rank, e.g. a conv feature map, is
+    recorded flattened and passed on unflattened). The layers are embedded in a
+    common $\\mathbb R^{\\max_l d_l}$ (zero padding unless `embedding` is given,
+    see [`Tracks`][]).
 
     **Arguments:**
 
-    - `layers`: sequence of L callables `(d,) -> (d,)`.
-    - `x`: samples `(n, d)`.
+    - `layers`: sequence of L callables `(d_l,) -> (d_{l+1},)`.
+    - `x`: samples `(n, d_0)`.
+    - `embedding`: optional isometric embedding, as in [`Tracks`][].
 
-    **Returns:** [`Tracks`][] with L+1 layers at times $l/L$.
+    **Returns:** [`Tracks`][] with L+1 layers at times $l/L$ and `widths`
+    $(d_0,\\dots,d_L)$.
 
-    **Raises:** `ValueError` if `layers` is empty or a layer changes the dimension.
+    **Raises:** `ValueError` if `layers` is empty, `x` is not `(n, d)`, or a
+    layer returns something that is not an array of at least one entry per sample.
     """
     x = jnp.asarray(x)
     if x.ndim != 2:
@@ -254,12 +417,16 @@ def record_tracks(layers: Sequence[Callable[[Array], Array]], x: Points) -> Trac
     if not layers:
         raise ValueError("`layers` must contain at least one layer.")
     feats = [x]
+    h = x
     for idx, layer in enumerate(layers):
-        nxt = eqx.filter_vmap(layer)(feats[-1])
-        if nxt.shape != x.shape:
-            raise ValueError(
-                "tracks need every layer to keep the shape (n, d) = "
-                f"{x.shape}; layer {idx} maps to {nxt.shape}."
+        h = eqx.filter_vmap(layer)(h)
+        if not isinstance(h, jax.Array) or h.ndim < 1 or h.shape[0] != x.shape[0]:
+            what = (
+                type(h).__name__ if not isinstance(h, jax.Array) else f"shape {h.shape}"
             )
-        feats.append(nxt)
-    return Tracks(jnp.stack(feats))
+            raise ValueError(
+                "every layer must map one sample to one array (d_{l+1},); "
+                f"layer {idx} maps to {what}."
+            )
+        feats.append(h.reshape(x.shape[0], -1))
+    return Tracks(feats, embedding=embedding)

@@ -1,0 +1,303 @@
+"""Coordinate-free scores of tracks: Gromov-Wasserstein between layers and
+distance-matrix paths (docs/theory/widths.md#gromov-wasserstein).
+
+Every layer is seen as a metric-measure space $(X_l, c_l, \\mu_l)$ with
+$c_l(x,x')=\\|x-x'\\|^2$ and $\\mu_l$ uniform on the n samples (Mémoli 2011).
+"""
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
+from ott.geometry import pointcloud
+from ott.problems.quadratic import quadratic_problem
+from ott.solvers.linear import sinkhorn
+from ott.solvers.quadratic import gromov_wasserstein, gromov_wasserstein_lr
+
+from .._custom_types import FloatScalar
+from .._validate import check_positive_float, check_positive_int
+from ._clouds import HIGHEST, promote
+from ._tracks import Tracks
+
+
+class CoordinateFreeScores(eqx.Module):
+    """Scores of [`Tracks`][] that do not depend on the layers' coordinates.
+
+    With $c_l(i,k)=\\|x_i^l-x_k^l\\|^2$ the squared distances of layer l:
+
+    - `layer_gw` `(L,)`: $GW(\\mu_l,\\mu_{l+1})$ with
+      $GW(\\mu,\\nu)^2=\\min_P\\sum_{ijkm}(c_\\mu(i,k)-c_\\nu(j,m))^2P_{ij}P_{km}$
+      over couplings $P$ of the uniform weights (Mémoli 2011, no factor 1/2,
+      on squared distances, so in units of squared distance), solved by
+      ott-jax's entropic (or low-rank) GW solver and evaluated exactly at the
+      returned plan.
+    - `gw_source_target`: $GW(\\mu_0,\\mu_L)$; `gw_path_ratio`
+      $=\\sum_lGW(\\mu_l,\\mu_{l+1})/GW(\\mu_0,\\mu_L)$ ($\\ge1$ up to solver error,
+      by the triangle inequality for GW).
+    - `layer_dm` `(L,)`: $\\delta(l,l+1)$ with
+      $\\delta(l,m)^2=\\frac1{n^2}\\sum_{ik}(c_l(i,k)-c_m(i,k))^2$, the GW objective at
+      the identity coupling (samples keep their identity across layers), so
+      $\\delta\\ge GW$. `dm_from_source` `(L+1,)`: $\\delta(0,l)$.
+    - `dm_path_ratio` $=\\sum_l\\delta(l,l+1)/\\delta(0,L)\\ge1$ and
+      `dm_straightness` $=1/$`dm_path_ratio` $\\in(0,1]$: 1 iff the distance
+      matrices move on a straight segment, monotonically.
+
+    All of them are invariant under any isometry of any single layer, in
+    particular a permutation of its hidden units and an orthogonal change of
+    its coordinates (and a translation). They are *not* invariant under a
+    positive per-unit rescaling of ReLU units, which keeps the network's
+    function but is not an isometry of the layer.
+
+    `num_samples`: samples used by the GW solves (a random subset when the
+    tracks have more than `max_samples`); the $\\delta$ scores use all
+    samples. `converged`: every GW solve converged. `method`: `"entropic"`
+    or `"low-rank"`.
+    """
+
+    layer_gw: Float[Array, " L"]
+    gw_source_target: FloatScalar
+    gw_path_ratio: FloatScalar
+    layer_dm: Float[Array, " L"]
+    dm_from_source: Float[Array, " T"]
+    dm_path_ratio: FloatScalar
+    dm_straightness: FloatScalar
+    converged: Bool[Array, ""]
+    num_samples: int = eqx.field(static=True)
+    method: str = eqx.field(static=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary of plain floats and lists."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            val = getattr(self, name)
+            if isinstance(val, str | int):
+                out[name] = val
+                continue
+            val = np.asarray(val)
+            if val.dtype == bool:
+                out[name] = bool(val)
+            elif val.ndim == 0:
+                out[name] = float(val)
+            else:
+                out[name] = [float(v) for v in val]
+        return out
+
+
+def _factors(x: Array) -> tuple[Array, Array]:
+    """$c(i,k)=\\|x_i-x_k\\|^2=(UV^\\top)_{ik}$ with `U, V` `(n, d+2)`."""
+    s = jnp.sum(x * x, -1, keepdims=True)
+    one = jnp.ones_like(s)
+    return jnp.concatenate([s, one, -2 * x], -1), jnp.concatenate([one, s, x], -1)
+
+
+def _self_term(x: Array, a: Array) -> Array:
+    """$\\sum_{ik}a_ia_kc(i,k)^2$ in O(n d^2)."""
+    s = jnp.sum(x * x, -1)
+    m = jnp.matmul(a, x, precision=HIGHEST)
+    S = jnp.matmul(x.T * a, x, precision=HIGHEST)
+    return (
+        2 * jnp.sum(a * s * s)
+        + 2 * jnp.sum(a * s) ** 2
+        + 4 * jnp.sum(S * S)
+        - 8 * jnp.sum(a * s * jnp.matmul(x, m, precision=HIGHEST))
+    )
+
+
+def gw_objective(x: Array, y: Array, apply_p, apply_pt) -> Array:
+    """$\\sum_{ijkm}(c_x(i,k)-c_y(j,m))^2P_{ij}P_{km}$ for a plan given by its
+    action `apply_p(B) = P @ B`, `apply_pt(A) = P.T @ A` (never forming n x n
+    matrices for low-rank plans)."""
+    n, m = x.shape[0], y.shape[0]
+    a = apply_p(jnp.ones((m, 1), x.dtype))[:, 0]
+    b = apply_pt(jnp.ones((n, 1), x.dtype))[:, 0]
+    U1, V1 = _factors(x)
+    U2, V2 = _factors(y)
+    # tr(C1 P C2 P^T) = tr((V1^T P U2)(V2^T P^T U1))
+    A = jnp.matmul(V1.T, apply_p(U2), precision=HIGHEST)
+    B = jnp.matmul(V2.T, apply_pt(U1), precision=HIGHEST)
+    cross = jnp.sum(A * B.T)
+    return jnp.maximum(_self_term(x, a) + _self_term(y, b) - 2 * cross, 0.0)
+
+
+def identity_objective(x: Array, y: Array) -> Array:
+    """$\\frac1{n^2}\\sum_{ik}(c_x(i,k)-c_y(i,k))^2$ (samples matched to themselves)."""
+    n = x.shape[0]
+    a = jnp.full((n,), 1.0 / n, x.dtype)
+    U1, V1 = _factors(x)
+    U2, V2 = _factors(y)
+    cross = jnp.sum(
+        jnp.matmul(U1.T, U2, precision=HIGHEST)
+        * jnp.matmul(V1.T, V2, precision=HIGHEST)
+    ) / (n * n)
+    return jnp.maximum(_self_term(x, a) + _self_term(y, a) - 2 * cross, 0.0)
+
+
+def _gw_pair(x, y, *, epsilon, rank, threshold, max_iterations):
+    """GW between two centred clouds, in a common scale; returns (GW, converged)."""
+    x = x - jnp.mean(x, 0)
+    y = y - jnp.mean(y, 0)
+    # c has mean 2 * total variance; one scale for the pair makes epsilon relative.
+    scale = jnp.sum(jnp.var(x, 0)) + jnp.sum(jnp.var(y, 0))
+    scale = jnp.where(scale > 0, scale, 1.0)
+    xs, ys = x / jnp.sqrt(scale), y / jnp.sqrt(scale)
+    prob = quadratic_problem.QuadraticProblem(
+        pointcloud.PointCloud(xs), pointcloud.PointCloud(ys)
+    )
+    if rank is None:
+        solver = gromov_wasserstein.GromovWasserstein(
+            sinkhorn.Sinkhorn(threshold=threshold, max_iterations=max_iterations),
+            epsilon=epsilon,
+            threshold=threshold,
+            max_iterations=50,
+        )
+        out = solver(prob)
+        P = out.matrix
+        ap = lambda B: jnp.matmul(P, B, precision=HIGHEST)  # noqa: E731
+        apt = lambda A: jnp.matmul(P.T, A, precision=HIGHEST)  # noqa: E731
+    else:
+        solver = gromov_wasserstein_lr.LRGromovWasserstein(
+            rank=rank,
+            epsilon=epsilon,
+            threshold=threshold,
+            min_iterations=0,
+            max_iterations=max_iterations,
+            inner_iterations=10,
+        )
+        out = solver(prob)
+        q, r, g = out.q, out.r, out.g
+        ap = lambda B: jnp.matmul(  # noqa: E731
+            q, jnp.matmul(r.T, B, precision=HIGHEST) / g[:, None], precision=HIGHEST
+        )
+        apt = lambda A: jnp.matmul(  # noqa: E731
+            r, jnp.matmul(q.T, A, precision=HIGHEST) / g[:, None], precision=HIGHEST
+        )
+    val = gw_objective(xs, ys, ap, apt)
+    return jnp.sqrt(val) * scale, jnp.asarray(out.converged)
+
+
+@eqx.filter_jit
+def _cf_impl(points, sub, *, epsilon, rank, threshold, max_iterations):
+    def gw(pair):
+        return _gw_pair(
+            *pair,
+            epsilon=epsilon,
+            rank=rank,
+            threshold=threshold,
+            max_iterations=max_iterations,
+        )
+
+    ps = points[:, sub]
+    xs = jnp.concatenate([ps[:-1], ps[:1]])
+    ys = jnp.concatenate([ps[1:], ps[-1:]])
+    vals, ok = jax.lax.map(gw, (xs, ys))
+    layer_gw, gw_st = vals[:-1], vals[-1]
+
+    def dm(pair):
+        x, y = pair
+        return jnp.sqrt(identity_objective(x - jnp.mean(x, 0), y - jnp.mean(y, 0)))
+
+    layer_dm = jax.lax.map(dm, (points[:-1], points[1:]))
+    src = jax.lax.map(dm, (jnp.broadcast_to(points[0], points[1:].shape), points[1:]))
+    dm_from_source = jnp.concatenate([jnp.zeros(1, points.dtype), src])
+    ratio = jnp.sum(layer_dm) / src[-1]
+    return CoordinateFreeScores(
+        layer_gw=layer_gw,
+        gw_source_target=gw_st,
+        gw_path_ratio=jnp.sum(layer_gw) / gw_st,
+        layer_dm=layer_dm,
+        dm_from_source=dm_from_source,
+        dm_path_ratio=ratio,
+        dm_straightness=1 / ratio,
+        converged=jnp.all(ok),
+        num_samples=sub.shape[0],
+        method="entropic" if rank is None else "low-rank",
+    )
+
+
+def coordinate_free_scores(
+    tracks: Tracks | ArrayLike,
+    *,
+    epsilon: float | None = None,
+    rank: int | None = None,
+    max_samples: int | None = 1024,
+    key: PRNGKeyArray | None = None,
+    threshold: float = 1e-6,
+    max_iterations: int = 2000,
+) -> CoordinateFreeScores:
+    """Scores of tracks that do not depend on the coordinates of any layer.
+
+    Compares consecutive layers as metric-measure spaces (Mémoli 2011) with
+    ott-jax's Gromov-Wasserstein solver, and the layers' distance matrices
+    along the tracks; see [`CoordinateFreeScores`][] and
+    docs/theory/widths.md#gromov-wasserstein. The results are the same (to
+    solver tolerance) after any permutation of a layer's units or any
+    orthogonal change of its coordinates; so they also do not depend on the
+    common embedding of layers of different widths.
+
+    **Arguments:**
+
+    - `tracks`: [`Tracks`][] (any widths) or an array `(L+1, n, d)`.
+    - `epsilon`: entropic regularisation of the GW solver, relative to the
+      pair's costs (each pair is scaled so its squared distances have mean
+      about 1). Default `5e-3` for the entropic solver, `0` for low-rank.
+    - `rank`: use ott-jax's low-rank GW solver (Scetbon et al. 2022) with
+      this rank: memory and time linear in n. Default `None`: entropic GW
+      with dense `(n, n)` plans.
+    - `max_samples`: the GW solves use a random subset of this many samples
+      (the same in every layer) when n is larger; `None` uses all samples.
+    - `key`: PRNG key for that subset (default `jax.random.key(0)`).
+    - `threshold`, `max_iterations`: solver tolerance and inner iterations.
+
+    **Returns:** a [`CoordinateFreeScores`][]; `.to_dict()` gives plain JSON.
+
+    **Raises:** `ValueError` on bad tracks (see [`Tracks`][]), non-positive
+    `epsilon`, `rank`, `max_samples`, `threshold` or `max_iterations`, or a
+    first and last layer that are isometric on the sampled points (GW = 0:
+    the path ratio is undefined).
+    """
+    if not isinstance(tracks, Tracks):
+        tracks = Tracks(tracks)
+    if rank is not None:
+        rank = check_positive_int(rank, "rank")
+    if epsilon is None:
+        epsilon = 5e-3 if rank is None else 0.0
+    elif rank is None:
+        epsilon = check_positive_float(epsilon, "epsilon")
+    else:
+        epsilon = float(epsilon)
+        if not epsilon >= 0:
+            raise ValueError(f"`epsilon` must be >= 0 with `rank`; got {epsilon}.")
+    threshold = check_positive_float(threshold, "threshold")
+    max_iterations = check_positive_int(max_iterations, "max_iterations")
+    n = tracks.num_samples
+    if max_samples is not None:
+        max_samples = check_positive_int(max_samples, "max_samples")
+    if max_samples is None or n <= max_samples:
+        sub = jnp.arange(n)
+    else:
+        sub = jnp.sort(
+            jr.permutation(jr.key(0) if key is None else key, n)[:max_samples]
+        )
+    if rank is not None and rank > sub.shape[0]:
+        raise ValueError(
+            f"`rank` must be at most the number of samples {sub.shape[0]}; got {rank}."
+        )
+    points = promote(tracks.points, "tracks")
+    out = _cf_impl(
+        points,
+        sub,
+        epsilon=epsilon,
+        rank=rank,
+        threshold=threshold,
+        max_iterations=max_iterations,
+    )
+    if float(out.dm_from_source[-1]) <= 0:
+        raise ValueError(
+            "the first and last layers are isometric (their distance matrices "
+            "agree), so the coordinate-free path ratios are undefined."
+        )
+    return out
