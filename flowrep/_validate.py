@@ -26,6 +26,7 @@ __all__ = [
     "as_points",
     "check_bool",
     "check_finite",
+    "check_value",
     "check_positive_float",
     "check_positive_int",
     "is_concrete",
@@ -73,6 +74,45 @@ def check_finite(x: Array, name: str, message: str | None = None) -> Array:
     if not finite:
         raise ValueError(msg)
     return x
+
+
+def check_value(
+    value: Any,
+    bad: Any,
+    message: str,
+    *operands: Any,
+    error: type[Exception] = ValueError,
+    detail: Any = None,
+) -> Any:
+    """Return `value`, raising `error(message)` where `bad(value, *operands)` holds.
+
+    The one pattern for a value check: when `value` and every operand are
+    concrete the condition is evaluated now (under
+    `jax.ensure_compile_time_eval`, so also inside an enclosing `jit` for
+    closed-over arrays) and `error` is raised at once; otherwise the returned
+    `value` carries an `eqx.error_if` with the same short message, so the check
+    fires at run time. Callers must use the returned value.
+
+    **Arguments:**
+
+    - `value`: the checked array (or scalar); the one the error is attached to.
+    - `bad`: `bad(value, *operands) -> bool array`; any `True` is an error.
+    - `message`: the short, static message (it names the argument).
+    - `operands`: other arrays the condition needs (a covariance for a time).
+    - `error`: the exception class raised eagerly.
+    - `detail`: optional `detail(value, *operands) -> str`, appended to the
+      eager message only (traced values cannot be printed).
+    """
+    if is_concrete(value, *operands):
+        with jax.ensure_compile_time_eval():
+            arrays = [jnp.asarray(v) for v in (value, *operands)]
+            failed = bool(jnp.any(bad(*arrays)))
+            extra = f" {detail(value, *operands)}" if failed and detail else ""
+        if failed:
+            raise error(message + extra)
+        return value
+    arrays = [jnp.asarray(v) for v in (value, *operands)]
+    return eqx.error_if(arrays[0], jnp.any(bad(*arrays)), message)
 
 
 def as_points(
