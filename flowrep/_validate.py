@@ -13,6 +13,7 @@ One pattern for every check (STYLE.md, "Errors"):
 Shapes are written `(n, d)` for a cloud of n points in dimension d.
 """
 
+import os
 from typing import Any
 
 import equinox as eqx
@@ -25,6 +26,8 @@ from jaxtyping import Array, ArrayLike
 __all__ = [
     "as_points",
     "check_bool",
+    "check_memory",
+    "memory_limit",
     "check_finite",
     "check_value",
     "check_positive_float",
@@ -113,6 +116,45 @@ def check_value(
         return value
     arrays = [jnp.asarray(v) for v in (value, *operands)]
     return eqx.error_if(arrays[0], jnp.any(bad(*arrays)), message)
+
+
+DEFAULT_MEMORY_LIMIT = 2**34  # 16 GiB
+
+
+def memory_limit() -> int:
+    """The largest array allocation (bytes) a size argument may ask for.
+
+    `FLOWREP_MAX_BYTES` (an integer number of bytes) when set; otherwise
+    $\\min(2^{34}$, the machine's physical memory$)$.
+    """
+    env = os.environ.get("FLOWREP_MAX_BYTES")
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            raise ValueError(
+                f"FLOWREP_MAX_BYTES must be an integer number of bytes; got {env!r}."
+            ) from None
+    limit = DEFAULT_MEMORY_LIMIT
+    try:
+        limit = min(limit, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    return limit
+
+
+def check_memory(num_bytes: float, what: str) -> None:
+    """Raise `MemoryError` before allocating `num_bytes` beyond `memory_limit()`.
+
+    `what` names the argument and its value ("`depth`=100000000").
+    """
+    limit = memory_limit()
+    if num_bytes > limit:
+        raise MemoryError(
+            f"{what} needs about {num_bytes / 2**30:.3g} GiB of arrays, above the limit "
+            f"of {limit / 2**30:.3g} GiB (min(16 GiB, physical memory); set "
+            "FLOWREP_MAX_BYTES to change it). Use a smaller size."
+        )
 
 
 def as_points(
