@@ -311,7 +311,7 @@ def fit(
     **Raises:** `ValueError` on shape mismatches, NaN/inf samples or field
     parameters, unknown loss names, bad sizes or counts (`steps`,
     `steps_per_call`, `batch_size` must be integers >= 1), a non-positive
-    `epsilon` or `learning_rate`, negative regularisers; `TypeError` under
+    `epsilon`, a negative `learning_rate`, negative regularisers; `TypeError` under
     `jax.jit`; `FloatingPointError` when the loss stops being finite (at the
     first step: the inputs; later: the learning rate).
     """
@@ -325,11 +325,13 @@ def fit(
     source = _check_cloud(source, "source", vf.dim)
     target = _check_cloud(target, "target", source.shape[1])
     params_inexact = [a for a in leaves if jnp.issubdtype(a.dtype, jnp.inexact)]
-    for a in params_inexact:
-        if not bool(jnp.all(jnp.isfinite(a))):
-            raise ValueError(
-                "`field` has NaN or inf parameters; initialise it with finite values."
-            )
+    # one host read-back for all parameters
+    if params_inexact and not bool(
+        jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in params_inexact]))
+    ):
+        raise ValueError(
+            "`field` has NaN or inf parameters; initialise it with finite values."
+        )
     # One working dtype for the data and the field (ott's solvers need equal
     # dtypes): float16/bfloat16 data are promoted to float32.
     work = jnp.result_type(source.dtype, target.dtype, *params_inexact, jnp.float32)
@@ -346,10 +348,10 @@ def fit(
         if not _finite_number(value) or value < 0:
             raise ValueError(f"`{name}` must be a finite number >= 0; got {value!r}.")
     if not callable(learning_rate) and (
-        not _finite_number(learning_rate) or learning_rate <= 0
+        not _finite_number(learning_rate) or learning_rate < 0
     ):
         raise ValueError(
-            f"`learning_rate` must be a positive finite number or an optax schedule; got {learning_rate!r}."
+            f"`learning_rate` must be a finite number >= 0 or an optax schedule; got {learning_rate!r}."
         )
     if isinstance(loss, str) and loss == "sinkhorn":
         if not _finite_number(epsilon) or epsilon <= 0:
