@@ -13,6 +13,7 @@ One pattern for every check (STYLE.md, "Errors"):
 Shapes are written `(n, d)` for a cloud of n points in dimension d.
 """
 
+import os
 from typing import Any
 
 import equinox as eqx
@@ -25,7 +26,10 @@ from jaxtyping import Array, ArrayLike
 __all__ = [
     "as_points",
     "check_bool",
+    "check_memory",
+    "memory_limit",
     "check_finite",
+    "check_value",
     "check_positive_float",
     "check_positive_int",
     "is_concrete",
@@ -73,6 +77,84 @@ def check_finite(x: Array, name: str, message: str | None = None) -> Array:
     if not finite:
         raise ValueError(msg)
     return x
+
+
+def check_value(
+    value: Any,
+    bad: Any,
+    message: str,
+    *operands: Any,
+    error: type[Exception] = ValueError,
+    detail: Any = None,
+) -> Any:
+    """Return `value`, raising `error(message)` where `bad(value, *operands)` holds.
+
+    The one pattern for a value check: when `value` and every operand are
+    concrete the condition is evaluated now (under
+    `jax.ensure_compile_time_eval`, so also inside an enclosing `jit` for
+    closed-over arrays) and `error` is raised at once; otherwise the returned
+    `value` carries an `eqx.error_if` with the same short message, so the check
+    fires at run time. Callers must use the returned value.
+
+    **Arguments:**
+
+    - `value`: the checked array (or scalar); the one the error is attached to.
+    - `bad`: `bad(value, *operands) -> bool array`; any `True` is an error.
+    - `message`: the short, static message (it names the argument).
+    - `operands`: other arrays the condition needs (a covariance for a time).
+    - `error`: the exception class raised eagerly.
+    - `detail`: optional `detail(value, *operands) -> str`, appended to the
+      eager message only (traced values cannot be printed).
+    """
+    if is_concrete(value, *operands):
+        with jax.ensure_compile_time_eval():
+            arrays = [jnp.asarray(v) for v in (value, *operands)]
+            failed = bool(jnp.any(bad(*arrays)))
+            extra = f" {detail(value, *operands)}" if failed and detail else ""
+        if failed:
+            raise error(message + extra)
+        return value
+    arrays = [jnp.asarray(v) for v in (value, *operands)]
+    return eqx.error_if(arrays[0], jnp.any(bad(*arrays)), message)
+
+
+DEFAULT_MEMORY_LIMIT = 2**34  # 16 GiB
+
+
+def memory_limit() -> int:
+    """The largest array allocation (bytes) a size argument may ask for.
+
+    `FLOWREP_MAX_BYTES` (an integer number of bytes) when set; otherwise
+    $\\min(2^{34}$, the machine's physical memory$)$.
+    """
+    env = os.environ.get("FLOWREP_MAX_BYTES")
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            raise ValueError(
+                f"FLOWREP_MAX_BYTES must be an integer number of bytes; got {env!r}."
+            ) from None
+    limit = DEFAULT_MEMORY_LIMIT
+    try:
+        limit = min(limit, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    return limit
+
+
+def check_memory(num_bytes: float, what: str) -> None:
+    """Raise `MemoryError` before allocating `num_bytes` beyond `memory_limit()`.
+
+    `what` names the argument and its value ("`depth`=100000000").
+    """
+    limit = memory_limit()
+    if num_bytes > limit:
+        raise MemoryError(
+            f"{what} needs about {num_bytes / 2**30:.3g} GiB of arrays, above the limit "
+            f"of {limit / 2**30:.3g} GiB (min(16 GiB, physical memory); set "
+            "FLOWREP_MAX_BYTES to change it). Use a smaller size."
+        )
 
 
 def as_points(

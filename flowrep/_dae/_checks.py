@@ -1,27 +1,32 @@
 """Input checks shared by the DAE modules, built on flowrep's validation layer.
 
-Static problems raise at trace time; values (times, covariances, points) are
-checked when concrete (`flowrep._validate.is_concrete`) and otherwise at run
-time by the computations that use them.
+Static problems raise at trace time; values (times, covariances, weights,
+points) raise at once when concrete and otherwise through `eqx.error_if` on
+the returned value (`flowrep._validate.check_value`), so every check also
+holds under `jax.jit`/`vmap`. Each checker returns the value to use.
 """
 
 import math
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._validate import as_points, is_concrete
+from .._validate import as_points, check_value, is_concrete
 
 
 class CollapseError(ValueError):
     """The backward heat equation was asked past its collapse time $\\lambda_{\\min}/2$."""
 
 
-def check_time(t, what: str = "t") -> None:
-    """`t` must be a finite non-negative scalar (checked when concrete)."""
+def check_time(t, what: str = "t"):
+    """`t` must be a finite non-negative real scalar; returns it (checked at run time when traced)."""
     if jnp.ndim(t) != 0:
         raise ValueError(f"`{what}` must be a scalar; got shape {jnp.shape(t)}.")
+    dtype = jnp.result_type(t)
+    if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+        raise TypeError(f"`{what}` must be a real number; got dtype {dtype}.")
     if is_concrete(t):
         tv = float(t)
         if not math.isfinite(tv):
@@ -30,15 +35,39 @@ def check_time(t, what: str = "t") -> None:
             raise ValueError(
                 f"`{what}` must be >= 0 (a noise variance / time); got {tv}."
             )
+        return t
+    return eqx.error_if(
+        t,
+        ~jnp.isfinite(t) | (t < 0),
+        f"`{what}` must be finite and >= 0 (a noise variance / time).",
+    )
 
 
-def check_cov(cov: Array, m: int, what: str) -> None:
+def _cov_bad(c: Array) -> Array:
+    scale = jnp.maximum(1.0, jnp.max(jnp.abs(c)))
+    finite = jnp.all(jnp.isfinite(c))
+    c0 = jnp.where(finite, c, jnp.eye(c.shape[-1], dtype=c.dtype))
+    asym = jnp.max(jnp.abs(c0 - c0.T)) > 1e-8 * scale
+    lam = jnp.linalg.eigvalsh(0.5 * (c0 + c0.T))[0]
+    return ~finite | asym | ~(lam > 0)
+
+
+def check_cov(cov: Array, m: int, what: str) -> Array:
+    """`cov` `(m, m)` finite, symmetric, positive definite; returns it.
+
+    Concrete: a `ValueError` saying which property fails. Traced: `eqx.error_if`
+    on the returned covariance.
+    """
     if cov.shape != (m, m):
         raise ValueError(
             f"`{what}` must have shape ({m}, {m}) to match the mean; got {cov.shape}."
         )
     if not is_concrete(cov):
-        return
+        return eqx.error_if(
+            cov,
+            _cov_bad(cov),
+            f"`{what}` must be finite, symmetric and positive definite.",
+        )
     c = np.asarray(cov, dtype=float)
     if not np.all(np.isfinite(c)):
         raise ValueError(f"`{what}` contains NaN or inf.")
@@ -52,6 +81,35 @@ def check_cov(cov: Array, m: int, what: str) -> None:
         raise ValueError(
             f"`{what}` must be positive definite; its smallest eigenvalue is {lam:.6g}."
         )
+    return cov
+
+
+def check_weights(weights: Array, what: str = "weights") -> Array:
+    """Mixture or sample weights: finite and > 0; returns them."""
+    return check_value(
+        weights,
+        lambda w: ~jnp.isfinite(w) | ~(w > 0),
+        f"`{what}` must be positive and finite.",
+        detail=lambda w: f"Got {np.asarray(w)}.",
+    )
+
+
+def check_before_collapse(t, tstar, what: str = "t"):
+    """`t < tstar` (the collapse time $\\lambda_{\\min}/2$); returns `t`.
+
+    **Raises:** `CollapseError` when concrete; at run time otherwise.
+    """
+    return check_value(
+        t,
+        lambda t, ts: ~(t < ts),
+        f"`{what}` is at or past the collapse time: the law collapses at "
+        "t* = lambda_min/2 (a covariance Sigma - 2tI stops being positive definite).",
+        tstar,
+        error=CollapseError,
+        detail=lambda t, ts: (
+            f"Got {what}={float(t):.6g}, t*={float(ts):.6g}; choose {what} < t*."
+        ),
+    )
 
 
 def check_point(x: Array, m: int) -> Array:
@@ -68,21 +126,37 @@ def check_points(x, m: int | None = None, what: str = "x") -> Array:
     return as_points(x, what, dim=m, dim_of="the law's dimension")
 
 
-def check_horizon(t1, ts, tstar: float | None) -> None:
-    check_time(t1, "t1")
+def check_horizon(t1, ts, tstar=None):
+    """`t1` a valid final time, `ts` non-decreasing in [0, t1], `t1 < tstar`.
+
+    Returns `(t1, ts)` to use (`ts` may be `None`); traced values are checked
+    at run time.
+    """
+    t1 = check_time(t1, "t1")
     if ts is not None:
-        ts_np = np.asarray(ts)
-        if ts_np.ndim != 1 or ts_np.size == 0:
+        if jnp.ndim(ts) != 1 or jnp.size(ts) == 0:
             raise ValueError(
-                f"`ts` must be a non-empty 1-D array of times; got shape {ts_np.shape}."
+                f"`ts` must be a non-empty 1-D array of times; got shape {jnp.shape(ts)}."
             )
-        if np.any(np.diff(ts_np) < 0) or ts_np[0] < 0 or ts_np[-1] > float(t1) + 1e-12:
-            raise ValueError("`ts` must be non-decreasing within [0, t1].")
-    if tstar is not None and float(t1) >= tstar:
-        raise CollapseError(
-            f"the deep-DAE flow cannot reach t1={float(t1):.6g}: mu_t = sum_k pi_k N(m_k, Sigma_k - 2tI) collapses "
-            f"at t* = lambda_min/2 = {tstar:.6g}. Choose t1 < {tstar:.6g}."
+        ts = check_value(
+            ts,
+            lambda s, t1: (
+                ~jnp.all(jnp.isfinite(s))
+                | jnp.any(jnp.diff(s) < 0)
+                | (s[0] < 0)
+                | (s[-1] > t1 + 1e-12)
+            ),
+            "`ts` must be finite and non-decreasing within [0, t1].",
+            t1,
         )
+    if tstar is not None:
+        if is_concrete(t1, tstar) and not float(t1) < float(tstar):
+            raise CollapseError(
+                f"the deep-DAE flow cannot reach t1={float(t1):.6g}: mu_t = sum_k pi_k N(m_k, Sigma_k - 2tI) collapses "
+                f"at t* = lambda_min/2 = {float(tstar):.6g}. Choose t1 < {float(tstar):.6g}."
+            )
+        t1 = check_before_collapse(t1, tstar, "t1")
+    return t1, ts
 
 
 def check_layers(num_layers: int) -> None:
@@ -90,8 +164,12 @@ def check_layers(num_layers: int) -> None:
         raise ValueError(f"num_layers must be >= 1; got {num_layers}.")
 
 
-def check_noise(t, who: str) -> None:
-    """`t` must be a positive noise variance (checked when concrete)."""
-    check_time(t)
-    if is_concrete(t) and not float(t) > 0:
-        raise ValueError(f"{who} needs a positive noise variance t; got {float(t)}.")
+def check_noise(t, who: str, what: str = "t"):
+    """`t` must be a positive finite noise variance; returns it."""
+    t = check_time(t, what)
+    return check_value(
+        t,
+        lambda t: ~(t > 0),
+        f"{who} needs a positive noise variance `{what}` (> 0).",
+        detail=lambda t: f"Got {float(t)}.",
+    )

@@ -21,7 +21,6 @@ import math
 from collections.abc import Callable
 from typing import Literal, overload
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,7 +32,7 @@ from .._depth._vector_field import AbstractVectorField
 from .._transport._entropy import knn_entropy
 from .._transport._tracks import Tracks
 from .._validate import is_concrete
-from ._checks import check_horizon, check_points, check_time
+from ._checks import check_before_collapse, check_horizon, check_points, check_time
 from ._laws import (
     AbstractLaw,
     as_mixture,
@@ -71,7 +70,7 @@ def shallow_dae(law: AbstractLaw, t, x: Points) -> Points:
     """
     mix = as_mixture(law)
     x = check_points(x, mix.dim)
-    check_time(t)
+    t = check_time(t)
     return _shallow_dae(mix.weights, mix.means, mix.covs, jnp.asarray(t, x.dtype), x)
 
 
@@ -98,7 +97,7 @@ def shallow_dae_pushforward(law: GaussianLaw, t) -> GaussianLaw:
         raise TypeError(
             "shallow_dae_pushforward is closed form for a GaussianLaw only; for mixtures push samples with shallow_dae."
         )
-    check_time(t)
+    t = check_time(t)
     return GaussianLaw(
         law.mean, _spectral(law.cov, lambda lam: lam**3 / (lam + t) ** 2)
     )
@@ -201,7 +200,7 @@ def deep_dae_map(law: GaussianLaw, t, x: Points) -> Points:
             "deep_dae_map is closed form for a GaussianLaw only; use deep_dae_flow for mixtures."
         )
     x = check_points(x, law.dim)
-    law.backward_heat(t)  # validates t
+    t = check_before_collapse(check_time(t), law.collapse_time)
     gain = _spectral(law.cov, lambda lam: jnp.sqrt((lam - 2 * t) / lam))
     return law.mean + (x - law.mean) @ gain.T
 
@@ -239,15 +238,7 @@ def deep_dae_flow(
     """
     field = DeepDAEField(law)
     x0 = check_points(x0, field.means.shape[1], "x0")
-    check_horizon(
-        t1, ts, float(field.collapse_time) if is_concrete(field.eigvals) else None
-    )
-    if not is_concrete(t1):
-        t1 = eqx.error_if(
-            t1,
-            t1 >= field.collapse_time,
-            "deep-DAE flow: t1 is past the collapse time lambda_min/2.",
-        )
+    t1, ts = check_horizon(t1, ts, field.collapse_time)
     return flow(
         field,
         x0,
@@ -333,9 +324,16 @@ def entropy_curves(
     time of `ts`, the very ones the `continuity` and `knn` curves are computed
     on) and `times` = `ts`.
 
-    **Raises:** `CollapseError` if `ts` reaches $t^*$; `ValueError` for bad
+    **Raises:** `TypeError` under `jax.jit` (not jittable); `CollapseError`
+    if `ts` reaches $t^*$; `ValueError` for bad
     `ts` (or, with `return_tracks`, times that do not strictly increase).
     """
+    leaves = jax.tree_util.tree_leaves(law)
+    if not is_concrete(ts, *leaves):
+        raise TypeError(
+            "entropy_curves is not jittable (it returns numpy curves and runs a "
+            "k-NN estimate per time): call it outside jax.jit, with concrete `ts` and `law`."
+        )
     ts = np.asarray(ts, dtype=float).reshape(-1)
     if ts.size == 0 or ts[0] != 0:
         raise ValueError("`ts` must start at 0 (the data law).")

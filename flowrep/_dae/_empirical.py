@@ -24,7 +24,7 @@ from .._depth._vector_field import AbstractVectorField
 from .._device import device_default, DEVICE_DEFAULTS
 from .._validate import is_concrete
 from .._width._precision import exact_matmul
-from ._checks import check_horizon, check_noise, check_points
+from ._checks import check_horizon, check_noise, check_points, check_weights
 
 
 # Pairs per tile in mean shift on a CPU; `mean_shift` takes its default per
@@ -110,7 +110,7 @@ def mean_shift(
     cloud = check_points(cloud, what="cloud")
     n, m = cloud.shape
     queries = cloud if queries is None else check_points(queries, m, "queries")
-    check_noise(t, "mean_shift")
+    t = check_noise(t, "mean_shift")
     chunk_size = device_default("mean_shift_chunk", chunk_size)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer; got {chunk_size}.")
@@ -122,10 +122,7 @@ def mean_shift(
             raise ValueError(
                 f"`weights` must have shape [{n}] (one per cloud point); got {weights.shape}."
             )
-        if is_concrete(weights) and not bool(
-            jnp.all(weights > 0) & jnp.all(jnp.isfinite(weights))
-        ):
-            raise ValueError("`weights` must be positive and finite.")
+        weights = check_weights(weights)
         logw = jnp.log(weights)
     return _mean_shift(
         cloud,
@@ -199,7 +196,7 @@ def blurring_mean_shift_flow(
     x0 = check_points(x0, what="x0")
     if not (math.isfinite(bandwidth) and bandwidth > 0):
         raise ValueError(f"`bandwidth` must be a positive variance; got {bandwidth}.")
-    check_horizon(t1, ts, None)
+    t1, ts = check_horizon(t1, ts)
     n, m = x0.shape
     field = BlurringMeanShiftField(float(bandwidth), m, chunk_size)
     ts_arr = jnp.asarray([0.0, float(t1)] if ts is None else ts, x0.dtype)

@@ -29,8 +29,15 @@ from jax.scipy.special import logsumexp
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Point, Points
-from .._validate import is_concrete
-from ._checks import check_cov, check_point, check_time, CollapseError
+from .._validate import check_finite
+from ._checks import (
+    check_before_collapse,
+    check_cov,
+    check_point,
+    check_time,
+    check_weights,
+    CollapseError as CollapseError,
+)
 
 
 def component_logpdfs(x: Point, means: Array, covs: Array) -> Array:
@@ -106,15 +113,12 @@ class AbstractLaw(eqx.Module):
         """$\\mu(x)$ at one point."""
         return jnp.exp(self.log_prob(x))
 
-    def _check_backward_time(self, t, check: bool) -> None:
-        check_time(t)
-        if check and is_concrete(t):
-            tstar = float(self.collapse_time)
-            if float(t) >= tstar:
-                raise CollapseError(
-                    f"backward heat / deep-DAE flow asked at t={float(t):.6g}, but the law collapses at "
-                    f"t* = lambda_min/2 = {tstar:.6g} (a covariance Sigma - 2tI stops being positive definite)."
-                )
+    def _check_backward_time(self, t, check: bool):
+        """`t` checked (>= 0, finite, before the collapse when `check`); returns it."""
+        t = check_time(t)
+        if check:
+            t = check_before_collapse(t, self.collapse_time)
+        return t
 
 
 class GaussianLaw(AbstractLaw):
@@ -136,11 +140,8 @@ class GaussianLaw(AbstractLaw):
             raise ValueError(
                 f"`mean` must have shape (d,) with d >= 1; got {mean.shape}."
             )
-        if is_concrete(mean) and not bool(jnp.all(jnp.isfinite(mean))):
-            raise ValueError("`mean` contains NaN or inf.")
-        check_cov(cov, mean.shape[0], "cov")
-        self.mean = mean
-        self.cov = cov
+        self.mean = check_finite(mean, "mean")
+        self.cov = check_cov(cov, mean.shape[0], "cov")
 
     @property
     def dim(self) -> int:
@@ -170,7 +171,7 @@ class GaussianLaw(AbstractLaw):
 
     def smooth(self, t) -> "GaussianLaw":
         """$W_t*N(m,\\Sigma)=N(m,\\Sigma+tI)$. **Raises:** `ValueError` if $t<0$."""
-        check_time(t)
+        t = check_time(t)
         return GaussianLaw(
             self.mean, self.cov + t * jnp.eye(self.dim, dtype=self.cov.dtype)
         )
@@ -181,7 +182,7 @@ class GaussianLaw(AbstractLaw):
         **Raises:** `ValueError` if $t<0$; `CollapseError` if
         $t\\ge\\lambda_{\\min}/2$ (checked when `t` is concrete and `check`).
         """
-        self._check_backward_time(t, check)
+        t = self._check_backward_time(t, check)
         return GaussianLaw(
             self.mean, self.cov - 2 * t * jnp.eye(self.dim, dtype=self.cov.dtype)
         )
@@ -228,18 +229,9 @@ class GaussianMixture(AbstractLaw):
             raise ValueError(
                 f"`covs` must have shape (K, d, d)=({num_k}, {m}, {m}); got {covs.shape}."
             )
-        if is_concrete(weights, means):
-            if not (
-                bool(jnp.all(jnp.isfinite(weights)))
-                and bool(jnp.all(jnp.isfinite(means)))
-            ):
-                raise ValueError("`weights` or `means` contains NaN or inf.")
-            if not bool(jnp.all(weights > 0)):
-                raise ValueError(
-                    f"mixture `weights` must be positive; got {np.asarray(weights)}."
-                )
-        for k in range(num_k):
-            check_cov(covs[k], m, f"covs[{k}]")
+        weights = check_weights(weights, "weights")
+        means = check_finite(means, "means")
+        covs = jnp.stack([check_cov(covs[k], m, f"covs[{k}]") for k in range(num_k)])
         self.weights = weights / jnp.sum(weights)
         self.means = means
         self.covs = covs
@@ -289,7 +281,7 @@ class GaussianMixture(AbstractLaw):
 
     def smooth(self, t) -> "GaussianMixture":
         """$W_t*\\mu=\\sum_k\\pi_kN(m_k,\\Sigma_k+tI)$. **Raises:** `ValueError` if $t<0$."""
-        check_time(t)
+        t = check_time(t)
         return GaussianMixture(
             self.weights,
             self.means,
@@ -303,7 +295,7 @@ class GaussianMixture(AbstractLaw):
         linear. **Raises:** `ValueError` if $t<0$; `CollapseError` if
         $t\\ge\\min_k\\lambda_{\\min}(\\Sigma_k)/2$.
         """
-        self._check_backward_time(t, check)
+        t = self._check_backward_time(t, check)
         return GaussianMixture(
             self.weights,
             self.means,

@@ -118,7 +118,16 @@ def _gradient_parametrisation(field: Any) -> tuple[_GradientRidgelet, Any]:
 
 
 def _check_cloud(x, name: str, dim: int | None) -> Array:
-    x = jnp.asarray(x)
+    try:
+        x = jnp.asarray(x)
+    except TypeError as e:
+        raise TypeError(
+            f"`{name}` must be an array of shape [n, m]; got {type(x).__name__}."
+        ) from e
+    if not (
+        jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)
+    ):
+        raise TypeError(f"`{name}` must hold real numbers; got dtype {x.dtype}.")
     if x.ndim != 2:
         raise ValueError(f"`{name}` must have shape [n, m]; got {x.shape}.")
     if x.shape[0] == 0:
@@ -148,6 +157,22 @@ def _concrete_time(t: Any, name: str) -> float:
         raise ValueError(
             f"`{name}` must be a concrete number (pass it, or use a field with a `{name}` attribute); got {t!r}."
         ) from None
+
+
+def _check_count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be >= 1 (an integer); got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1 (an integer); got {value}.")
+    return int(value)
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        return False
+    return bool(np.isfinite(value))
 
 
 def _default(given: Any, field_value: Any, fallback: float) -> Any:
@@ -354,15 +379,62 @@ def fit(
     **Returns:** `(trained_field, history)`, with `history` a dict of `(steps,)`
     NumPy arrays: `"loss"` (the total), `"data"`, `"kinetic"`, `"jacobian"`.
 
-    **Raises:** `ValueError` on shape mismatches, NaN/inf samples, unknown
-    loss names or bad sizes; `FloatingPointError` when the loss stops being
-    finite; with `gradient=True`, `TypeError` for a field that is not a
-    `RidgeletField` and `ValueError` for time-varying units on an
-    interpolating basis.
+    `fit` is not jittable (a Python loop over compiled chunks): under
+    `jax.jit` it raises a `TypeError` saying so. float16/bfloat16 samples are
+    promoted to float32, and samples and field share one dtype.
+
+    **Raises:** `ValueError` on shape mismatches, NaN/inf samples or field
+    parameters, unknown loss names, bad sizes or counts (`steps`,
+    `steps_per_call`, `batch_size` must be integers >= 1), a non-positive
+    `epsilon`, a negative `learning_rate`, negative regularisers; `TypeError` under
+    `jax.jit`; `FloatingPointError` when the loss stops being finite (at the
+    first step: the inputs; later: the learning rate); with `gradient=True`,
+    `TypeError` for a field that is not a `RidgeletField` and `ValueError`
+    for time-varying units on an interpolating basis.
     """
+    leaves = jax.tree_util.tree_leaves(eqx.filter(field, eqx.is_array))
+    if any(isinstance(a, jax.core.Tracer) for a in (source, target, key, *leaves)):  # pyright: ignore[reportAttributeAccessIssue]
+        raise TypeError(
+            "fit is not jittable: it runs a Python loop of compiled optimiser steps and "
+            "reads the losses back; call it outside jax.jit / vmap / grad."
+        )
     vf = as_vector_field(field)
     source = _check_cloud(source, "source", vf.dim)
     target = _check_cloud(target, "target", source.shape[1])
+    params_inexact = [a for a in leaves if jnp.issubdtype(a.dtype, jnp.inexact)]
+    # one host read-back for all parameters
+    if params_inexact and not bool(
+        jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in params_inexact]))
+    ):
+        raise ValueError(
+            "`field` has NaN or inf parameters; initialise it with finite values."
+        )
+    # One working dtype for the data and the field (ott's solvers need equal
+    # dtypes): float16/bfloat16 data are promoted to float32.
+    work = jnp.result_type(source.dtype, target.dtype, *params_inexact, jnp.float32)
+    source, target = source.astype(work), target.astype(work)
+    steps = _check_count(steps, "steps")
+    steps_per_call = _check_count(steps_per_call, "steps_per_call")
+    if batch_size is not None:
+        batch_size = _check_count(batch_size, "batch_size")
+    for name, value in (
+        ("weight_decay", weight_decay),
+        ("kinetic_reg", kinetic_reg),
+        ("jacobian_reg", jacobian_reg),
+    ):
+        if not _finite_number(value) or value < 0:
+            raise ValueError(f"`{name}` must be a finite number >= 0; got {value!r}.")
+    if not callable(learning_rate) and (
+        not _finite_number(learning_rate) or learning_rate < 0
+    ):
+        raise ValueError(
+            f"`learning_rate` must be a finite number >= 0 or an optax schedule; got {learning_rate!r}."
+        )
+    if isinstance(loss, str) and loss == "sinkhorn":
+        if not _finite_number(epsilon) or epsilon <= 0:
+            raise ValueError(
+                f"`epsilon` (the Sinkhorn regularisation) must be a positive finite number; got {epsilon!r}."
+            )
     if isinstance(loss, str):
         if loss == "mse":
             if target.shape[0] != source.shape[0]:
@@ -375,10 +447,6 @@ def fit(
             )
     elif not callable(loss):
         raise TypeError(f"`loss` must be a name or a callable; got {loss!r}.")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1; got {steps}.")
-    if steps_per_call < 1:
-        raise ValueError(f"steps_per_call must be >= 1; got {steps_per_call}.")
     n, p = source.shape[0], target.shape[0]
     if batch_size is not None and not 1 <= batch_size <= min(n, p):
         raise ValueError(
@@ -439,8 +507,16 @@ def fit(
         if bad.any():
             j = lo + int(np.argmax(bad))
             bar.close()
+            if j == 0:
+                raise FloatingPointError(
+                    f"fit: the loss is {history[0, 0]} at step 0, before any "
+                    "update, so the learning rate is not the cause: check the inputs "
+                    "(`epsilon`, `t0`/`t1`, `flow_kwargs`, the field, huge sample values) "
+                    "or whether the field's flow blows up on `source`."
+                )
             raise FloatingPointError(
-                f"fit: the loss became {history[j, 0]} at step {j}; lower the learning rate or regularise the field."
+                f"fit: the loss became {history[j, 0]} at step {j} (it was finite before); "
+                "lower the learning rate or regularise the field."
             )
         bar.update(hi - lo)
         if progress:

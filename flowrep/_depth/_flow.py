@@ -23,6 +23,7 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Points, VectorFieldFn
+from .._validate import check_positive_int
 from ._integrate import adaptive_solve, scan_solve
 from ._result import FlowResult
 from ._solvers import explicit_tableau, get_adjoint, get_solver
@@ -53,7 +54,7 @@ def _concrete_float(x) -> float | None:
         return None
 
 
-def _check_field_shape(field: AbstractVectorField, t0, x0, args):
+def _check_field_shape(field: AbstractVectorField, t0, x0, args) -> Any:
     m = x0.shape[-1]
     dim = field.dim
     if dim is not None and dim != m:
@@ -72,6 +73,7 @@ def _check_field_shape(field: AbstractVectorField, t0, x0, args):
         raise ValueError(
             f"The field must map a point of shape ({m},) to a velocity of shape ({m},); it returned {got}."
         )
+    return out.dtype
 
 
 def _solve_impl(
@@ -101,6 +103,8 @@ def _solve_impl(
         ~jnp.all(jnp.isfinite(x0)),
         "flow: x0 contains NaN or inf; expected finite starting points.",
     )
+    t0 = eqx.error_if(t0, ~jnp.isfinite(t0), "flow: `t0` must be finite.")
+    t1 = eqx.error_if(t1, ~jnp.isfinite(t1), "flow: `t1` must be finite.")
     t1 = eqx.error_if(t1, t1 == t0, "flow: t1 == t0; expected t1 != t0.")
     n = x0.shape[0]
     y0 = {"x": x0}
@@ -163,18 +167,33 @@ def _solve_impl(
     )
     tracks = ys["x"]
     if throw:
+        failed = result != diffrax.RESULTS.successful
+        # Only on failure: is the field itself NaN/inf at the (finite) start?
+        # Then the cause is the field or its parameters, not a blow-up.
+        field_bad = jax.lax.cond(
+            failed,
+            lambda: ~jnp.all(jnp.isfinite(jax.vmap(lambda x: field(t0, x, args))(x0))),
+            lambda: jnp.array(False),
+        )
+        tracks = eqx.error_if(
+            tracks,
+            failed & field_bad,
+            "flow: the field returned NaN or inf at t0 on the finite starting points "
+            "(NaN/inf in the field or its parameters); this is not a blow-up of the flow.",
+        )
         tracks = eqx.error_if(
             tracks,
             result == diffrax.RESULTS.max_steps_reached,
-            "flow: the maximum number of solver steps (max_steps) was reached before t1. "
-            "The flow probably diverged (blew up in finite time) or is very stiff; "
-            "check the field, shorten [t0, t1], or raise `max_steps`.",
+            "flow: the maximum number of solver steps (max_steps) was reached before t1, "
+            "with a finite field at the start. The flow probably diverged (blew up in "
+            "finite time) or is very stiff; check the field, shorten [t0, t1], or raise `max_steps`.",
         )
         tracks = eqx.error_if(
             tracks,
             result == diffrax.RESULTS.nonfinite,
-            "flow: the solution became NaN or inf before t1: the flow diverged. "
-            "Use smaller steps, an adaptive solver, or check the field.",
+            "flow: the state became NaN or inf before t1: the flow diverged (blew up), "
+            "although the field is finite at the start. Use smaller steps, an adaptive "
+            "solver, or check the field.",
         )
         tracks = eqx.error_if(
             tracks,
@@ -284,15 +303,53 @@ def flow(
 
     **Returns:** a `FlowResult`.
 
+    **dtypes:** the solve runs in `x0`'s floating dtype; float16 and
+    bfloat16 `x0` are promoted to float32 (the default tolerances are below
+    their resolution), integer `x0` to the default float, and `x0` to the
+    field's output dtype when that is wider (float32 points, float64 field
+    under `jax_enable_x64`). `result.tracks.dtype` says which precision was
+    used.
+
     **Raises:** `ValueError` when x0 and the field disagree in dimension,
-    `t1 == t0`, a fixed-step solver lacks `dt0`/`num_steps`, or an option is
-    unknown; `eqx.EquinoxRuntimeError` when x0 holds NaN/inf or, with
-    `throw=True`, when the solve fails (max_steps reached: the flow diverged
-    or is stiff; NaN/inf along the way).
+    `t1 == t0`, `t0`/`t1` are not finite, `rtol`/`atol` are negative or both
+    zero, `num_steps`/`max_steps` are not positive integers, a fixed-step
+    solver lacks `dt0`/`num_steps`, or an option is unknown;
+    `eqx.EquinoxRuntimeError` when x0 holds NaN/inf (or traced `t0`/`t1` are
+    not finite) or, with `throw=True`, when the solve fails, with the cause:
+    the field is NaN/inf at the start; max_steps reached (a blow-up or a stiff
+    flow); the state became NaN/inf (a blow-up).
     """
-    x0 = jnp.asarray(x0)
+    try:
+        x0 = jnp.asarray(x0)
+    except TypeError as e:
+        raise TypeError(
+            f"`x0` must be an array of shape (n, d) or (d,); got {type(x0).__name__}."
+        ) from e
+    if jnp.issubdtype(x0.dtype, jnp.complexfloating) or x0.dtype == jnp.bool_:
+        raise TypeError(f"`x0` must hold real numbers; got dtype {x0.dtype}.")
     if not jnp.issubdtype(x0.dtype, jnp.floating):
         x0 = x0.astype(jnp.result_type(float))
+    elif jnp.finfo(x0.dtype).bits < 32:
+        # float16/bfloat16 cannot meet the default tolerances (and diffrax's
+        # controller breaks down in them): solve in float32; tracks say so.
+        x0 = x0.astype(jnp.float32)
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        tv = _concrete_float(tol)
+        if tv is not None and not (math.isfinite(tv) and tv >= 0):
+            raise ValueError(f"`{name}` must be a finite number >= 0; got {tv}.")
+    if _concrete_float(rtol) == 0 and _concrete_float(atol) == 0:
+        raise ValueError(
+            "`rtol` and `atol` are both 0: no adaptive step can meet a zero tolerance; "
+            "give a positive `rtol` or `atol` (or a fixed step with `num_steps`)."
+        )
+    if num_steps is not None:
+        num_steps = check_positive_int(num_steps, "num_steps")
+    if max_steps is not None:
+        max_steps = check_positive_int(max_steps, "max_steps")
+    if dt0 is not None:
+        dv = _concrete_float(dt0)
+        if dv is not None and not (math.isfinite(dv) and dv != 0):
+            raise ValueError(f"`dt0` must be finite and non-zero; got {dv}.")
     single = x0.ndim == 1
     if single:
         x0 = x0[None]
@@ -310,7 +367,11 @@ def flow(
     t0c, t1c = _concrete_float(t0), _concrete_float(t1)
     if t0c is not None and t1c is not None:
         if not (math.isfinite(t0c) and math.isfinite(t1c)):
-            raise ValueError(f"t0 and t1 must be finite; got t0={t0c}, t1={t1c}.")
+            bad = "t0" if not math.isfinite(t0c) else "t1"
+            raise ValueError(
+                f"`{bad}` must be finite; got t0={t0c}, t1={t1c} (a flow over an "
+                "infinite interval never ends)."
+            )
         if t0c == t1c:
             raise ValueError(
                 f"t1 == t0 == {t0c}: the flow over an empty interval is the identity; expected t1 != t0."
@@ -322,7 +383,16 @@ def flow(
     dtype = x0.dtype
     t0a = jnp.asarray(t0, dtype)
     t1a = jnp.asarray(t1, dtype)
-    _check_field_shape(field, t0a, x0, args)
+    out_dtype = _check_field_shape(field, t0a, x0, args)
+    if jnp.issubdtype(out_dtype, jnp.floating):
+        # One dtype for state and velocity (a float64 field on float32 points
+        # under x64 solves in float64): `result.tracks.dtype` says which.
+        promoted = jnp.promote_types(dtype, out_dtype)
+        if promoted != dtype:
+            dtype = promoted
+            x0 = x0.astype(dtype)
+            t0a = jnp.asarray(t0, dtype)
+            t1a = jnp.asarray(t1, dtype)
     solver_ = get_solver(solver)
     scan_names = ("scan", "scan_checkpoint")
     scan_ok = num_steps is not None and stepsize_controller is None and ts is None
@@ -341,8 +411,6 @@ def flow(
     adjoint_ = get_adjoint(None if scan else adjoint)
     if num_steps is not None and dt0 is not None:
         raise ValueError("Give either `dt0` or `num_steps`, not both.")
-    if num_steps is not None and num_steps < 1:
-        raise ValueError(f"num_steps must be >= 1; got {num_steps}.")
     fixed = stepsize_controller is None and (num_steps is not None or dt0 is not None)
     if stepsize_controller is None:
         if fixed:

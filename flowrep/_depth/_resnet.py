@@ -22,6 +22,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._custom_types import Key, Point, RealScalarLike
+from .._validate import check_memory
 from .._width._activations import AbstractActivation, get_activation
 from .._width._integral_net import IntegralNetwork
 from ._vector_field import AbstractUnitField, AbstractVectorField, as_vector_field
@@ -356,7 +357,9 @@ def euler_network(
 
     **Returns:** a `ResNet` (unit-exposing fields) or an `EulerNetwork`.
 
-    **Raises:** `ValueError` for a non-positive depth, `t1 == t0`, missing
+    **Raises:** `MemoryError` (before allocating) when the blocks of `depth`
+    would exceed `flowrep._validate.memory_limit()` (16 GiB or the physical
+    memory; `FLOWREP_MAX_BYTES`); `ValueError` for a non-positive depth, `t1 == t0`, missing
     `t0`/`t1`/`dim`, or units of the wrong shape.
     """
     depth = _check_depth(depth)
@@ -374,6 +377,13 @@ def euler_network(
             "The field has no `dim` attribute: pass `dim=` to euler_network."
         )
     dim = int(dim)
+    # Checked before allocating: the knots (float64), and for a unit field the
+    # stacked blocks a (L, J, d), b (L, J), c (L, J, d), bias (L, d).
+    itemsize = jnp.dtype(jnp.result_type(float)).itemsize
+    per_block = 8 + dim * itemsize
+    if isinstance(vf, AbstractUnitField):
+        per_block += (vf.num_units * (2 * dim + 1) + dim) * itemsize
+    check_memory(depth * per_block, f"euler_network(depth={depth})")
     h = (t1f - t0f) / depth
     if isinstance(vf, AbstractUnitField):
         ts = jnp.asarray(block_knots(t0f, t1f, depth))

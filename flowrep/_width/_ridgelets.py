@@ -32,6 +32,12 @@ def check_order(value, what: str) -> int:
     return int(value)
 
 
+# Largest orders whose values |G^(k)(z)| stay finite on all of R (measured: the
+# peak grows like sqrt(k!); k=305 overflows float64, k=58 overflows float32).
+MAX_GAUSSIAN_ORDER = 300
+MAX_GAUSSIAN_ORDER_FLOAT32 = 56
+
+
 def _as_float(z: ArrayLike) -> Array:
     z = jnp.asarray(z)
     return z.astype(jnp.result_type(z, float))
@@ -80,9 +86,11 @@ class GaussianDerivative(AbstractRidgelet):
 
     **Arguments:**
 
-    - `k`: the order, an integer $\\ge0$ ($k=0$ is $e^{-z^2/2}$).
+    - `k`: the order, an integer $0\\le k\\le300$ ($k=0$ is $e^{-z^2/2}$);
+      in float32 (or lower) `z` up to $k=56$, beyond which the values overflow.
 
-    **Raises:** `ValueError`/`TypeError` when `k` is not a non-negative integer.
+    **Raises:** `ValueError`/`TypeError` when `k` is not a non-negative integer
+    or is beyond the stable range (300; 56 when called on float32 `z`).
     """
 
     k: int = eqx.field(static=True)
@@ -92,12 +100,26 @@ class GaussianDerivative(AbstractRidgelet):
 
     def __init__(self, k: int = 0):
         self.k = check_order(k, "GaussianDerivative order k")
+        if self.k > MAX_GAUSSIAN_ORDER:
+            raise ValueError(
+                f"GaussianDerivative order k={self.k} is beyond the stable range "
+                f"0 <= k <= {MAX_GAUSSIAN_ORDER} (float64; 0 <= k <= "
+                f"{MAX_GAUSSIAN_ORDER_FLOAT32} in float32): above it |G^(k)| overflows "
+                "to inf/NaN."
+            )
         self.name = f"G^({self.k})"
         self.parity = -1 if self.k % 2 else 1
         self.growth = -1
 
     def __call__(self, z: ArrayLike) -> Array:
-        return gaussian_derivative(self.k, _as_float(z))
+        z = _as_float(z)
+        if jnp.finfo(z.dtype).bits <= 32 and self.k > MAX_GAUSSIAN_ORDER_FLOAT32:
+            raise ValueError(
+                f"GaussianDerivative order k={self.k} overflows in {z.dtype}: the stable "
+                f"range there is 0 <= k <= {MAX_GAUSSIAN_ORDER_FLOAT32} (up to "
+                f"{MAX_GAUSSIAN_ORDER} in float64: enable jax_enable_x64 and pass float64 `z`)."
+            )
+        return gaussian_derivative(self.k, z)
 
     def fourier(self, omega: ArrayLike) -> Array:
         return _gaussian_family_fourier(omega, 0, self.k)
