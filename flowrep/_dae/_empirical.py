@@ -22,7 +22,6 @@ from .._custom_types import Points
 from .._depth._flow import flow
 from .._depth._vector_field import AbstractVectorField
 from .._device import device_default, DEVICE_DEFAULTS
-from .._validate import is_concrete
 from .._width._precision import exact_matmul
 from ._checks import check_horizon, check_noise, check_points, check_weights
 
