@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
-from ._validate import is_traced
+from ._validate import check_finite, is_traced
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,3 +183,13 @@ def ring(layout: Layout):
     """The permutation that passes each device's block to the next one."""
     d = layout.size
     return [(i, (i + 1) % d) for i in range(d)]
+
+
+def finite_on_mesh(x, name: str):
+    """`check_finite` for a sharded input: eager when concrete; when traced,
+    the run-time check guards a scalar, since `eqx.error_if` on the whole
+    array would place it on one device (a gather of the cloud)."""
+    if not is_traced(x) or not jnp.issubdtype(x.dtype, jnp.inexact):
+        return check_finite(x, name)
+    bad = jnp.where(jnp.all(jnp.isfinite(x)), 0.0, jnp.nan).astype(x.dtype)
+    return x + check_finite(bad, name, f"`{name}` contains NaN or inf values.")

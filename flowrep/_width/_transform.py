@@ -30,6 +30,7 @@ from .._custom_types import (
     Values,
 )
 from .._sharding import (
+    finite_on_mesh,
     give_back,
     Layout,
     pad_rows,
@@ -332,12 +333,14 @@ def ridgelet_transform(
             raise ValueError(
                 f"`f` given as values must have shape (n,) or (n, k) with n={n}; got {fx.shape}."
             )
-        f = check_finite(fx, "f(x)")
-    x = check_finite(x, "x")
-    a = check_finite(a, "a")
-    b = check_finite(b, "b")
-    w = check_finite(w, "w")
     layout = resolve_layout(mesh, x, a, b, w, None if callable(f) else f)
+    check = check_finite if layout is None else finite_on_mesh
+    if not callable(f):
+        f = check(jnp.asarray(f), "f(x)")
+    x = check(x, "x")
+    a = check(a, "a")
+    b = check(b, "b")
+    w = check(w, "w")
     if layout is not None:
         x, a, b, w = (place(t, layout) for t in (x, a, b, w))
         if not callable(f):
@@ -462,12 +465,13 @@ def dual_ridgelet_transform(
         )
     w = jnp.ones((num_units,), x.dtype) if w is None else jnp.asarray(w)
     _check_weights(w, num_units, "w", "hidden unit (a_j, b_j)")
-    x = check_finite(x, "x")
-    a = check_finite(a, "a")
-    b = check_finite(b, "b")
-    w = check_finite(w, "w")
-    gamma = check_finite(gamma, "gamma")
     layout = resolve_layout(mesh, x, gamma, a, b, w)
+    check = check_finite if layout is None else finite_on_mesh
+    x = check(x, "x")
+    a = check(a, "a")
+    b = check(b, "b")
+    w = check(w, "w")
+    gamma = check(gamma, "gamma")
     if layout is not None:
         gamma, a, b, w, x = (place(t, layout) for t in (gamma, a, b, w, x))
     out = _dual_ridgelet_transform(
