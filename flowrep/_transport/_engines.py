@@ -248,7 +248,7 @@ def merge_lse(s1, s2):
 def ring_lse_rows(F, mask, X, Y, eps, chunk, layout):
     """[`lse_rows`][] inside `shard_map`, ring style: this device's rows `X`
     against every device's block `(Y, F)` (`mask`: the block's real rows;
-    padding rows count as $F=-\infty$). The device's own block first, then
+    padding rows count as $F=-\\infty$). The device's own block first, then
     $D-1$ hops in which the blocks move on with `ppermute` and the running
     `(max, sum)` pairs merge."""
     axis, perm = layout.axis, ring(layout)

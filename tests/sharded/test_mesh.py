@@ -158,3 +158,18 @@ def test_memory_per_device_falls_as_one_over_D():
         temps[d] = _temp_bytes(f, fx, x, w)
     ratio = temps[4] / temps[2]
     assert 0.3 < ratio < 0.7, temps
+
+
+@pytest.mark.parametrize("n", [16, 13])
+def test_knn_entropy(mesh, n):
+    x = jr.normal(jr.PRNGKey(4), (n, 2))
+    h1 = fr.knn_entropy(x, k=3, chunk_size=4)
+    xs = rows(mesh, x) if n % D == 0 else x
+    hD = fr.knn_entropy(xs, k=3, chunk_size=4, mesh=None if n % D == 0 else mesh)
+    assert abs(float(h1 - hD)) < 1e-6 * abs(float(h1))
+
+
+def test_knn_entropy_duplicates_on_mesh(mesh):
+    x = jr.normal(jr.PRNGKey(5), (6, 2))
+    with pytest.raises(ValueError, match="duplicated samples"):
+        fr.knn_entropy(jnp.concatenate([x, x]), k=1, mesh=mesh)
