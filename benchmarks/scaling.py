@@ -24,7 +24,7 @@ import time
 
 
 def parse():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--devices", type=int, nargs="+", default=[1, 2, 4, 8])
     p.add_argument("--quick", action="store_true", help="small sizes")
     p.add_argument("--real", action="store_true", help="use the real devices")
@@ -74,7 +74,18 @@ def cases(n, d, D, key):
     y = jr.normal(k[3], (n, d)) + 0.5
     gamma = jnp.cos(b)
     rho = fr.GaussianDerivative(2)
-    sink = dict(epsilon=0.5, threshold=1e-30, max_iterations=10, mode="online")
+
+    def sinkhorn():
+        return fr.sinkhorn(
+            x,
+            y,
+            epsilon=0.5,
+            threshold=1e-30,
+            max_iterations=10,
+            mode="online",
+            mesh=mesh,
+        ).f
+
     return {
         "R": (
             lambda: fr.ridgelet_transform(fx, rho, a, b, x, w, mesh=mesh),
@@ -85,7 +96,7 @@ def cases(n, d, D, key):
             (D - 1) * n * (d + 3),
         ),
         "sinkhorn (10 it.)": (
-            lambda: fr.sinkhorn(x, y, **sink, mesh=mesh).f,
+            sinkhorn,
             (D - 1) * 2 * n * (d + 1),
         ),
     }
