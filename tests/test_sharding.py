@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 
 import jax
+import pytest
 
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_sharded_suite_on_four_fake_devices():
+def _run_sharded(marks: str):
     env = dict(os.environ)
     env["XLA_FLAGS"] = (
         env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
@@ -44,6 +45,16 @@ def test_sharded_suite_on_four_fake_devices():
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "passed" in proc.stdout and "skipped" not in proc.stdout
+
+
+def test_sharded_suite_on_four_fake_devices():
+    _run_sharded("not slow")
+
+
+@pytest.mark.slow
+def test_sharded_suite_heavy_cases():
+    """reconstruct, the divergence, knn_entropy and flow over the mesh."""
+    _run_sharded("slow")
 
 
 def test_default_process_is_single_device():
