@@ -1,6 +1,6 @@
 """The layout is the architecture: imports run down the layers, never across.
 
-base (_custom_types, _validate, _io, _ott_compat, _device)
+base (_custom_types, _validate, _io, _ott_compat, _device, _sharding)
   <- _width            (activations, ridgelets, transforms, integral nets)
   <- _transport        (OT, tracks, scores, entropy; independent of _width)
 _width <- _depth       (vector fields, flows, ResNets, plain nets, fit)
@@ -18,7 +18,7 @@ import pytest
 
 
 PKG = pathlib.Path(__file__).resolve().parents[1] / "flowrep"
-BASE = {"_custom_types", "_validate", "_io", "_ott_compat", "_device"}
+BASE = {"_custom_types", "_validate", "_io", "_ott_compat", "_device", "_sharding"}
 ALLOWED = {
     "base": {"base"},
     "_width": {"base", "_width"},

@@ -115,3 +115,23 @@ def run_bench(quick: bool) -> list[dict[str, Any]]:
                 "scores": _rows_scores,
             }[name](rows)
     return table
+
+
+def run_scaling(devices: int, quick: bool, real: bool) -> int:
+    """`flowrep bench --devices N [--mesh real]`: benchmarks/scaling.py over
+    1, 2, 4, ... N devices (fake CPU devices unless `real`)."""
+    if isinstance(devices, bool) or devices < 1:
+        raise CLIError(f"--devices must be a positive integer; got {devices}.")
+    counts = [1]
+    while counts[-1] * 2 <= devices:
+        counts.append(counts[-1] * 2)
+    if counts[-1] != devices:
+        counts.append(devices)
+    cmd = [sys.executable, str(find_benchmarks() / "scaling.py"), "--devices"]
+    cmd += [str(c) for c in counts] + (["--quick"] if quick else [])
+    cmd += ["--real"] if real else []
+    print(f"== {' '.join(cmd[1:])}", flush=True)
+    proc = subprocess.run(cmd)
+    if proc.returncode != 0:
+        raise CLIError(f"benchmark scaling failed (exit code {proc.returncode})")
+    return 0

@@ -65,7 +65,10 @@ def _reproduce(report: Report, args) -> None:
 
 
 def _bench(args) -> int:
-    from ._bench import run_bench
+    from ._bench import run_bench, run_scaling
+
+    if args.devices is not None:
+        return run_scaling(args.devices, quick=not args.full, real=args.mesh == "real")
 
     table = run_bench(quick=not args.full)
     print()
@@ -132,6 +135,19 @@ def _parser() -> argparse.ArgumentParser:
     bmode.add_argument("--quick", action="store_true", help="small sizes (default)")
     bmode.add_argument(
         "--full", action="store_true", help="the sizes quoted in the README"
+    )
+    bench.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run benchmarks/scaling.py instead: strong/weak scaling over 1, 2, 4, ... N devices",
+    )
+    bench.add_argument(
+        "--mesh",
+        choices=("fake", "real"),
+        default="fake",
+        help="with --devices: fake CPU devices (default; shows overhead, not speed-up) or the real ones",
     )
     ana = sub.add_parser(
         "analyze", help="the transport picture of your own network (MODULE:FUNCTION)"

@@ -23,6 +23,7 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Points, VectorFieldFn
+from .._sharding import give_back, place, resolve_layout
 from .._validate import check_positive_int
 from ._integrate import adaptive_solve, scan_solve
 from ._result import FlowResult
@@ -241,6 +242,7 @@ def flow(
     num_probes: int = 1,
     kinetic: bool = False,
     jacobian: bool = False,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> FlowResult:
     """Flow points along a vector field: solve $\\dot x_t=v_t(x_t)$ from $t_0$ to $t_1$.
 
@@ -290,6 +292,13 @@ def flow(
         `"backsolve"`: `BacksolveAdjoint` (O(1) memory, solves the adjoint ODE
         backward); `"direct"`: `DirectAdjoint`; or a diffrax adjoint.
     - `throw`: raise on failure (the default) or report it in `result`.
+    - `mesh`: integrate on this `jax.sharding.Mesh` (default: the mesh of
+      `x0` when it is sharded with a `NamedSharding`; rule in
+      `flowrep/_sharding.py`): the samples are placed sharded by rows, the
+      field replicated, and the partitioning of the solve is left to the
+      compiler. Today it replicates the state (the finite check on `x0`
+      pins it to one device first): results are identical and on the mesh,
+      but not yet sharded by rows. README, "Scaling out".
     - `args`: passed to the field.
     - `log_density`: `False`, `"exact"` (trace of the Jacobian: fused for a
         `RidgeletField`, `jacfwd` per point otherwise; for small m) or
@@ -359,6 +368,9 @@ def flow(
         raise ValueError(
             f"x0 is empty (shape {x0.shape}); need n >= 1 points in d >= 1 dims."
         )
+    layout = resolve_layout(mesh, x0)
+    if layout is not None:  # before the checks: they index x0
+        x0 = place(x0, layout)
     field = as_vector_field(field)
     t0 = field.t0 if t0 is None else t0
     t1 = field.t1 if t1 is None else t1
@@ -507,4 +519,4 @@ def flow(
             ),
             is_leaf=lambda x: x is None,
         )
-    return res
+    return res if layout is None else give_back(res, layout)

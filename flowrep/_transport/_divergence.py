@@ -3,18 +3,22 @@
 from typing import Any, Literal, NamedTuple
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._custom_types import FloatScalar, OtherPoints, Points
 from .._ott_compat import traced_in_online_mode
+from .._sharding import give_back, pad_rows, place, resolve_layout, valid_rows
 from .._validate import check_bool
 from ._clouds import HIGHEST, normalise, scale_by
-from ._engines import iterate, lse_rows, SolverOptions
+from ._engines import iterate, lse_rows, ring_lse_rows, SolverOptions
 from ._sinkhorn import (
     checked_problem,
     frame_epsilon,
     Mode,
+    online_over_mesh,
     rescale_result,
     resolve_mode,
     sinkhorn_core,
@@ -23,9 +27,13 @@ from ._sinkhorn import (
 )
 
 
-def _solve_symmetric(x, eps, *, mode, opts: SolverOptions):
+def _solve_symmetric(x, eps, *, mode, opts: SolverOptions, layout=None):
     """$\\mathrm{OT}_\\varepsilon(\\mu,\\mu)$ by the averaged symmetric update
-    $f\\leftarrow\\frac12(f+T(f))$ (Feydy et al. 2019), which converges fast."""
+    $f\\leftarrow\\frac12(f+T(f))$ (Feydy et al. 2019), which converges fast.
+    Over a mesh (`layout`): rows sharded, the ring log-sum-exp of
+    `ring_lse_rows`, the error a `psum`."""
+    if layout is not None:
+        return _solve_symmetric_sharded(x, eps, opts, layout)
     n = x.shape[0]
     dtype = x.dtype
     log_a = -jnp.log(jnp.asarray(n, dtype))
@@ -72,6 +80,52 @@ def _solve_symmetric(x, eps, *, mode, opts: SolverOptions):
     return 2 * (jnp.mean(f) - eps * log_a), err, it
 
 
+def _solve_symmetric_sharded(x, eps, opts: SolverOptions, layout):
+    n = x.shape[0]
+    dtype = x.dtype
+    log_a = -jnp.log(jnp.asarray(n, dtype))
+    axis = layout.axis
+
+    def local(x, eps):
+        mask = valid_rows(layout, x.shape[0], n)
+        sq = jnp.sum(x**2, -1)
+
+        def lK(f):
+            return (
+                ring_lse_rows(f - sq, mask, x, x, eps, opts.chunk, layout, opts.tile)
+                - sq
+            )
+
+        def step(s, _):
+            f, lKf = s
+            f = 0.5 * (f + eps * log_a - lKf)
+            return f, lK(f)
+
+        def error_of(s):
+            f, lKf = s
+            diff = jnp.where(mask, jnp.exp((f + lKf) / eps) - jnp.exp(log_a), 0.0)
+            if opts.norm == 1:
+                err = jax.lax.psum(jnp.sum(jnp.abs(diff)), axis)
+            else:
+                err = jnp.sqrt(jax.lax.psum(jnp.sum(diff**2), axis))
+            return err, jnp.array(False)
+
+        f = jnp.zeros(x.shape[0], dtype)
+        plain = opts._replace(omega=1.0)
+        (f, _), it, err, _ = iterate(step, error_of, (f, lK(f)), plain, dtype)
+        mean = jax.lax.psum(jnp.sum(jnp.where(mask, f, 0.0)), axis) / n
+        return 2 * (mean - eps * log_a), err, it
+
+    fn = jax.shard_map(
+        local,
+        mesh=layout.mesh,
+        in_specs=(P(axis, None), P()),
+        out_specs=(P(), P(), P()),
+        check_vma=False,
+    )
+    return fn(pad_rows(x, layout), eps)
+
+
 class SinkhornDivergenceResult(eqx.Module):
     """Output of [`sinkhorn_divergence`][].
 
@@ -97,14 +151,16 @@ class SinkhornDivergenceResult(eqx.Module):
 
 
 @eqx.filter_jit
-def solve_divergence(x, y, epsilon, relative=0.01, *, mode, init, opts: SolverOptions):
+def solve_divergence(
+    x, y, epsilon, relative=0.01, *, mode, init, opts: SolverOptions, layout=None
+):
     """flowrep's divergence on checked clouds `(n, d)`, `(m, d)`: solved in
     their normalised frame, returned in the user's units."""
     (x, y), _, k = normalise(x, y)
     eps = frame_epsilon(x, y, epsilon, relative, k)
-    xy = sinkhorn_core(x, y, eps, mode=mode, init=init, opts=opts)
-    sx, ex, ix = _solve_symmetric(x, eps, mode=mode, opts=opts)
-    sy, ey, iy = _solve_symmetric(y, eps, mode=mode, opts=opts)
+    xy = sinkhorn_core(x, y, eps, mode=mode, init=init, opts=opts, layout=layout)
+    sx, ex, ix = _solve_symmetric(x, eps, mode=mode, opts=opts, layout=layout)
+    sy, ey, iy = _solve_symmetric(y, eps, mode=mode, opts=opts, layout=layout)
     div = xy.reg_ot_cost - 0.5 * (sx + sy)
     errors = jnp.stack([xy.error, ex, ey])
     thr = opts.threshold
@@ -139,6 +195,7 @@ def sinkhorn_divergence(
     tile_pairs: int | None = None,
     backend: Literal["flowrep", "ott"] = "flowrep",
     throw: bool = False,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> SinkhornDivergenceResult:
     """Debiased Sinkhorn divergence, an estimate of $W_2^2$ (cost $\\|x-y\\|^2$).
 
@@ -154,7 +211,9 @@ def sinkhorn_divergence(
     defaults to the backend's value for flowrep (1 on a CPU, where its error
     checks are free; 10 on a GPU/TPU) and to 10 for ott-jax (whose checks
     cost a kernel pass); `chunk_size` and `tile_pairs` default per backend
-    (`flowrep/_device.py`).
+    (`flowrep/_device.py`). `mesh` (or inputs sharded over one) runs all
+    three problems over the mesh with the flowrep backend's ring engine
+    (see [`sinkhorn`][]); `backend="ott"` does not take a mesh.
 
     **Returns:** a [`SinkhornDivergenceResult`][] (the `cross` field's
     potentials are ott-jax's and its `reg_ot_cost` is NaN for the ott backend).
@@ -181,9 +240,21 @@ def sinkhorn_divergence(
     size = max(x.shape[0], y.shape[0])
     resolved = resolve_mode(mode, size, size, dense_limit)
     if backend == "ott":
+        if mesh is not None:
+            raise ValueError(
+                "`mesh` runs with backend='flowrep' only; got backend='ott'."
+            )
         out = _ott_divergence(x, y, eps, rel, online=resolved == "online", opts=opts)
     elif backend == "flowrep":
-        out = solve_divergence(x, y, eps, rel, mode=resolved, init=init, opts=opts)
+        layout = resolve_layout(mesh, x, y)
+        if layout is not None:
+            resolved = online_over_mesh(mode)
+            x, y = place(x, layout), place(y, layout)
+        out = solve_divergence(
+            x, y, eps, rel, mode=resolved, init=init, opts=opts, layout=layout
+        )
+        if layout is not None:
+            out = give_back(out, layout)
     else:
         raise ValueError(f"`backend` must be 'flowrep' or 'ott'; got {backend!r}.")
     if check_bool(throw, "throw"):

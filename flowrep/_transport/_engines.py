@@ -8,6 +8,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec as P
+
+from .._sharding import ring, valid_rows
 
 
 # The dots below feed squared distances and exponents: always full float32
@@ -196,3 +199,130 @@ def solve_online(x, y, eps, p, q, opts: SolverOptions):
     state = (p, q, lse_rows(p, y, x, eps, opts.chunk, opts.tile))
     (F, G, _), it, err, bad = iterate(step, error_of, state, opts, dtype)
     return F - p, G - q, it, err, bad
+
+
+# ---- Over a mesh: rows sharded, blocks rotated round a ring ---------------
+
+
+def lse_stats(F, X, Y, eps, chunk, tile_pairs=_TILE_PAIRS):
+    """The running `(max, sum)` pair behind [`lse_rows`][] for the rows of `X`
+    against the rows of `Y` (one block of them): `lse_rows` is
+    $\\varepsilon(\\mathrm{max}+\\log\\mathrm{sum})$. Rows whose `F` are all
+    $-\\infty$ (a block of padding) give `(-inf, 0)` rather than NaN, so
+    partial results from several blocks merge with [`merge_lse`][]."""
+    n, d = X.shape
+    m = Y.shape[0]
+    cols = max(1, min(m, tile_pairs // chunk))
+    nb = -(-m // cols)
+    pad = nb * cols - m
+    Yb = jnp.concatenate([Y, jnp.zeros((pad, d), Y.dtype)]).reshape(nb, cols, d)
+    Fb = jnp.concatenate([F, jnp.full((pad,), -jnp.inf, F.dtype)]).reshape(nb, cols)
+
+    def rows(xb):
+        def tile(carry, block):
+            mx, acc = carry
+            yb, fb = block
+            z = (fb[None, :] + 2 * jnp.matmul(xb, yb.T, precision=HIGHEST)) / eps
+            new = jnp.maximum(mx, jnp.max(z, 1))
+            safe = jnp.where(jnp.isfinite(new), new, 0.0)
+            acc = acc * jnp.exp(mx - safe) + jnp.sum(jnp.exp(z - safe[:, None]), 1)
+            return (new, acc), None
+
+        init = (
+            jnp.full(xb.shape[0], -jnp.inf, X.dtype),
+            jnp.zeros(xb.shape[0], X.dtype),
+        )
+        return jax.lax.scan(tile, init, (Yb, Fb))[0]
+
+    rows_per = min(chunk, n)
+    nr = -(-n // rows_per)
+    Xb = jnp.concatenate([X, jnp.zeros((nr * rows_per - n, d), X.dtype)])
+    mx, acc = jax.lax.map(rows, Xb.reshape(nr, rows_per, d))
+    return mx.reshape(-1)[:n], acc.reshape(-1)[:n]
+
+
+def merge_lse(s1, s2):
+    """Merge two `(max, sum)` pairs of the same rows over disjoint columns."""
+    (m1, a1), (m2, a2) = s1, s2
+    new = jnp.maximum(m1, m2)
+    safe = jnp.where(jnp.isfinite(new), new, 0.0)
+    return new, a1 * jnp.exp(m1 - safe) + a2 * jnp.exp(m2 - safe)
+
+
+def ring_lse_rows(F, mask, X, Y, eps, chunk, layout, tile_pairs=_TILE_PAIRS):
+    """[`lse_rows`][] inside `shard_map`, ring style: this device's rows `X`
+    against every device's block `(Y, F)` (`mask`: the block's real rows;
+    padding rows count as $F=-\\infty$). The device's own block first, then
+    $D-1$ hops in which the blocks move on with `ppermute` and the running
+    `(max, sum)` pairs merge."""
+    axis, perm = layout.axis, ring(layout)
+    F = jnp.where(mask, F, -jnp.inf)
+    stats = lse_stats(F, X, Y, eps, chunk, tile_pairs)
+
+    def hop(carry, _):
+        stats, Yb, Fb = carry
+        Yb = jax.lax.ppermute(Yb, axis, perm)
+        Fb = jax.lax.ppermute(Fb, axis, perm)
+        stats = merge_lse(stats, lse_stats(Fb, X, Yb, eps, chunk, tile_pairs))
+        return (stats, Yb, Fb), None
+
+    ((mx, acc), _, _), _ = jax.lax.scan(
+        hop, (stats, Y, F), None, length=layout.size - 1
+    )
+    return eps * (mx + jnp.log(acc))
+
+
+def solve_online_sharded(x, y, eps, p, q, opts: SolverOptions, layout, n, m):
+    """[`solve_online`][] over a mesh, inside one `shard_map`.
+
+    `x`, `p` `(n_pad, d)`, `(n_pad,)` and `y`, `q` `(m_pad, d)`, `(m_pad,)`
+    are padded to multiples of $D$ and sharded by rows; `n`, `m` are the true
+    sizes (padding rows get $-\\infty$ potentials wherever they would be summed
+    over, so they carry no mass). Each log-sum-exp over the other cloud is
+    built ring style: the device's own block first, then $D-1$ hops in which
+    the blocks `(y, G)` move on with `ppermute` and the running `(max, sum)`
+    pairs merge. The marginal error is a `psum`, so every device runs the same
+    number of iterations. Per pass each device receives $(D-1)$ blocks of
+    $(m/D)(d+1)$ floats; memory per device is $O((n+m)d/D+\\text{tile})$.
+    Returns the potentials (sharded like `x`, `y`), iterations, error and flag.
+    """
+    axis = layout.axis
+    dtype = x.dtype
+    log_a = -jnp.log(jnp.asarray(n, dtype))
+    log_b = -jnp.log(jnp.asarray(m, dtype))
+
+    def local(x, y, p, q, eps):
+        mask_x = valid_rows(layout, x.shape[0], n)
+        mask_y = valid_rows(layout, y.shape[0], m)
+
+        def ring_lse(F, mask, X, Y):
+            return ring_lse_rows(F, mask, X, Y, eps, opts.chunk, layout, opts.tile)
+
+        def step(s, omega):
+            F, G, LF = s
+            G = (1 - omega) * G + omega * (eps * log_b - LF)
+            F = (1 - omega) * F + omega * (eps * log_a - ring_lse(G, mask_y, x, y))
+            return F, G, ring_lse(F, mask_x, y, x)
+
+        def error_of(s):
+            _, G, LF = s
+            diff = jnp.where(mask_y, jnp.exp((G + LF) / eps) - jnp.exp(log_b), 0.0)
+            if opts.norm == 1:
+                err = jax.lax.psum(jnp.sum(jnp.abs(diff)), axis)
+            else:
+                err = jnp.sqrt(jax.lax.psum(jnp.sum(diff**2), axis))
+            return err, jnp.array(False)
+
+        state = (p, q, ring_lse(p, mask_x, y, x))
+        (F, G, _), it, err, bad = iterate(step, error_of, state, opts, dtype)
+        return F - p, G - q, it, err, bad
+
+    rows2, rows1 = P(axis, None), P(axis)
+    fn = jax.shard_map(
+        local,
+        mesh=layout.mesh,
+        in_specs=(rows2, rows2, rows1, rows1, P()),
+        out_specs=(rows1, rows1, P(), P(), P()),
+        check_vma=False,
+    )
+    return fn(x, y, p, q, eps)

@@ -10,6 +10,7 @@ from jaxtyping import Array, ArrayLike, Bool, Int
 
 from .._custom_types import FloatScalar, OtherPoints, OtherWeights, Points, Weights
 from .._device import device_default
+from .._sharding import give_back, pad_rows, place, resolve_layout, unpad_rows
 from .._validate import (
     check_bool,
     check_positive_float,
@@ -17,7 +18,7 @@ from .._validate import (
     is_concrete,
 )
 from ._clouds import as_pair, HIGHEST, mean_cost, normalise, scale_by
-from ._engines import solve_dense, solve_online, SolverOptions
+from ._engines import solve_dense, solve_online, solve_online_sharded, SolverOptions
 from ._gaussian import bures_map, moments
 
 
@@ -81,15 +82,23 @@ def resolve_mode(mode: str, n: int, m: int, dense_limit: int) -> str:
     return mode
 
 
-def sinkhorn_core(x, y, eps, *, mode, init, opts: SolverOptions):
+def sinkhorn_core(x, y, eps, *, mode, init, opts: SolverOptions, layout=None):
     """Sinkhorn on clouds already in their normalised frame (see
-    `_clouds.normalise`), with a positive `eps` in that frame."""
+    `_clouds.normalise`), with a positive `eps` in that frame; over a mesh
+    (`layout`, see `flowrep/_sharding.py`) with the online engine, ring style."""
     dtype = x.dtype
     if init == "gaussian":
         p, q = _gauss_init(x, y)
     else:
         p, q = -jnp.sum(x**2, -1), -jnp.sum(y**2, -1)
-    if mode == "dense":
+    if layout is not None:
+        n, m = x.shape[0], y.shape[0]
+        xp, yp, pp, qp = (pad_rows(t, layout) for t in (x, y, p, q))
+        du, dv, it, err, bad = solve_online_sharded(
+            xp, yp, eps, pp, qp, opts=opts, layout=layout, n=n, m=m
+        )
+        du, dv = unpad_rows(du, layout, n), unpad_rows(dv, layout, m)
+    elif mode == "dense":
         du, dv, it, err, bad = solve_dense(x, y, eps, p, q, opts)
 
         # Underflow of a whole kernel row (far outliers, tiny epsilon): redo
@@ -134,12 +143,14 @@ def rescale_result(out: SinkhornResult, k) -> SinkhornResult:
 
 
 @eqx.filter_jit
-def solve_sinkhorn(x, y, epsilon, relative=0.01, *, mode, init, opts: SolverOptions):
+def solve_sinkhorn(
+    x, y, epsilon, relative=0.01, *, mode, init, opts: SolverOptions, layout=None
+):
     """Sinkhorn on checked clouds `(n, d)`, `(m, d)` with checked options:
     solved in their normalised frame, returned in the user's units."""
     (xn, yn), _, k = normalise(x, y)
     eps = frame_epsilon(xn, yn, epsilon, relative, k)
-    out = sinkhorn_core(xn, yn, eps, mode=mode, init=init, opts=opts)
+    out = sinkhorn_core(xn, yn, eps, mode=mode, init=init, opts=opts, layout=layout)
     return rescale_result(out, k)
 
 
@@ -259,6 +270,7 @@ def sinkhorn(
     chunk_size: int | None = None,
     tile_pairs: int | None = None,
     throw: bool = False,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> SinkhornResult:
     """Entropic optimal transport between two uniform clouds (cost $\\|x-y\\|^2$).
 
@@ -299,8 +311,15 @@ def sinkhorn(
       `flowrep/_device.py`). They change speed and memory, not the answer
       (up to the iterations between checks).
     - `throw`: raise if not converged.
+    - `mesh`: run over this `jax.sharding.Mesh` (default: the mesh of an input
+      sharded with a `NamedSharding`; data-axis rule in `flowrep/_sharding.py`).
+      Over a mesh the online engine runs, rows of `x` and `y` sharded and the
+      blocks of the other cloud passed round the devices with `ppermute`
+      (ring log-sum-exp); memory per device $O((n+m)d/D+\text{tile})$.
+      `mode="dense"` is refused there. README, "Scaling out".
 
-    **Returns:** a [`SinkhornResult`][].
+    **Returns:** a [`SinkhornResult`][]; over a mesh `f` and `g` are sharded by
+    rows (replicated when $n$, resp. $m$, is not a multiple of $D$).
 
     Potentials and costs come in the clouds' units and dtype
     (float16/bfloat16 clouds are promoted to float32, integers to the default
@@ -333,10 +352,29 @@ def sinkhorn(
         tile_pairs,
     )
     resolved = resolve_mode(mode, x.shape[0], y.shape[0], dense_limit)
-    out = solve_sinkhorn(x, y, eps, rel, mode=resolved, init=init, opts=opts)
+    layout = resolve_layout(mesh, x, y)
+    if layout is not None:
+        resolved = online_over_mesh(mode)
+        x, y = place(x, layout), place(y, layout)
+    out = solve_sinkhorn(
+        x, y, eps, rel, mode=resolved, init=init, opts=opts, layout=layout
+    )
+    if layout is not None:
+        out = give_back(out, layout)
     if check_bool(throw, "throw"):
         out = throw_if_not_converged(out, max_iterations)
     return out
+
+
+def online_over_mesh(mode) -> str:
+    """Over a mesh only the online engine runs: a dense kernel would be
+    $nm$ floats gathered on the devices."""
+    if mode == "dense":
+        raise ValueError(
+            "`mode='dense'` cannot run over a mesh (the dense kernel is n*m "
+            "floats); use mode='auto' or 'online'."
+        )
+    return "online"
 
 
 def throw_if_not_converged(out, max_iterations):

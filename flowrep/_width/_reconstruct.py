@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
@@ -24,6 +25,7 @@ def reconstruct(
     pairing: float | None = None,
     s: float = 0.0,
     chunk_size: int | None = None,
+    mesh=None,
 ) -> Array:
     """Reconstruct $f$ at `x_eval` through its ridgelet spectrum (Ghosts Thm 6).
 
@@ -40,6 +42,9 @@ def reconstruct(
       `flowrep.admissibility(sigma, rho, d)` when `None`.
     - `s`, `chunk_size`: as in `ridgelet_transform` (`chunk_size` defaults per
       backend).
+    - `mesh`: run both transforms over this `jax.sharding.Mesh` (default: the
+      mesh of any sharded input); the spectrum stays sharded by units between
+      them. See `ridgelet_transform`.
 
     **Returns:** `(p,)` or `(p, k)` reconstructed values.
 
@@ -56,10 +61,16 @@ def reconstruct(
     # NumPy, not jnp: a concrete check that stays concrete under an outer trace.
     if not bool(np.isfinite(value)) or value == 0:
         raise ValueError(f"`pairing` must be finite and non-zero; got {value}.")
-    gamma = ridgelet_transform(f, rho, a, b, x, w, s=s, chunk_size=chunk_size)
+    gamma = ridgelet_transform(
+        f, rho, a, b, x, w, s=s, chunk_size=chunk_size, mesh=mesh
+    )
+    if mesh is None:  # R's spectrum carries the mesh to S
+        mesh = getattr(getattr(gamma, "sharding", None), "mesh", None)
+        if not isinstance(mesh, jax.sharding.Mesh) or mesh.size == 1:
+            mesh = None
     return (
         dual_ridgelet_transform(
-            gamma, sigma, a, b, w_ab, x_eval, s=s, chunk_size=chunk_size
+            gamma, sigma, a, b, w_ab, x_eval, s=s, chunk_size=chunk_size, mesh=mesh
         )
         / value
     )

@@ -30,6 +30,16 @@ from .._custom_types import (
     Values,
 )
 from .._device import device_default, DEVICE_DEFAULTS
+from .._sharding import (
+    finite_on_mesh,
+    give_back,
+    Layout,
+    pad_rows,
+    place,
+    resolve_layout,
+    ring,
+    unpad_rows,
+)
 from .._validate import as_points, check_finite
 from ._precision import exact_matmul, HIGHEST
 
@@ -150,6 +160,61 @@ def pair_sum(
     return out.reshape((num_p * tp,) + values.shape[1:])[:num_rows]
 
 
+def ring_pair_sum(
+    kernel: Callable[[Array, Array], Array],
+    rows: Array,
+    cols: Array,
+    values: Array,
+    chunk_size: int,
+    precision: "jax.lax.Precision | None",
+    max_cols: int,
+    layout: Layout,
+) -> Array:
+    """[`pair_sum`][] inside `shard_map`: this device's `rows` against every
+    device's `cols`, the blocks of `(cols, values)` passed round the ring with
+    `ppermute` ($D-1$ hops), the partial sums accumulated locally. Memory per
+    device is two blocks of `cols` plus one tile; no device ever holds all
+    of `cols`."""
+    perm = ring(layout)
+
+    def partial(c, v):
+        return pair_sum(kernel, rows, c, v, chunk_size, precision, max_cols)
+
+    acc = partial(cols, values)
+
+    def hop(carry, _):
+        acc, c, v = carry
+        c = lax.ppermute(c, layout.axis, perm)
+        v = lax.ppermute(v, layout.axis, perm)
+        return (acc + partial(c, v), c, v), None
+
+    (acc, _, _), _ = lax.scan(hop, (acc, cols, values), None, length=layout.size - 1)
+    return acc
+
+
+def sharded_pair_sum(
+    kernel, rows, cols, values, chunk_size, precision, max_cols, layout
+):
+    """`pair_sum` over a mesh (under `jit`): `rows`, `cols` and `values` are
+    padded to multiples of $D$ (padding `values` are zero, so padding pairs add
+    nothing) and sharded by rows; the result is sharded like `rows`."""
+    num_rows = rows.shape[0]
+    spec = lambda t: jax.sharding.PartitionSpec(  # noqa: E731
+        layout.axis, *([None] * (t.ndim - 1))
+    )
+    args = tuple(pad_rows(t, layout) for t in (rows, cols, values))
+    fn = jax.shard_map(
+        lambda r, c, v: ring_pair_sum(
+            kernel, r, c, v, chunk_size, precision, max_cols, layout
+        ),
+        mesh=layout.mesh,
+        in_specs=tuple(spec(t) for t in args),
+        out_specs=spec(values),
+        check_vma=False,
+    )
+    return unpad_rows(fn(*args), layout, num_rows)
+
+
 def check_units(a: Array, b: Array, d: int) -> None:
     """Check hidden units: `a` of shape `(J, d)`, J >= 1, and `b` of shape `(J,)`."""
     if a.ndim != 2:
@@ -209,6 +274,7 @@ def ridgelet_transform(
     chunk_size: int | None = None,
     max_tile_cols: int | None = None,
     precision: jax.lax.Precision | None = HIGHEST,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> Gamma:
     """Ridgelet transform on nodes: $R[f;\\rho](a_j,b_j)\\approx\\|a_j\\|^s\\sum_iw_if(x_i)\\overline{\\rho(a_j\\cdot x_i-b_j)}$.
 
@@ -236,8 +302,15 @@ def ridgelet_transform(
         of ~4e-5 of $\\max|R|$ on a Gaussian bump, HIGHEST ~1e-7); `None`
         follows `jax.default_matmul_precision`. The pre-activations, which
         carry the folded bias, are always computed at HIGHEST.
+    - `mesh`: run over this `jax.sharding.Mesh` (default: the mesh of any
+        input sharded with a `NamedSharding`; see `flowrep/_sharding.py` for
+        the data-axis rule). Points and units are both sharded over the data
+        axis; each device sums its units against every block of points,
+        passed round the devices with `ppermute`, so memory per device is
+        $O((n+J)/D+\\text{chunk\\_size})$. README, "Scaling out".
 
-    **Returns:** $\\gamma_j=R[f;\\rho](a_j,b_j)$, `(J,)` or `(J, k)`.
+    **Returns:** $\\gamma_j=R[f;\\rho](a_j,b_j)$, `(J,)` or `(J, k)`; over a
+    mesh, sharded by units (replicated when $J$ is not a multiple of $D$).
 
     **Raises:** `ValueError` on mismatched shapes, empty inputs, or NaN/inf in
     a concrete input (the message names it); under `jit`/`vmap`/`grad`, and
@@ -260,13 +333,20 @@ def ridgelet_transform(
             raise ValueError(
                 f"`f` given as values must have shape (n,) or (n, k) with n={n}; got {fx.shape}."
             )
-        f = check_finite(fx, "f(x)")
-    x = check_finite(x, "x")
-    a = check_finite(a, "a")
-    b = check_finite(b, "b")
-    w = check_finite(w, "w")
-    return _ridgelet_transform(
-        f,
+    layout = resolve_layout(mesh, x, a, b, w, None if callable(f) else f)
+    check = check_finite if layout is None else finite_on_mesh
+    if not callable(f):
+        f = check(jnp.asarray(f), "f(x)")
+    x = check(x, "x")
+    a = check(a, "a")
+    b = check(b, "b")
+    w = check(w, "w")
+    if layout is not None:
+        x, a, b, w = (place(t, layout) for t in (x, a, b, w))
+        if not callable(f):
+            f = place(jnp.asarray(f), layout)
+    out = _ridgelet_transform(
+        f,  # pyright: ignore[reportArgumentType]
         rho,
         a,
         b,
@@ -276,7 +356,9 @@ def ridgelet_transform(
         chunk_size=device_default("chunk_size", chunk_size),
         max_cols=device_default("max_tile_cols", max_tile_cols),
         precision=precision,
+        layout=layout,
     )
+    return out if layout is None else give_back(out, layout)
 
 
 @eqx.filter_jit
@@ -292,6 +374,7 @@ def _ridgelet_transform(
     chunk_size,
     max_cols,
     precision,
+    layout=None,
 ):
     n = x.shape[0]
     dtype = _float_dtype(x, a, b, w)
@@ -302,7 +385,13 @@ def _ridgelet_transform(
             raise ValueError(
                 f"`f` must return a scalar or a vector (k,) per point; got values of shape {fx.shape}."
             )
-        fx = check_finite(fx, "f(x)")  # traced here: checked when it runs
+        if layout is None:
+            fx = check_finite(fx, "f(x)")  # traced here: checked when it runs
+        else:
+            # Guard a scalar, not the sharded values: `eqx.error_if` on a
+            # whole array places it on one device.
+            bad = jnp.where(jnp.all(jnp.isfinite(fx)), 0.0, jnp.nan).astype(fx.dtype)
+            fx = fx + check_finite(bad, "f(x)")
     else:
         fx = f
     scalar = fx.ndim == 1
@@ -313,7 +402,12 @@ def _ridgelet_transform(
         r = rho(exact_matmul(ab_tile, x_tile.T))  # folded bias: HIGHEST
         return jnp.conj(r) if jnp.iscomplexobj(r) else r
 
-    out = pair_sum(kernel, ab, x1, values, chunk_size, precision, max_cols)
+    if layout is None:
+        out = pair_sum(kernel, ab, x1, values, chunk_size, precision, max_cols)
+    else:
+        out = sharded_pair_sum(
+            kernel, ab, x1, values, chunk_size, precision, max_cols, layout
+        )
     out = out * _norm_weight(a, s)[:, None]
     return out[:, 0] if scalar else out
 
@@ -330,6 +424,7 @@ def dual_ridgelet_transform(
     chunk_size: int | None = None,
     max_tile_cols: int | None = None,
     precision: jax.lax.Precision | None = HIGHEST,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> Values:
     """Dual ridgelet transform (integral representation) on nodes.
 
@@ -346,8 +441,11 @@ def dual_ridgelet_transform(
     - `x`: `(n, d)` evaluation points.
     - `s`, `chunk_size`, `max_tile_cols`, `precision`: as in
         `ridgelet_transform` (`precision` of the sum over units).
+    - `mesh`: as in `ridgelet_transform`; here each device sums its points
+        against every block of units passed round the ring.
 
-    **Returns:** `(n,)` or `(n, k)`.
+    **Returns:** `(n,)` or `(n, k)`; over a mesh, sharded by points
+    (replicated when $n$ is not a multiple of $D$).
 
     **Raises:** `ValueError` on mismatched shapes, empty inputs, or NaN/inf in
     a concrete input (the message names it); under `jit`/`vmap`/`grad`, an
@@ -367,12 +465,16 @@ def dual_ridgelet_transform(
         )
     w = jnp.ones((num_units,), x.dtype) if w is None else jnp.asarray(w)
     _check_weights(w, num_units, "w", "hidden unit (a_j, b_j)")
-    x = check_finite(x, "x")
-    a = check_finite(a, "a")
-    b = check_finite(b, "b")
-    w = check_finite(w, "w")
-    gamma = check_finite(gamma, "gamma")
-    return _dual_ridgelet_transform(
+    layout = resolve_layout(mesh, x, gamma, a, b, w)
+    check = check_finite if layout is None else finite_on_mesh
+    x = check(x, "x")
+    a = check(a, "a")
+    b = check(b, "b")
+    w = check(w, "w")
+    gamma = check(gamma, "gamma")
+    if layout is not None:
+        gamma, a, b, w, x = (place(t, layout) for t in (gamma, a, b, w, x))
+    out = _dual_ridgelet_transform(
         gamma,
         sigma,
         a,
@@ -383,12 +485,14 @@ def dual_ridgelet_transform(
         chunk_size=device_default("chunk_size", chunk_size),
         max_cols=device_default("max_tile_cols", max_tile_cols),
         precision=precision,
+        layout=layout,
     )
+    return out if layout is None else give_back(out, layout)
 
 
 @eqx.filter_jit
 def _dual_ridgelet_transform(
-    gamma, sigma, a, b, w, x, *, s, chunk_size, max_cols, precision
+    gamma, sigma, a, b, w, x, *, s, chunk_size, max_cols, precision, layout=None
 ):
     num_units = a.shape[0]
     dtype = _float_dtype(x, a, b, w)
@@ -403,5 +507,10 @@ def _dual_ridgelet_transform(
     def kernel(x_tile, ab_tile):
         return sigma(exact_matmul(x_tile, ab_tile.T))  # folded bias: HIGHEST
 
-    out = pair_sum(kernel, x1, ab, values, chunk_size, precision, max_cols)
+    if layout is None:
+        out = pair_sum(kernel, x1, ab, values, chunk_size, precision, max_cols)
+    else:
+        out = sharded_pair_sum(
+            kernel, x1, ab, values, chunk_size, precision, max_cols, layout
+        )
     return out[:, 0] if scalar else out
