@@ -26,7 +26,6 @@ import json
 import time
 
 import jax
-import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
@@ -66,6 +65,14 @@ def _network(key, widths):
     return layers, Ws, bs
 
 
+class _Rows(dict):
+    """Prints each stage as soon as it is measured (one line per stage)."""
+
+    def __setitem__(self, name, row):
+        super().__setitem__(name, row)
+        print(name, json.dumps(row), flush=True)
+
+
 def _timed(fn):
     t = time.perf_counter()
     out = jax.block_until_ready(fn())
@@ -75,12 +82,20 @@ def _timed(fn):
     return out, first, time.perf_counter() - t
 
 
-def main(n=10_000, max_width=1024, width=64, method="pca", gw_samples=512, json_path=None, skip_w2=False):
+def main(
+    n=10_000,
+    max_width=1024,
+    width=64,
+    method="pca",
+    gw_samples=512,
+    json_path=None,
+    skip_w2=False,
+):
     key = jr.key(0)
     widths = _widths(max_width)
     layers, Ws, bs = _network(key, widths)
     x = jr.normal(jr.fold_in(key, 99), (n, 3))
-    rows = {}
+    rows = _Rows()
 
     tr, c, r = _timed(lambda: flowrep.record_tracks(layers, x))
     h = np.asarray(x, np.float64)
@@ -89,9 +104,13 @@ def main(n=10_000, max_width=1024, width=64, method="pca", gw_samples=512, json_
         if i < len(Ws) - 1:
             h = np.maximum(h, 0)
     err = float(np.max(np.abs(np.asarray(tr.layer(10)) - h)) / np.max(np.abs(h)))
-    rows["record"] = dict(first_s=c, run_s=r, peak_mib=_vmhwm_mib(), rel_error_vs_numpy=err)
+    rows["record"] = dict(
+        first_s=c, run_s=r, peak_mib=_vmhwm_mib(), rel_error_vs_numpy=err
+    )
 
-    (pt, rep), c, r = _timed(lambda: tr.project(width, method, key=jr.key(1), num_pairs=4096))
+    (pt, rep), c, r = _timed(
+        lambda: tr.project(width, method, key=jr.key(1), num_pairs=4096)
+    )
     rows["project"] = dict(
         first_s=c,
         run_s=r,
@@ -102,7 +121,9 @@ def main(n=10_000, max_width=1024, width=64, method="pca", gw_samples=512, json_
         jl_bound=float(np.max(rep.bound)),
     )
 
-    cf, c, r = _timed(lambda: flowrep.coordinate_free_scores(pt, max_samples=gw_samples))
+    cf, c, r = _timed(
+        lambda: flowrep.coordinate_free_scores(pt, max_samples=gw_samples)
+    )
     rows["coordinate_free_scores"] = dict(
         first_s=c,
         run_s=r,
@@ -131,10 +152,8 @@ def main(n=10_000, max_width=1024, width=64, method="pca", gw_samples=512, json_
         backend=jax.default_backend(),
         devices=jax.device_count(),
         x64=bool(jax.config.read("jax_enable_x64")),
-        stages=rows,
+        stages=dict(rows),
     )
-    for name, row in rows.items():
-        print(name, json.dumps(row))
     if json_path:
         with open(json_path, "w") as f:
             json.dump(out, f, indent=1)
@@ -142,7 +161,9 @@ def main(n=10_000, max_width=1024, width=64, method="pca", gw_samples=512, json_
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--n", type=int, default=10_000)
     p.add_argument("--max-width", type=int, default=1024)
     p.add_argument("--width", type=int, default=64, help="projected width")

@@ -54,7 +54,9 @@ class CoordinateFreeScores(eqx.Module):
 
     `num_samples`: samples used by the GW solves (a random subset when the
     tracks have more than `max_samples`); the $\\delta$ scores use all
-    samples. `converged`: every GW solve converged. `method`: `"entropic"`
+    samples. `converged`: every GW solve converged (the outer iterations
+    stopped before their cap and the final Sinkhorn solve met its threshold;
+    for low-rank, ott-jax's flag). `method`: `"entropic"`
     or `"low-rank"`.
     """
 
@@ -156,6 +158,10 @@ def _gw_pair(x, y, *, epsilon, rank, threshold, max_iterations, outer_iterations
             warm_start=True,
         )
         out = solver(prob)
+        # ott's flag also fails when an intermediate linearisation's Sinkhorn
+        # hit its cap; what matters is the outer loop and the final plan.
+        outer = jnp.sum(out.costs != -1) < outer_iterations
+        ok = outer & jnp.asarray(out.linear_state.converged)  # pyright: ignore[reportOptionalMemberAccess]
         P = out.matrix
         ap = lambda B: jnp.matmul(P, B, precision=HIGHEST)  # noqa: E731
         apt = lambda A: jnp.matmul(P.T, A, precision=HIGHEST)  # noqa: E731
@@ -169,6 +175,7 @@ def _gw_pair(x, y, *, epsilon, rank, threshold, max_iterations, outer_iterations
             inner_iterations=10,
         )
         out = solver(prob)
+        ok = jnp.asarray(out.converged)
         q, r, g = out.q, out.r, out.g
         ap = lambda B: jnp.matmul(  # noqa: E731
             q, jnp.matmul(r.T, B, precision=HIGHEST) / g[:, None], precision=HIGHEST
@@ -177,7 +184,7 @@ def _gw_pair(x, y, *, epsilon, rank, threshold, max_iterations, outer_iterations
             r, jnp.matmul(q.T, A, precision=HIGHEST) / g[:, None], precision=HIGHEST
         )
     val = gw_objective(xs, ys, ap, apt)
-    return jnp.sqrt(val) * scale, jnp.asarray(out.converged)
+    return jnp.sqrt(val) * scale, ok
 
 
 @eqx.filter_jit
