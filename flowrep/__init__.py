@@ -122,6 +122,11 @@ from ._depth._resnet_field import (
     field_from_resnet as field_from_resnet,
     ResNetField as ResNetField,
 )
+from ._depth._smoothness import (
+    depth_smoothness as depth_smoothness,
+    DepthSmoothness as DepthSmoothness,
+    resnet_block_weights as resnet_block_weights,
+)
 
 # --- transport scores (section: transport) -----------------------------------
 from ._transport._entropy import (
