@@ -3,6 +3,7 @@ embeddings, record_tracks with width-changing layers, PCA/JL projections."""
 
 import math
 
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -162,3 +163,22 @@ def test_projection_errors(getkey):
         tr.project(2, num_pairs=0)
     with pytest.raises(TypeError, match="Tracks"):
         flowrep.project_tracks(jnp.zeros((3, 4, 2)), 2)  # pyright: ignore[reportArgumentType]
+
+
+def test_padded_nonlinearity_finite_in_float32():
+    # A narrow layer padded into a wider one has zero-variance coordinates;
+    # the affine fit's ridge must sit above float32's precision (was NaN).
+    k1, k2 = jr.split(jr.key(0))
+    x = jr.normal(k1, (200, 64))
+    h = jax.nn.relu(x @ jr.normal(k2, (64, 128)) / 8)
+    h2 = jax.nn.relu(h @ jr.normal(k1, (128, 32)) / 11)
+    layers = [x, h, h2]
+    s64 = flowrep.score_tracks(
+        flowrep.Tracks([jnp.asarray(a, jnp.float64) for a in layers])
+    )
+    s32 = flowrep.score_tracks(
+        flowrep.Tracks([jnp.asarray(a, jnp.float32) for a in layers])
+    )
+    assert s32.nonlinearity.dtype == jnp.float32
+    assert bool(jnp.all(jnp.isfinite(s32.nonlinearity)))
+    assert jnp.allclose(s32.nonlinearity, s64.nonlinearity, rtol=0.03)

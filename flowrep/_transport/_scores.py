@@ -210,7 +210,10 @@ def _score_frame(points, dt, eps, *, method, kw):
         m1, m2 = jnp.mean(X, 0), jnp.mean(Y, 0)
         S1 = jnp.matmul((X - m1).T, X - m1, precision=HIGHEST) / n
         S2 = jnp.matmul((Y - m2).T, Y - m2, precision=HIGHEST) / n
-        reg = 1e-9 * (jnp.trace(S1) + jnp.trace(S2)) / d + jnp.finfo(X.dtype).tiny
+        # a relative ridge above the working precision: padded (zero-variance)
+        # coordinates of a layer of smaller width keep S1 invertible in float32
+        rel = max(1e-9, 100 * float(jnp.finfo(X.dtype).eps))
+        reg = rel * (jnp.trace(S1) + jnp.trace(S2)) / d + jnp.finfo(X.dtype).tiny
         T = bures_map(m1, S1 + reg * jnp.eye(d, dtype=X.dtype), m2, S2)
         Z = jnp.matmul(X, T.matrix.T, precision=HIGHEST) + T.shift
         c, ok = w2sq((Z.astype(X.dtype), Y))
