@@ -69,7 +69,7 @@ class Tracks(eqx.Module):
     Build with [`Tracks.from_array`][], [`Tracks.from_flow`][] (a `flowrep.flow`
     result), [`Tracks.from_resnet`][] (the features after every block of a
     `ResNet` or `EulerNetwork`, e.g. from `euler_network`; no axis swap
-    needed) or [`record_tracks`][] (any list of layers, widths may change).
+    needed) or [`record_tracks`][flowrep.record_tracks] (any list of layers, widths may change).
 
     ```python
     resnet = flowrep.euler_network(field, depth=16)
