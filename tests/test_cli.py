@@ -35,6 +35,11 @@ def test_demo_quick(tmp_path, capsys):
     assert flow["w2_flowed_to_target"] < flow["w2_source_to_target"]
     assert flow["w2_flowed_to_target"] < 3 * flow["w2_gaussian_sample_to_target"]
     assert 0 <= flow["curl_fraction"] <= 1 and 0 <= flow["non_gradient_fraction"] <= 1
+    # the goal's ratios are reported beside the keys they are computed from
+    assert flow["w2_ratio_to_floor"] == pytest.approx(
+        flow["w2_flowed_to_target"] / flow["w2_gaussian_sample_to_target"]
+    )
+    assert 0 < flow["entropy_ratio"] < 1.5
     # Euler broken lines converge to the flow at O(1/L)
     sweep = data["depth_sweep"]
     errs = [r["rms_error_to_flow"] for r in sweep["rows"]]
