@@ -117,7 +117,7 @@ def _gradient_parametrisation(field: Any) -> tuple[_GradientRidgelet, Any]:
     return module, spec
 
 
-def _check_cloud(x, name: str, dim: int | None) -> Array:
+def _check_cloud(x, name: str, dim: int | None, *, finite: bool = True) -> Array:
     try:
         x = jnp.asarray(x)
     except TypeError as e:
@@ -136,7 +136,7 @@ def _check_cloud(x, name: str, dim: int | None) -> Array:
         raise ValueError(
             f"`{name}` has dimension {x.shape[1]} but the field acts on R^{dim}; expected [n, {dim}]."
         )
-    if not bool(jnp.all(jnp.isfinite(x))):
+    if finite and not bool(jnp.all(jnp.isfinite(x))):
         raise ValueError(f"`{name}` contains NaN or inf.")
     return x
 
@@ -399,13 +399,20 @@ def fit(
             "reads the losses back; call it outside jax.jit / vmap / grad."
         )
     vf = as_vector_field(field)
-    source = _check_cloud(source, "source", vf.dim)
-    target = _check_cloud(target, "target", source.shape[1])
+    source = _check_cloud(source, "source", vf.dim, finite=False)
+    target = _check_cloud(target, "target", source.shape[1], finite=False)
     params_inexact = [a for a in leaves if jnp.issubdtype(a.dtype, jnp.inexact)]
-    # one host read-back for all parameters
-    if params_inexact and not bool(
-        jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in params_inexact]))
-    ):
+    # One host read-back for the finiteness of the samples and all parameters.
+    finite = jax.device_get(
+        jnp.stack(
+            [jnp.all(jnp.isfinite(source)), jnp.all(jnp.isfinite(target))]
+            + [jnp.all(jnp.isfinite(a)) for a in params_inexact]
+        )
+    )
+    for ok, name in zip(finite[:2], ("source", "target")):
+        if not ok:
+            raise ValueError(f"`{name}` contains NaN or inf.")
+    if not np.all(finite[2:]):
         raise ValueError(
             "`field` has NaN or inf parameters; initialise it with finite values."
         )
