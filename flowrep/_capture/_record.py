@@ -347,7 +347,13 @@ def capture_features(
     per-layer features (of their own widths) with the stage names.
     """
     chunk_size = check_positive_int(chunk_size, "chunk_size")
+    if activations not in ("after", "before", "both"):
+        raise ValueError(
+            f"`activations` must be 'after', 'before' or 'both'; got {activations!r}."
+        )
     xs = np.asarray(x)
+    if not np.issubdtype(xs.dtype, np.number) and xs.dtype != np.bool_:
+        raise TypeError(f"`x` must be a numeric array; got dtype {xs.dtype}.")
     if xs.ndim < 2:
         raise ValueError(
             f"`x` must have shape (n, ...) with n samples; got {xs.shape}."
@@ -462,7 +468,7 @@ def record_tracks(
     """
     if isinstance(model, list | tuple) and not _is_linen(model) and stages is None:
         # today's list-of-layers form (any widths), one vmap over all samples
-        tracks = record_layer_tracks(model, jnp.asarray(x))
+        tracks = record_layer_tracks(model, x)
         return tracks if times is None else Tracks(tracks.layers(), times)
     feats = capture_features(
         model,

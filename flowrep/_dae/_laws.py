@@ -397,6 +397,7 @@ def fit_mixture(
     x = jnp.asarray(x, dtype=jnp.result_type(x, float))
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"`x` must have shape (n, d) with n >= 1; got {x.shape}.")
+    x = check_finite(x, "x")
     n, m = x.shape
     if num_components < 1 or n < num_components:
         raise ValueError(

@@ -167,5 +167,11 @@ def relative_map_error(
 ) -> Array:
     """$\\|d-d^*\\|/\\|d^*\\|$ over `x` for displacements $d=f(x)-x$, $d^*=\\mathrm{ref}(x)-x$ (batched maps)."""
     x = check_points(x)
+    for name, f in (("fn", fn), ("reference", reference)):
+        shape = jax.eval_shape(f, x).shape
+        if shape != x.shape:
+            raise ValueError(
+                f"`{name}` must map the points `x` {x.shape} to {x.shape}; got {shape}."
+            )
     d, dref = fn(x) - x, reference(x) - x
     return jnp.sqrt(jnp.sum((d - dref) ** 2) / jnp.sum(dref**2))

@@ -11,6 +11,7 @@ Wasserstein geodesic (docs/theory/scores.md#gai-zhang-claim).
 """
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -63,6 +64,15 @@ def sinkhorn_loss(
     from ott.geometry import pointcloud
     from ott.tools import sinkhorn_divergence
 
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(
+            f"`x` and `y` must be clouds (n, d) and (p, d); got {x.shape} and {y.shape}."
+        )
+    if isinstance(epsilon, int | float) and not (
+        math.isfinite(epsilon) and epsilon > 0
+    ):
+        raise ValueError(f"`epsilon` must be positive and finite; got {epsilon}.")
+
     from .._ott_compat import ott_online_mode
 
     kw: dict[str, Any] = {}
@@ -77,6 +87,10 @@ def sinkhorn_loss(
 
 def mse_loss(x: Points, y: Points) -> Array:
     """$\\frac1n\\sum_i\\|x_i-y_i\\|^2$ for known pairs."""
+    if x.shape != y.shape:
+        raise ValueError(
+            f"`x` and `y` must have the same shape (paired points); got {x.shape} and {y.shape}."
+        )
     return jnp.mean(jnp.sum((x - y) ** 2, axis=-1))
 
 

@@ -44,6 +44,11 @@ def _flatten_maps(x, name):
 @jax.jit
 def _score(X, Y, ddof, ridge, relative, squared):
     n, d = X.shape
+    # the score is scale-free (the ridge scales with the data): bring large
+    # clouds down by an exact power of two so squares and sums cannot overflow
+    big = jnp.maximum(jnp.max(jnp.abs(X)), jnp.max(jnp.abs(Y)))
+    k = jnp.exp2(jnp.floor(jnp.log2(jnp.maximum(big, 1.0)))).astype(X.dtype)
+    X, Y, ridge = X / k, Y / k, ridge / k**2
     m1, m2 = jnp.mean(X, 0), jnp.mean(Y, 0)
     S1 = jnp.matmul((X - m1).T, X - m1, precision=HIGHEST) / (n - ddof)
     S2 = jnp.matmul((Y - m2).T, Y - m2, precision=HIGHEST) / (n - ddof)

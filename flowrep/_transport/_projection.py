@@ -67,6 +67,7 @@ def jl_epsilon(n: int, k: int) -> float:
     pairwise distance of $n$ points within factors $1\\pm\\varepsilon$ with
     probability at least $1-1/n$ when $k\\ge4\\ln n/(\\varepsilon^2/2-\\varepsilon^3/3)$.
     Returns the smallest such $\\varepsilon$ in $(0,1)$, or `inf`."""
+    n, k = check_positive_int(n, "n"), check_positive_int(k, "k")
     need = 4 * math.log(max(n, 2)) / k
     # eps^2/2 - eps^3/3 is increasing on (0, 1), with value 1/6 at 1.
     if need >= 1 / 6:

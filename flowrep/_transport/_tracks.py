@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._custom_types import Point, Points, TrackArray
-from .._validate import check_finite, is_traced
+from .._validate import as_points, check_finite, is_traced
 from ._clouds import HIGHEST
 
 
@@ -111,8 +111,19 @@ class Tracks(eqx.Module):
         `embedding` type.
         """
         emb: tuple[Array, ...] | None = None
+        if isinstance(points, str | bytes):
+            raise TypeError(
+                "`points` must be an array (L+1, n, d) or a sequence of (n, d_l) "
+                f"arrays; got {type(points).__name__}."
+            )
         if not hasattr(points, "ndim"):
-            layers = [jnp.asarray(p) for p in points]  # pyright: ignore
+            try:
+                layers = [jnp.asarray(p) for p in points]  # pyright: ignore
+            except TypeError as e:
+                raise TypeError(
+                    "`points` must be an array (L+1, n, d) or a sequence of (n, d_l) "
+                    f"numeric arrays; got {type(points).__name__}."
+                ) from e
             if len(layers) < 2:
                 raise ValueError(f"tracks need at least 2 layers; got {len(layers)}.")
             for idx, p in enumerate(layers):
@@ -383,7 +394,7 @@ def _layer_major_tracks(resnet: TrackedNetwork, x: Points) -> TrackArray:
 
 def record_tracks(
     layers: Sequence[Callable[[Array], Array]],
-    x: Points,
+    x: Points | ArrayLike,
     *,
     embedding: Sequence[ArrayLike] | Callable[[int, int, int], ArrayLike] | None = None,
 ) -> Tracks:
@@ -410,12 +421,16 @@ def record_tracks(
     **Raises:** `ValueError` if `layers` is empty, `x` is not `(n, d)`, or a
     layer returns something that is not an array of at least one entry per sample.
     """
-    x = jnp.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"`x` must have shape (n, d); got {x.shape}.")
+    x = as_points(x, "x", min_samples=2)
     layers = list(layers)
     if not layers:
         raise ValueError("`layers` must contain at least one layer.")
+    for idx, layer in enumerate(layers):
+        if not callable(layer):
+            raise TypeError(
+                f"`layers[{idx}]` must be a callable on one sample; "
+                f"got {type(layer).__name__}."
+            )
     feats = [x]
     h = x
     for idx, layer in enumerate(layers):

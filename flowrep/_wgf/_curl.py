@@ -17,7 +17,7 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Key, Points
 from .._depth._field import RidgeletField
 from .._depth._vector_field import AbstractVectorField
-from .._validate import as_points, check_positive_int, is_concrete
+from .._validate import as_points, check_finite, check_positive_int, is_concrete
 
 
 EXACT_MAX_DIM = 32
@@ -74,6 +74,14 @@ def curl_fraction(
     if method not in ("exact", "hutchinson"):
         raise ValueError(
             f"Unknown method {method!r}; expected 'auto', 'exact' or 'hutchinson'."
+        )
+
+    t = check_finite(jnp.asarray(t, x.dtype), "t")
+    out = jax.eval_shape(lambda y: f(t, y, args), x[0])
+    if getattr(out, "shape", None) != (d,):
+        raise ValueError(
+            f"`field` must map a point (d,) = ({d},) to a velocity ({d},); "
+            f"got {getattr(out, 'shape', type(out).__name__)}."
         )
 
     def fn(y):

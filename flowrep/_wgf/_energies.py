@@ -23,7 +23,7 @@ from jaxtyping import Array
 
 from .._custom_types import Points
 from .._dae._laws import AbstractLaw, GaussianMixture
-from .._validate import as_points, check_finite, is_concrete
+from .._validate import as_points, check_finite, check_positive_int, is_concrete
 
 
 DEFAULT_CHUNK_SIZE = 1024
@@ -152,6 +152,13 @@ class PotentialEnergy(AbstractEnergy):
 
     potential: Callable[[Array], Array]
 
+    def __check_init__(self):
+        if not callable(self.potential):
+            raise TypeError(
+                "`potential` must be a callable V(x) on one point; "
+                f"got {type(self.potential).__name__}."
+            )
+
     def __call__(self, x):
         x = _points(x)
         return jnp.mean(jax.vmap(self.potential)(x))
@@ -179,6 +186,14 @@ class InteractionEnergy(AbstractEnergy):
 
     kernel: Callable[[Array], Array]
     chunk_size: int = eqx.field(static=True, default=DEFAULT_CHUNK_SIZE)
+
+    def __check_init__(self):
+        if not callable(self.kernel):
+            raise TypeError(
+                "`kernel` must be a callable W(z) on one displacement; "
+                f"got {type(self.kernel).__name__}."
+            )
+        check_positive_int(self.chunk_size, "chunk_size")
 
     def _conv(self, x, yi):
         return jnp.mean(jax.vmap(lambda xj: self.kernel(yi - xj))(x))

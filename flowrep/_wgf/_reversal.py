@@ -26,12 +26,16 @@ def gaussian_entropy_fisher(x: Array) -> tuple[Array, Array]:
     """$H$ and Fisher information $\\mathrm{tr}\\,\\hat\\Sigma^{-1}$ of the Gaussian fit $N(\\hat m,\\hat\\Sigma)$ to a cloud `x` `(n, d)`."""
     x = as_points(x, "x", min_samples=2)
     d = x.shape[1]
-    r = x - jnp.mean(x, axis=0)
+    # an exact power-of-two rescale keeps squares finite for huge clouds
+    big = jnp.max(jnp.abs(x))
+    k = jnp.exp2(jnp.floor(jnp.log2(jnp.maximum(big, jnp.finfo(x.dtype).tiny))))
+    r = (x - jnp.mean(x, axis=0)) / k
     cov = r.T @ r / x.shape[0]
     _, logdet = jnp.linalg.slogdet(cov)
+    logdet = logdet + 2 * d * jnp.log(k)
     return 0.5 * (d * jnp.log(2 * jnp.pi * jnp.e) + logdet), jnp.trace(
         jnp.linalg.inv(cov)
-    )
+    ) / k**2
 
 
 class DAEReversal(eqx.Module):

@@ -12,6 +12,7 @@ from typing import Literal
 import jax.numpy as jnp
 import jax.random as jr
 import jax.scipy.special as jss
+import numpy as np
 from jaxtyping import Array
 
 from .._custom_types import ArrayInput, Key
@@ -150,6 +151,8 @@ def uniform_nodes(
 ) -> tuple[Array, Array]:
     """Monte Carlo nodes uniform on a box, weights $\\mathrm{vol}/n$."""
     lower, upper, dim = _box(lower, upper, dim)
+    if isinstance(num, bool) or not isinstance(num, int | np.integer):
+        raise TypeError(f"`num` must be an integer >= 1; got {num!r}.")
     if num < 1:
         raise ValueError(f"num must be >= 1; got {num}.")
     x = jr.uniform(key, (num, dim), minval=lower, maxval=upper)
