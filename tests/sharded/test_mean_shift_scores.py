@@ -135,3 +135,11 @@ def test_score_tracks_exact_gathers(mesh):
     assert one.method == out.method == "exact"
     _same_scores(one, out, tol=1e-12)
     assert out.lss_per_sample.sharding.is_equivalent_to(NamedSharding(mesh, P()), 1)
+
+
+def test_mesh_argument_errors():
+    x = jnp.arange(16.0).reshape(8, 2)
+    with pytest.raises(TypeError, match="`mesh` must be a jax.sharding.Mesh"):
+        fr.mean_shift(x, 0.5, mesh="data")  # pyright: ignore[reportArgumentType]
+    with pytest.raises(TypeError, match="`mesh` must be a jax.sharding.Mesh"):
+        fr.score_tracks(jnp.stack([x, 2 * x]), mesh="data")  # pyright: ignore[reportArgumentType]
