@@ -53,7 +53,7 @@ def test_sharded_suite_on_four_fake_devices():
 
 @pytest.mark.slow
 def test_sharded_suite_heavy_cases():
-    """reconstruct, the divergence, knn_entropy and flow over the mesh."""
+    """reconstruct, the divergence, knn_entropy, flow and score_tracks (Sinkhorn) over the mesh."""
     _run_sharded("slow")
 
 

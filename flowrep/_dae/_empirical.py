@@ -14,14 +14,25 @@ the next position, whose distances the flow takes at the next step.
 import math
 
 import equinox as eqx
+import jax
 import jax.lax as lax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Points
 from .._depth._flow import flow
 from .._depth._vector_field import AbstractVectorField
 from .._device import device_default, DEVICE_DEFAULTS
+from .._sharding import (
+    give_back,
+    pad_rows,
+    place,
+    resolve_layout,
+    ring,
+    unpad_rows,
+    valid_rows,
+)
 from .._width._precision import exact_matmul
 from ._checks import check_horizon, check_noise, check_points, check_weights
 
@@ -78,6 +89,91 @@ def _mean_shift(cloud, logw, t, queries, chunk_size: int):
     return out.reshape(-1, m)[:nq]
 
 
+def _mean_shift_stats(q, cols, logw, t, tq, carry):
+    """The running `(max, sum, weighted sum)` of [`_mean_shift_block`][] for
+    the queries `q` against one block of columns, continued from `carry`.
+    Blocks of padding (all weights zero) leave the carry as it was."""
+    n, m = cols.shape
+    pad = (-n) % tq
+    cols_b = jnp.concatenate([cols, jnp.zeros((pad, m), cols.dtype)])
+    logw_b = jnp.concatenate([logw, jnp.full((pad,), -jnp.inf, logw.dtype)])
+    cols_b, logw_b = cols_b.reshape(-1, tq, m), logw_b.reshape(-1, tq)
+    half_sq_b = 0.5 * jnp.sum(cols_b**2, axis=-1)
+
+    def body(carry, blk):
+        mx, s, v = carry
+        c, lw, hs = blk
+        logits = lw[None] + (exact_matmul(q, c.T) - hs[None]) / t
+        new_mx = jnp.maximum(mx, jnp.max(logits, axis=1))
+        safe = jnp.where(jnp.isfinite(new_mx), new_mx, 0.0)
+        scale = jnp.exp(mx - safe)
+        p = jnp.exp(logits - safe[:, None])
+        return (
+            new_mx,
+            s * scale + jnp.sum(p, axis=1),
+            v * scale[:, None] + exact_matmul(p, c),
+        ), None
+
+    return lax.scan(body, carry, (cols_b, logw_b, half_sq_b))[0]
+
+
+@eqx.filter_jit
+def _mean_shift_sharded(cloud, logw, t, queries, chunk_size: int, layout):
+    """[`_mean_shift`][] over a mesh: queries and cloud sharded by rows (padded
+    to multiples of $D$; padding points have weight zero), each device's
+    queries against every block of the cloud passed round the ring with
+    `ppermute`, the running log-sum-exp carried from block to block."""
+    n, m = cloud.shape
+    nq = queries.shape[0]
+    axis, perm = layout.axis, ring(layout)
+    n_loc = layout.padded(n) // layout.size
+    nq_loc = layout.padded(nq) // layout.size
+    tq = min(n_loc, max(1, chunk_size))
+    tp = min(nq_loc, max(1, chunk_size // tq))
+    qpad = (-nq_loc) % tp
+
+    def local(c, lw, q, t):
+        lw = jnp.where(valid_rows(layout, c.shape[0], n), lw, -jnp.inf)
+        qb = jnp.concatenate([q, jnp.zeros((qpad, m), q.dtype)]).reshape(-1, tp, m)
+        init = (
+            jnp.full(qb.shape[:2], -jnp.inf, q.dtype),
+            jnp.zeros(qb.shape[:2], q.dtype),
+            jnp.zeros_like(qb),
+        )
+
+        def visit(carry, c, lw):
+            return lax.map(
+                lambda a: _mean_shift_stats(a[0], c, lw, t, tq, a[1:]),
+                (qb,) + carry,
+            )
+
+        def hop(state, _):
+            carry, c, lw = state
+            c, lw = lax.ppermute(c, axis, perm), lax.ppermute(lw, axis, perm)
+            return (visit(carry, c, lw), c, lw), None
+
+        state = (visit(init, c, lw), c, lw)
+        ((_, s, v), _, _), _ = lax.scan(hop, state, None, length=layout.size - 1)
+        out = v / s[..., None]
+        return out.reshape(-1, m)[:nq_loc]
+
+    rows = P(axis, None)
+    fn = jax.shard_map(
+        local,
+        mesh=layout.mesh,
+        in_specs=(rows, P(axis), rows, P()),
+        out_specs=rows,
+        check_vma=False,
+    )
+    out = fn(
+        pad_rows(cloud, layout),
+        pad_rows(logw, layout),
+        pad_rows(queries, layout),
+        t,
+    )
+    return unpad_rows(out, layout, nq)
+
+
 def mean_shift(
     cloud: Points,
     t,
@@ -85,6 +181,7 @@ def mean_shift(
     *,
     weights: ArrayLike | None = None,
     chunk_size: int | None = None,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> Points:
     """One Gaussian mean-shift step: the optimal DAE of the empirical law of `cloud`.
 
@@ -100,6 +197,15 @@ def mean_shift(
     - `queries`: `[n_q, m]` points to move (default: the cloud itself).
     - `chunk_size`: pairs per tile (default: per backend,
         `flowrep/_device.py`; $2^{20}$ on a CPU).
+    - `mesh`: run over this `jax.sharding.Mesh` (default: the mesh of `cloud`,
+      `queries` or `weights` when one is sharded with a `NamedSharding`; rule
+      in `flowrep/_sharding.py`). Queries and cloud are sharded by rows; each
+      device moves its queries against every block of the cloud, the blocks
+      (with their log-weights) passed round the devices with `ppermute`
+      (ring) and the running log-sum-exp carried across blocks, so memory
+      per device is $O((n+n_q)m/D+\\text{chunk\\_size})$. The result comes
+      back sharded by rows (`P(axis, None)`) when $n_q$ is a multiple of $D$,
+      replicated otherwise, and equals the single-device one to rounding.
 
     **Returns:** $g_t(q)$, `[n_q, m]`.
 
@@ -123,6 +229,17 @@ def mean_shift(
             )
         weights = check_weights(weights)
         logw = jnp.log(weights)
+    layout = resolve_layout(mesh, cloud, queries, weights)
+    if layout is not None:
+        out = _mean_shift_sharded(
+            place(cloud, layout),
+            place(logw, layout),
+            jnp.asarray(t, cloud.dtype),
+            place(queries.astype(cloud.dtype), layout),
+            chunk_size,
+            layout,
+        )
+        return give_back(out, layout)
     return _mean_shift(
         cloud,
         logw,

@@ -10,9 +10,19 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from .._custom_types import FloatScalar
+from .._sharding import (
+    give_back,
+    Layout,
+    pad_rows,
+    resolve_layout,
+    ring,
+    unpad_rows,
+    valid_rows,
+)
 from .._validate import check_positive_int, is_traced
 from ._clouds import HIGHEST, mean_cost, normalise, promote, scale_by
 from ._divergence import solve_divergence
@@ -113,8 +123,64 @@ def _lss(points: Array) -> Array:
     return jnp.where(count > 0, count / jnp.where(count > 0, chord, 1.0), 1.0)
 
 
-def _pair_solver(method: str, eps, kw: dict):
-    """A traceable (w2_sq, images, argmatch, converged) solver for one pair."""
+def _ring_maps(x, y, f, g, eps, chunk, layout: Layout):
+    """Over a mesh: [`barycentric_images`][] and [`plan_argmax`][] in one
+    ring pass. Rows of `x` (with `f`) stay on their device; blocks of `y`
+    (with `g` and their global start index) pass round the devices with
+    `ppermute`; each device sums its images and keeps its running argmax
+    (ties to the smallest index, as `jnp.argmax`)."""
+    n, m = x.shape[0], y.shape[0]
+    axis, perm = layout.axis, ring(layout)
+    m_loc = layout.padded(m) // layout.size
+
+    def local(xl, fl, yb, gb):
+        gb = jnp.where(valid_rows(layout, m_loc, m), gb, -jnp.inf)
+        start = jax.lax.axis_index(axis) * m_loc
+
+        def visit(carry, yb, gb, start):
+            def one(args):
+                xi, fi, acc, best, arg = args
+                c = jnp.sum((yb - xi) ** 2, -1)
+                w = jnp.exp((fi + gb - c) / eps) / m
+                acc = acc + jnp.matmul(w, yb, precision=HIGHEST)
+                val = gb - c
+                j = jnp.argmax(val)
+                v, j = val[j], start + j
+                better = (v > best) | ((v == best) & (j < arg))
+                return acc, jnp.where(better, v, best), jnp.where(better, j, arg)
+
+            return jax.lax.map(one, (xl, fl) + carry, batch_size=chunk)
+
+        def hop(state, _):
+            carry, yb, gb, start = state
+            yb, gb, start = (jax.lax.ppermute(a, axis, perm) for a in (yb, gb, start))
+            return (visit(carry, yb, gb, start), yb, gb, start), None
+
+        init = (
+            jnp.zeros_like(xl),
+            jnp.full(xl.shape[:1], -jnp.inf, xl.dtype),
+            jnp.zeros(xl.shape[:1], jnp.int32),
+        )
+        state = (visit(init, yb, gb, start), yb, gb, start)
+        ((img, _, arg), _, _, _), _ = jax.lax.scan(
+            hop, state, None, length=layout.size - 1
+        )
+        return img, arg
+
+    fn = jax.shard_map(
+        local,
+        mesh=layout.mesh,
+        in_specs=(P(axis, None), P(axis), P(axis, None), P(axis)),
+        out_specs=(P(axis, None), P(axis)),
+        check_vma=False,
+    )
+    img, arg = fn(*(pad_rows(a, layout) for a in (x, f, y, g)))
+    return unpad_rows(img, layout, n), unpad_rows(arg, layout, n)
+
+
+def _pair_solver(method: str, eps, kw: dict, layout: Layout | None = None):
+    """A traceable (w2_sq, images, argmatch, converged) solver for one pair;
+    over a mesh (`layout`) the Sinkhorn one runs the ring engine."""
 
     def exact(x, y):
         perm = hungarian(x, y)
@@ -122,7 +188,12 @@ def _pair_solver(method: str, eps, kw: dict):
         return jnp.mean(jnp.sum((x - img) ** 2, -1)), img, perm, jnp.array(True)
 
     def sink(x, y):
-        out = solve_divergence(x, y, eps, **kw)
+        out = solve_divergence(x, y, eps, **kw, layout=layout)
+        if layout is not None:
+            img, match = _ring_maps(
+                x, y, out.cross.f, out.cross.g, out.epsilon, kw["opts"].chunk, layout
+            )
+            return out.divergence, img, match, out.converged
         img = barycentric_images(
             x, y, out.cross.f, out.cross.g, out.epsilon, kw["opts"].chunk
         )
@@ -133,7 +204,7 @@ def _pair_solver(method: str, eps, kw: dict):
 
 
 @eqx.filter_jit
-def _score_impl(points, dt, epsilon, relative, *, method, kw):
+def _score_impl(points, dt, epsilon, relative, *, method, kw, layout=None):
     """Scores of checked tracks `(L+1, n, d)`, computed in their normalised
     frame (all layers share one translation and power-of-two scaling) and
     returned in the user's units."""
@@ -144,7 +215,7 @@ def _score_impl(points, dt, epsilon, relative, *, method, kw):
         eps = relative * mean_cost(pts[0], pts[-1])
     else:
         eps = scale_by(jnp.asarray(epsilon, pts.dtype), -2 * k)
-    out = _score_frame(pts, dt, eps, method=method, kw=kw)
+    out = _score_frame(pts, dt, eps, method=method, kw=kw, layout=layout)
     sq = lambda a: scale_by(a, 2 * k)  # noqa: E731
     lin = lambda a: scale_by(a, k)  # noqa: E731
     return eqx.tree_at(
@@ -170,10 +241,10 @@ def _score_impl(points, dt, epsilon, relative, *, method, kw):
     )
 
 
-def _score_frame(points, dt, eps, *, method, kw):
+def _score_frame(points, dt, eps, *, method, kw, layout=None):
     L = points.shape[0] - 1
     n = points.shape[1]
-    solve = _pair_solver(method, eps, kw)
+    solve = _pair_solver(method, eps, kw, layout)
 
     def w2sq(pair):
         c, _, _, ok = solve(*pair)
@@ -181,6 +252,11 @@ def _score_frame(points, dt, eps, *, method, kw):
 
     x0, xL = points[0], points[-1]
     lss_i = _lss(points)
+    if layout is not None:  # per-sample scores stay with their samples
+        spec = P(layout.axis) if n % layout.size == 0 else P()
+        lss_i = jax.lax.with_sharding_constraint(
+            lss_i, NamedSharding(layout.mesh, spec)
+        )
     c_net = jnp.mean(jnp.sum((xL - x0) ** 2, -1))
     w2_sq, img, match, ok0 = solve(x0, xL)
     matched = jnp.mean((match == jnp.arange(n)).astype(points.dtype))
@@ -256,6 +332,7 @@ def score_tracks(
     threshold: float = 1e-3,
     max_iterations: int = 2000,
     chunk_size: int = 256,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> TransportScores:
     """Score how close tracks are to optimal transport and the W2 geodesic.
 
@@ -272,6 +349,20 @@ def score_tracks(
     - `tracks`: [`Tracks`][] or an array `(L+1, n, d)`.
     - `method`, `exact_max`, `epsilon`, `relative_epsilon`, `threshold`,
       `max_iterations`, `chunk_size`: solver options.
+    - `mesh`: run over this `jax.sharding.Mesh` with the samples sharded
+      (default: the mesh of `tracks.points` when it is a `jax.Array` sharded
+      with a `NamedSharding`, e.g. `P(None, "data", None)`; rule in
+      `flowrep/_sharding.py`). With `"sinkhorn"` every $W_2$ is the sharded
+      online Sinkhorn divergence (ring log-sum-exp, see [`sinkhorn`][]; the
+      dense engine is not used over a mesh), and the barycentric images and
+      plan argmax are one more ring pass over blocks of the target; the
+      per-sample parts (LSS, $c_{net}$, kinetic energy, the moments of the
+      affine fit) run on the sharded samples, partitioned by XLA.
+      `lss_per_sample` comes back sharded `P(axis)` when $n$ is a multiple of
+      $D$, replicated otherwise; the scalars replicated. With `"exact"`
+      (`n <= exact_max`, small by design) the Hungarian assignment needs
+      whole layers, so the tracks are **gathered**: every device solves the
+      same assignments and nothing is saved but the placement of the outputs.
 
     **Returns:** a [`TransportScores`][]; `.to_dict()` gives plain JSON.
 
@@ -298,14 +389,26 @@ def score_tracks(
         method = "exact" if n <= exact_max else "sinkhorn"
     eps, rel = check_epsilon(epsilon, relative_epsilon)
     points = promote(tracks.points, "tracks")
+    layout = resolve_layout(mesh, points)
+    if layout is not None:
+        spec = P(None, layout.axis, None) if n % layout.size == 0 else P()
+        points = jax.device_put(points, NamedSharding(layout.mesh, spec))
     kw = dict(
-        mode="dense" if n * n <= 2**27 else "online",
+        mode="dense" if n * n <= 2**27 and layout is None else "online",
         init="gaussian",
         opts=solve_options(threshold, 1, max_iterations, None, "adaptive", chunk_size),
     )
     out = _score_impl(
-        points, tracks.dt.astype(points.dtype), eps, rel, method=method, kw=kw
+        points,
+        tracks.dt.astype(points.dtype),
+        eps,
+        rel,
+        method=method,
+        kw=kw,
+        layout=layout,
     )
+    if layout is not None:
+        out = give_back(out, layout)
     if not is_traced(out.w2_sq) and float(out.w2_sq) <= 0:
         raise ValueError(
             "the first and last layers have the same distribution (W2 = 0), so "
