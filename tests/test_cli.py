@@ -105,6 +105,11 @@ def test_reproduce_acha_1d(tmp_path):
         assert lam[key]["status"] == "admissible"
         assert lam[key]["sup_error_inner"] < 0.4
     assert (out / "acha_1d.png").exists()
+    # the reconstructions' caption carries every claim's verdict
+    assert (
+        "<b>Verdict:</b> admissible pairs reconstruct"
+        in (out / "index.html").read_text()
+    )
     # claims: each verdict follows its stated rule (docs/reproductions.md)
     data = _report(out)
     from flowrep._cli._claims import check_claims, verdict_of

@@ -26,6 +26,13 @@ def _written(report: Report) -> dict:
     return json.loads((report.dir / "report.json").read_text())
 
 
+def test_verdict_line():
+    from flowrep._cli._common import verdict_line
+
+    assert verdict_line("reproduced") == "reproduced"
+    assert verdict_line("partly", "holds: a; fails: b") == "partly (holds: a; fails: b)"
+
+
 # ------------------------------------------------------------------------- Li-Shi
 
 
@@ -64,6 +71,10 @@ def test_li_shi_quick(tmp_path):
     assert data["reproduced"] is True
     names = [f for f, _ in report.figures]
     assert names == ["li_shi_error.png", "li_shi_tracks.png"]
+    # both captions say what to look for and carry their claim's verdict
+    html = (report.dir / "index.html").read_text()
+    assert html.count("<b>Verdict:</b> reproduced") == 2
+    assert all("Look for" in c for _, c in report.figures)
     assert report.sections and "Li & Shi" in report.sections[-1][0]
 
 
@@ -136,6 +147,9 @@ def test_gai_zhang_quick(tmp_path):
         "gai_zhang_scores.png",
         "gai_zhang_tracks.png",
     ]
+    html = (report.dir / "index.html").read_text()
+    assert html.count("<b>Verdict:</b>") == 2
+    assert all("Look for" in c for _, c in report.figures)
 
 
 # ---------------------------------------------------------------------------- DAE
@@ -217,6 +231,10 @@ def test_dae_quick(tmp_path):
         "dae_depth.png",
     ]
     assert not (tmp_path / "_dae_story").exists()
+    # the entropy and depth figures carry their claims' verdicts
+    html = (report.dir / "index.html").read_text()
+    assert html.count("<b>Verdict:</b>") == 2
+    assert all("Look for" in c for _, c in report.figures)
 
 
 def test_jobs_run_in_float64():

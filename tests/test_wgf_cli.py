@@ -58,6 +58,8 @@ def test_quick(tmp_path):
     assert data["reproduced"] is True
     assert data["jko_order"] == pytest.approx(1.0, abs=0.2)
     assert job.SECTION in [h for h, _ in report.sections]
+    html = (tmp_path / "index.html").read_text()
+    assert "<b>Verdict:</b> reproduced" in html
 
 
 def _trained(plain, regularised, flag=0.0):

@@ -201,6 +201,7 @@ def run_analyze(report: Report, args) -> None:
 
 
 def _figures(report: Report, feats, tracks, scores, cf) -> None:
+    import matplotlib
     from matplotlib.figure import Figure
 
     names = list(feats.names)
@@ -211,23 +212,34 @@ def _figures(report: Report, feats, tracks, scores, cf) -> None:
     fig = Figure(figsize=(max(6.0, 0.7 * L + 3), 4.2), layout="constrained")
     ax = fig.add_subplot(1, 2, 1)
     ax.bar(xs, np.asarray(scores.layer_w2))
-    ax.set_ylabel(r"$W_2(\mu_l,\mu_{l+1})$ (common embedding)")
+    ax.set_ylabel(r"$W_2(\mu_l,\mu_{l+1})$ (feature units)")
+    ax.set_title("common embedding", fontsize=9)
     ax2 = fig.add_subplot(1, 2, 2)
     ax2.bar(xs, np.asarray(cf.layer_gw), color="C1")
-    ax2.set_ylabel(r"$GW(\mu_l,\mu_{l+1})$ (coordinate-free)")
+    ax2.set_ylabel(r"$GW(\mu_l,\mu_{l+1})$ (squared feature units)")
+    ax2.set_title("coordinate-free", fontsize=9)
     for a in (ax, ax2):
         a.set_xticks(xs, steps, rotation=60, ha="right", fontsize=7)
         a.set_xlabel("step")
     report.figure(
-        fig, "profile.png", "per-step W2 (common embedding) and GW (coordinate-free)"
+        fig,
+        "profile.png",
+        "Per-step transport cost: W2 between consecutive layers in the common embedding (left) "
+        "and Gromov-Wasserstein, coordinate-free (right). Look for: even bars (a uniform-speed, "
+        "geodesic-like network) or the steps that carry most of the transport.",
     )
 
     fig = Figure(figsize=(5, 3.5), layout="constrained")
     ax = fig.add_subplot()
     ax.hist(np.asarray(scores.lss_per_sample), bins=30)
-    ax.set_xlabel("line-shape score LSS$_i$ (1 = straight track)")
-    ax.set_ylabel("samples")
-    report.figure(fig, "lss.png", "distribution of the per-sample line-shape score")
+    ax.set_xlabel("line-shape score LSS$_i$ (dimensionless, 1 = straight track)")
+    ax.set_ylabel("number of samples")
+    report.figure(
+        fig,
+        "lss.png",
+        "Distribution of the per-sample line-shape score over the samples. Look for: mass near 1 "
+        "(straight tracks); a long tail marks samples the network moves along bent paths.",
+    )
 
     fig = Figure(figsize=(max(5.0, 0.6 * L + 3), 3.8), layout="constrained")
     ax = fig.add_subplot()
@@ -246,8 +258,13 @@ def _figures(report: Report, feats, tracks, scores, cf) -> None:
         )
     ax.set_xticks(xs, steps, rotation=60, ha="right", fontsize=7)
     ax.set_xlabel("step")
-    ax.set_ylabel("non-linearity (0 = affine)")
-    report.figure(fig, "nonlinearity.png", "non-linearity of every step")
+    ax.set_ylabel("non-linearity (dimensionless, 0 = affine)")
+    report.figure(
+        fig,
+        "nonlinearity.png",
+        "Non-linearity of every step (0 = the step is an affine map of the samples). Look for: "
+        "which steps do the non-linear work.",
+    )
 
     pts = np.asarray(tracks.points, dtype=np.float64)  # (L+1, n, D) common embedding
     flat = pts.reshape(-1, pts.shape[-1])
@@ -263,10 +280,19 @@ def _figures(report: Report, feats, tracks, scores, cf) -> None:
         proj[:, :k, 0].ravel(),
         proj[:, :k, 1].ravel(),
         c=np.repeat(np.arange(L + 1), k),
-        cmap="viridis",
+        cmap=matplotlib.colormaps["viridis"].resampled(L + 1),
+        vmin=-0.5,
+        vmax=L + 0.5,
         s=8,
     )
-    fig.colorbar(sc, ax=ax, label="layer l")
-    ax.set_xlabel("PC 1 (common embedding)")
-    ax.set_ylabel("PC 2")
-    report.figure(fig, "pca.png", f"2-D PCA of {k} tracks over all layers")
+    cb = fig.colorbar(sc, ax=ax, label="layer index l (0 = input)")
+    cb.set_ticks(list(range(L + 1)))
+    ax.set_xlabel("PC 1 (feature units)")
+    ax.set_ylabel("PC 2 (feature units)")
+    report.figure(
+        fig,
+        "pca.png",
+        f"{k} tracks (grey lines) over all layers, projected on the top two principal "
+        "directions of the common embedding; colour: layer index (colour bar). Look for: "
+        "straight, evenly spaced tracks (geodesic-like) or loops and detours.",
+    )

@@ -30,6 +30,11 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs) -> Any:
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
+def verdict_line(verdict: str, part: str | None = None) -> str:
+    """A figure caption's verdict: the claim's verdict and, when partly, what holds."""
+    return verdict + (f" ({part})" if part else "")
+
+
 def colormap(name: str) -> Any:
     """A registered matplotlib colormap, without pyplot."""
     import matplotlib

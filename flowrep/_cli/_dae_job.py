@@ -13,7 +13,7 @@ import jax.random as jr
 import numpy as np
 
 from ._claims import make_claim, verdict_of
-from ._common import has_matplotlib, loglog_slope, x64
+from ._common import has_matplotlib, loglog_slope, verdict_line, x64
 from ._report import Report
 
 
@@ -21,22 +21,26 @@ _DAE_FIGURES = (
     (
         "transport.png",
         "dae_transport.png",
-        "Data, the shallow DAE g_t and the deep DAE flow phi_t on the same samples; contours: the exact mu_t.",
+        "Data, the shallow DAE g_t and the deep DAE flow phi_t on the same samples; contours: the exact mu_t. "
+        "Look for: both maps carrying the samples towards the high-density regions of the contours.",
     ),
     (
         "displacement.png",
         "dae_displacement.png",
-        "Displacement fields g_t(x) - x (shallow), phi_t(x) - x (deep) and a trained MLP denoiser's.",
+        "Displacement fields g_t(x) - x (shallow), phi_t(x) - x (deep) and a trained MLP denoiser's. "
+        "Look for: the trained denoiser's arrows matching the shallow DAE's closed form.",
     ),
     (
         "entropy.png",
         "dae_entropy.png",
-        "Entropy along the deep DAE flow: closed form (quadrature), continuity equation, k-NN.",
+        "Entropy along the deep DAE flow: closed form (quadrature), continuity equation, k-NN. "
+        "Look for: all three falling with t, the continuity estimate on the closed form.",
     ),
     (
         "depth.png",
         "dae_depth.png",
-        "Deeper converges faster: L stacked DAEs of noise t/L against the deep limit.",
+        "Deeper converges faster: L stacked DAEs of noise t/L against the deep limit. "
+        "Look for: the distance to the deep limit falling at every increase of L.",
     ),
 )
 
@@ -121,11 +125,6 @@ def dae(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
     t_start = time.perf_counter()
     summary = dae_story(quick=quick, key=jr.PRNGKey(seed), figures=has_matplotlib())
     plots = []
-    for src, dst, caption in _DAE_FIGURES:
-        fig = summary.get("figures", {}).get(src)
-        if fig is not None:
-            report.figure(fig, dst, caption)
-            plots.append(dst)
     checks = dae_verdicts(summary)
     ent = summary["entropy"]
     out = dict(
@@ -149,6 +148,21 @@ def dae(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
         seconds=time.perf_counter() - t_start,
     )
     out["claims"] = _dae_claims(checks, summary, quick=quick, seed=seed)
+    # the entropy figure carries the entropy claim's verdict, the depth figure the L-sweep's
+    claim_of = {
+        "dae_entropy.png": "decreases the entropy",
+        "dae_depth.png": "stacked DAEs",
+    }
+    for src, dst, caption in _DAE_FIGURES:
+        fig = summary.get("figures", {}).get(src)
+        if fig is not None:
+            key = claim_of.get(dst)
+            c = None
+            if key is not None:
+                c = next((c for c in out["claims"] if key in c["claim"]), None)
+            verdict = None if c is None else verdict_line(c["verdict"], c.get("part"))
+            report.figure(fig, dst, caption, verdict=verdict)
+            plots.append(dst)
     sweep_txt = "; ".join(
         f"{name.removeprefix('depth_table_')}: {s['distance']} "
         + ", ".join(f"L={r['L']}: {r['distance']:.4f}" for r in s["rows"])

@@ -19,7 +19,7 @@ from .._depth._flow import flow
 from .._depth._plainnet import plain_net_flow, refine
 from .._width._activations import LeakyReLU
 from ._claims import make_claim, verdict_of
-from ._common import colormap, has_matplotlib, loglog_slope, subplots, x64
+from ._common import colormap, has_matplotlib, loglog_slope, subplots, verdict_line, x64
 from ._report import Report
 
 
@@ -148,6 +148,7 @@ def li_shi(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
         f"seed {seed}, {num_points} points; n = {ns[0]}..{ns[-1]} Euler steps per unit piece"
     )
     verdict, part = verdict_of({"flow error": flow_ok})
+    flow_verdict = (verdict, part)
     claims = [
         make_claim(
             claim="a plain net with det W > 0 is the time-1 map of a glued (piecewise) flow",
@@ -187,7 +188,7 @@ def li_shi(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
     result["claims"] = claims
 
     if has_matplotlib():
-        fig, ax = subplots(figsize=(5.5, 4))
+        fig, ax = subplots(figsize=(7.5, 4))
         ax.loglog(ns, errors, "o-", label="max |ResNet(x) - plain net(x)|")
         ax.loglog(
             ns,
@@ -198,24 +199,34 @@ def li_shi(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
         )
         ref = errors[-1] * ns[-1] / np.asarray(ns, float)
         ax.loglog(ns, ref, "k:", lw=1, label="O(1/n)")
-        ax.axhline(flow_err, color="0.5", lw=0.8, ls="-.")
-        ax.text(ns[0], flow_err * 2, f"adaptive flow: {flow_err:.1e}", fontsize=7)
+        ax.axhline(
+            flow_err,
+            color="0.5",
+            lw=0.8,
+            ls="-.",
+            label=f"adaptive flow ({flow_err:.1e})",
+        )
         ax.set_xlabel("Euler steps per unit flow, n")
-        ax.set_ylabel("error")
-        ax.axvspan(n_fit, ns[-1], color="0.9", zorder=0)
-        ax.set_title(f"Li-Shi refinement: slope {slope:.2f} (shaded: fitted range)")
-        ax.legend(fontsize=8)
+        ax.set_ylabel("error (units of x)")
+        ax.axvspan(n_fit, ns[-1], color="0.9", zorder=0, label="fitted range")
+        ax.set_title(f"Li-Shi refinement: slope {slope:.2f}")
+        ax.legend(
+            loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
+        )
         report.figure(
             fig,
             "li_shi_error.png",
-            f"Refinement error of the ResNet (n Euler steps per unit piece) against the plain net, "
-            f"log-log slope {slope:.3f} for n >= {n_fit} (claim: -1).",
+            f"Refinement error of the ResNet (n Euler steps per unit piece) against the plain net "
+            f"on {num_points} points. Look for: both error curves parallel to the dotted O(1/n) line "
+            f"over the shaded fitted range (log-log slope {slope:.3f} for n >= {n_fit}; claim -1), "
+            f"and the dash-dotted adaptive-solve error ({flow_err:.1e}) far below them.",
+            verdict=verdict_line(verdict, part),
         )
 
         num_tracks = 12
         pts = np.asarray(solved.tracks[:, :num_tracks])
         knots = np.searchsorted(np.asarray(ts), np.arange(field.num_pieces + 1) - 1e-9)
-        fig, ax = subplots(figsize=(6, 5.5))
+        fig, ax = subplots(figsize=(7.5, 5.5))
         colors = colormap("tab10")
         kinds = sorted(set(field.kinds), key=field.kinds.index)
         for p in range(field.num_pieces):
@@ -228,15 +239,34 @@ def li_shi(report: Report, *, quick: bool, seed: int) -> dict[str, Any]:
         ax.scatter(*pts[0].T, s=14, c="k", label="input x", zorder=3)
         tgt = np.asarray(target[:num_tracks])
         ax.scatter(
-            *tgt.T, s=40, facecolors="none", edgecolors="r", label="plain net(x)"
+            *tgt.T,
+            s=60,
+            facecolors="none",
+            edgecolors="r",
+            linewidths=1.5,
+            zorder=4,
+            label="plain net(x)",
         )
         ax.set_aspect("equal")
-        ax.legend(fontsize=7)
-        ax.set_title("glued Li-Shi flow of a 3-layer plain net (d = 2)")
+        ax.set_xlabel("$x_1$ (units of x)")
+        ax.set_ylabel("$x_2$ (units of x)")
+        ax.legend(
+            title="tracks by unit piece",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=7,
+            frameon=False,
+        )
+        ax.set_title(
+            f"glued Li-Shi flow of a {len(mlp.layers)}-layer plain net (d = 2)"
+        )
         report.figure(
             fig,
             "li_shi_tracks.png",
-            "Tracks of a few points through the glued flow, coloured by unit piece; they end on the plain net's outputs.",
+            f"Tracks of {num_tracks} points (black dots) through the glued flow, coloured by the kind of "
+            "unit piece (legend). Look for: every track ending inside its red circle, the plain net's "
+            "output for that point.",
+            verdict=verdict_line(*flow_verdict),
         )
 
     report.section(

@@ -170,6 +170,8 @@ def story_figures(story: dict[str, Any]) -> dict[str, Any]:
         for ax, title in zip(axes, titles):
             ax.set_title(title, fontsize=10)
             ax.set_aspect("equal")
+            ax.set_xlabel("$x_1$ (data units)")
+        axes[0].set_ylabel("$x_2$ (data units)")
         return fig, axes
 
     def contour(ax, dens, color):
@@ -226,8 +228,8 @@ def story_figures(story: dict[str, Any]) -> dict[str, Any]:
         label="continuity equation ($\\pm2$ s.e.)",
     )
     ax.plot(ts, ent["knn"], "s--", ms=4, label="k-NN (Kozachenko-Leonenko)")
-    ax.set_xlabel("t")
-    ax.set_ylabel("$H[\\mu_t]$")
+    ax.set_xlabel("noise variance t (data units²)")
+    ax.set_ylabel("entropy $H[\\mu_t]$ (nats)")
     ax.set_title("entropy decreases along the deep DAE")
     ax.legend(fontsize=8)
     out["entropy.png"] = fig
@@ -245,14 +247,14 @@ def story_figures(story: dict[str, Any]) -> dict[str, Any]:
         f"Gaussian: $W_2$(L stacked DAEs, deep limit), t={table_g['t']:.3f}",
         fontsize=9,
     )
-    axes[0].set_xlabel("L")
+    axes[0].set_xlabel("number of stacked DAEs L")
     axes[1].loglog(
         [r["num_layers"] for r in table_m], [r["map_rms"] for r in table_m], "o-"
     )
     axes[1].set_title("mixture: RMS $|g^{(L)}(x)-\\phi_t(x)|$", fontsize=9)
-    axes[1].set_xlabel("L")
-    axes[0].set_ylabel("$W_2$ to the deep limit")
-    axes[1].set_ylabel("RMS map error")
+    axes[1].set_xlabel("number of stacked DAEs L")
+    axes[0].set_ylabel("$W_2$ to the deep limit (data units)")
+    axes[1].set_ylabel("RMS map error (data units)")
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     for ax, ls in zip(
