@@ -1452,7 +1452,11 @@ NB05: list[Cell] = [
             permuted = permute_first_hidden(stages, key)
             out_change = float(jnp.max(jnp.abs(jax.vmap(lambda v: forward(permuted, v))(x) - jax.vmap(lambda v: forward(stages, v))(x))))
             _, s1, c1 = analyze(permuted, x, gw_samples)
-            rel = lambda a, b: float(jnp.max(jnp.abs(jnp.asarray(a) - jnp.asarray(b)) / jnp.abs(jnp.asarray(a))))
+
+            def rel(a, b):
+                a, b = jnp.asarray(a), jnp.asarray(b)
+                return float(jnp.max(jnp.abs(a - b) / jnp.abs(a)))
+
             check = dict(
                 output_change=out_change,
                 lss_change=rel(s0.lss, s1.lss),
