@@ -29,6 +29,7 @@ NAMES = [
     "02_flows_and_resnet_depth",
     "03_dae_transport_entropy",
     "04_geodesics_and_scores",
+    "05_analyze_your_network",
 ]
 MARKER = "NOTEBOOK_SUMMARY "
 
@@ -242,3 +243,28 @@ def test_04_geodesics_and_scores(tmp_path, monkeypatch):
     assert sc["+ kinetic penalty"]["kinetic_ratio"] < 1.05
     assert sc["+ kinetic penalty"]["lss"] < 1.01
     assert sc["trained"]["kinetic_ratio"] > sc["+ kinetic penalty"]["kinetic_ratio"]
+
+
+@pytest.mark.slow
+def test_05_analyze_your_network(tmp_path, monkeypatch):
+    s = _execute(NAMES[4], tmp_path, monkeypatch)
+    rows = s["rows"]
+    assert rows["mlp"]["widths"] == [64, 128, 64, 32, 10]
+    assert rows["resnet"]["widths"] == [64] * 9 + [10]
+    for name, r in rows.items():
+        assert r["accuracy"] > 0.9, name
+        # LSS >= 1 (a broken line is no shorter than its chord); the cost
+        # ratio >= 1 up to the OT solver (the network's pairing is a coupling)
+        assert r["lss"] >= 1.0 - 1e-4, name
+        assert r["cost_ratio"] >= 1.0 - 1e-3, name
+        assert r["gw_path_ratio"] >= 1.0 - 1e-2, name
+        assert 0.0 < r["dm_straightness"] <= 1.0 + 1e-6, name
+    # a permutation of hidden units keeps the function and the coordinate-free
+    # scores (to the solver tolerance), not the zero-padded embedding's
+    perm = s["permutation"]
+    assert perm["output_change"] < 1e-4
+    assert perm["dm_change"] < 1e-5
+    assert perm["layer_gw_change"] < 1e-3
+    assert perm["layer_w2_change"] > 10 * perm["layer_gw_change"]
+    if s["torch_max_diff"] is not None:
+        assert s["torch_max_diff"] < 1e-5
