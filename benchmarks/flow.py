@@ -14,7 +14,9 @@ loss with respect to all the field's weights). Peers run in the same process
 on the same data: torchdiffeq's `odeint` (backpropagating through the
 solver, its fastest mode) and a plain-JAX Euler ResNet of equal cost (400
 Euler steps = 100 RK4 steps' evaluations, one `lax.scan`). Compile time is
-reported separately. Timings are `min(timeit.repeat(...))`.
+reported separately. Timings are `min(timeit.repeat(...))`, except flowrep's
+default row against the diffrax peer: medians of at least 5 interleaved rounds,
+wall and user CPU time.
 
     python benchmarks/flow.py --quick        # m in {2, 64}, n = 1024
     python benchmarks/flow.py                # J = 256, n = 4096, m in {2, 64}
@@ -127,16 +129,22 @@ def make_diffrax(mode: str):
     return fwd, loss_grad
 
 
-def _interleaved(fns: dict, repeat: int) -> dict:
-    """min over `repeat` rounds of one call of each fn, the rounds interleaved
-    (A/B/A/B...) so load from other jobs on a shared machine hits all alike."""
-    best = {k: float("inf") for k in fns}
+def _interleaved(fns: dict, repeat: int) -> tuple[dict, dict]:
+    """Median wall time and median user CPU time (`time.process_time`, less
+    sensitive to other jobs' load) over `repeat` rounds of one call of each
+    fn, the rounds interleaved (A/B/A/B...) so load from other jobs on a
+    shared machine hits all alike. Only the jitted call is timed (compiled
+    beforehand)."""
+    wall: dict = {k: [] for k in fns}
+    cpu: dict = {k: [] for k in fns}
     for _ in range(repeat):
         for k, fn in fns.items():
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn()
-            best[k] = min(best[k], time.perf_counter() - t)
-    return best
+            wall[k].append(time.perf_counter() - t)
+            cpu[k].append(time.process_time() - c)
+    med = lambda d: {k: float(np.median(v)) for k, v in d.items()}  # noqa: E731
+    return med(wall), med(cpu)
 
 
 def make_euler_resnet(num_evals: int):
@@ -310,23 +318,29 @@ def run_config(m: int, num_units: int, n: int, repeat: int, with_torch: bool, ad
                 dfwd, dgrad = make_diffrax(mode)
                 dxs, dsteps = _block(dfwd(field, x0))
                 _block(dgrad(field, x0))
-                times = _interleaved(
+                times, cpu = _interleaved(
                     {
                         "fwd": lambda: _block(fwd(field, x0)),
                         "dfwd": lambda: _block(dfwd(field, x0)),
                         "fwd_bwd": lambda: _block(grad(field, x0)),
                         "dfwd_bwd": lambda: _block(dgrad(field, x0)),
                     },
-                    repeat,
+                    max(repeat, 5),
                 )
                 row.update(fwd=times["fwd"], fwd_bwd=times["fwd_bwd"])
                 row["ratio_vs_diffrax"] = dict(
                     fwd=times["dfwd"] / times["fwd"],
                     fwd_bwd=times["dfwd_bwd"] / times["fwd_bwd"],
                 )
+                row["ratio_vs_diffrax_cpu"] = dict(
+                    fwd=cpu["dfwd"] / cpu["fwd"],
+                    fwd_bwd=cpu["dfwd_bwd"] / cpu["fwd_bwd"],
+                )
                 peers["diffrax"] = dict(
                     fwd=times["dfwd"],
                     fwd_bwd=times["dfwd_bwd"],
+                    cpu_fwd=cpu["dfwd"],
+                    cpu_fwd_bwd=cpu["dfwd_bwd"],
                     steps=int(dsteps),
                     max_abs_diff_vs_flowrep=float(
                         np.max(np.abs(np.asarray(dxs) - np.asarray(xs)))
@@ -355,7 +369,11 @@ def run_config(m: int, num_units: int, n: int, repeat: int, with_torch: bool, ad
                 line += f"  compile {r['compile_fwd']:.1f}s/{r['compile_fwd_bwd']:.1f}s steps {r['steps']}"
             if "ratio_vs_diffrax" in r:
                 q = r["ratio_vs_diffrax"]
-                line += f"  speed vs diffrax fwd {q['fwd']:.2f}x fwd+bwd {q['fwd_bwd']:.2f}x"
+                qc = r["ratio_vs_diffrax_cpu"]
+                line += (
+                    f"  speed vs diffrax (median wall) fwd {q['fwd']:.2f}x fwd+bwd {q['fwd_bwd']:.2f}x"
+                    f" (median CPU time) fwd {qc['fwd']:.2f}x fwd+bwd {qc['fwd_bwd']:.2f}x"
+                )
             if "nfe" in r:
                 line += f"  nfe(fwd) {r['nfe']}"
             print(line, flush=True)

@@ -176,33 +176,33 @@ def _solve_impl(
             lambda: ~jnp.all(jnp.isfinite(jax.vmap(lambda x: field(t0, x, args))(x0))),
             lambda: jnp.array(False),
         )
-        tracks = eqx.error_if(
-            tracks,
-            failed & field_bad,
-            "flow: the field returned NaN or inf at t0 on the finite starting points "
-            "(NaN/inf in the field or its parameters); this is not a blow-up of the flow.",
+        # One branched check (one conditional in the compiled solve, not four),
+        # the causes in order of precedence.
+        cause = jnp.where(
+            field_bad,
+            0,
+            jnp.where(
+                result == diffrax.RESULTS.max_steps_reached,
+                1,
+                jnp.where(result == diffrax.RESULTS.nonfinite, 2, 3),
+            ),
         )
-        tracks = eqx.error_if(
+        tracks = eqx.branched_error_if(
             tracks,
-            result == diffrax.RESULTS.max_steps_reached,
-            "flow: the maximum number of solver steps (max_steps) was reached before t1, "
-            "with a finite field at the start. The flow probably diverged (blew up in "
-            "finite time) or is very stiff; check the field, shorten [t0, t1], or raise `max_steps`.",
-        )
-        tracks = eqx.error_if(
-            tracks,
-            result == diffrax.RESULTS.nonfinite,
-            "flow: the state became NaN or inf before t1: the flow diverged (blew up), "
-            "although the field is finite at the start. Use smaller steps, an adaptive "
-            "solver, or check the field.",
-        )
-        tracks = eqx.error_if(
-            tracks,
-            (result != diffrax.RESULTS.successful)
-            & (result != diffrax.RESULTS.max_steps_reached)
-            & (result != diffrax.RESULTS.nonfinite),
-            "flow: the ODE solve failed (step size collapsed or solver breakdown); "
-            "the flow may be diverging or stiff.",
+            failed,
+            cause,
+            (
+                "flow: the field returned NaN or inf at t0 on the finite starting points "
+                "(NaN/inf in the field or its parameters); this is not a blow-up of the flow.",
+                "flow: the maximum number of solver steps (max_steps) was reached before t1, "
+                "with a finite field at the start. The flow probably diverged (blew up in "
+                "finite time) or is very stiff; check the field, shorten [t0, t1], or raise `max_steps`.",
+                "flow: the state became NaN or inf before t1: the flow diverged (blew up), "
+                "although the field is finite at the start. Use smaller steps, an adaptive "
+                "solver, or check the field.",
+                "flow: the ODE solve failed (step size collapsed or solver breakdown); "
+                "the flow may be diverging or stiff.",
+            ),
         )
     return FlowResult(
         ts=sol_ts,
