@@ -13,7 +13,6 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
-
 from .._custom_types import FloatScalar
 from .._validate import check_positive_float, check_positive_int
 from ._clouds import HIGHEST, promote
