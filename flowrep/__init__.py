@@ -242,6 +242,8 @@ from ._wgf._reversal import (
     dae_reversal as dae_reversal,
     DAEReversal as DAEReversal,
     gaussian_entropy_fisher as gaussian_entropy_fisher,
+    law_entropy_fisher as law_entropy_fisher,
+    reversal_scores as reversal_scores,
 )
 from ._wgf._flow_scores import (
     FlowScores as FlowScores,
