@@ -217,6 +217,7 @@ def test_flax_nnx_matches_eqx(getkey):
     lins = [nnx.Linear(WIDTHS[i], WIDTHS[i + 1], rngs=rngs) for i in range(3)]
     for lin, (w, b) in zip(lins, _weights(seq)):
         lin.kernel.value = jnp.asarray(w.T)
+        assert lin.bias is not None
         lin.bias.value = jnp.asarray(b)
     net = nnx.Sequential(lins[0], jnp.tanh, lins[1], jnp.tanh, lins[2])
     x = _x()

@@ -44,7 +44,7 @@ class CapturedFeatures:
 
     def to_tracks(self, times: ArrayLike | None = None) -> Tracks:
         """These features as [`Tracks`][]; layers of different widths are
-        zero-padded into the common embedding $\mathbb R^{\max_l d_l}$
+        zero-padded into the common embedding $\\mathbb R^{\\max_l d_l}$
         (`Tracks.widths` keeps each layer's own width)."""
         return Tracks(list(self.layers), times)
 
