@@ -327,6 +327,11 @@ EXEMPT = {
     "RK4": "a diffrax solver, no array inputs",
     "SumEnergy": "built by kl_energy / `+` of energies (kl_energy tabled)",
     # NOT YET TABLED: array-taking entry points still without rows
+    "DepthSmoothness": "NOT YET TABLED (result of depth_smoothness)",
+    "depth_smoothness": "NOT YET TABLED",
+    "resnet_block_weights": "NOT YET TABLED",
+    "law_entropy_fisher": "NOT YET TABLED",
+    "reversal_scores": "NOT YET TABLED",
     "BlurringMeanShiftField": "NOT YET TABLED (built by blurring_mean_shift_flow)",
     "CustomActivation": "NOT YET TABLED",
     "CustomRidgelet": "NOT YET TABLED",
