@@ -28,37 +28,10 @@ def lse_rows(F, X, Y, eps, chunk, tile_pairs=_TILE_PAIRS):
     """For each row $x_i$ of `X` `(n, d)`:
     $\\varepsilon\\,\\mathrm{lse}_j((F_j+2x_i\\cdot y_j)/\\varepsilon)$ over the rows
     $y_j$ of `Y` `(m, d)` (`F` is `(m,)`), streamed over tiles of `chunk` rows x `tile_pairs // chunk`
-    columns with a running (max, sum) pair, as in streaming softmax. Memory is
-    O(tile) on top of the inputs and the output."""
-    n, d = X.shape
-    m = Y.shape[0]
-    cols = max(1, min(m, tile_pairs // chunk))
-    nb = -(-m // cols)
-    pad = nb * cols - m
-    Yb = jnp.concatenate([Y, jnp.zeros((pad, d), Y.dtype)]).reshape(nb, cols, d)
-    Fb = jnp.concatenate([F, jnp.full((pad,), -jnp.inf, F.dtype)]).reshape(nb, cols)
-
-    def rows(xb):
-        def tile(carry, block):
-            mx, acc = carry
-            yb, fb = block
-            z = (fb[None, :] + 2 * jnp.matmul(xb, yb.T, precision=HIGHEST)) / eps
-            new = jnp.maximum(mx, jnp.max(z, 1))
-            acc = acc * jnp.exp(mx - new) + jnp.sum(jnp.exp(z - new[:, None]), 1)
-            return (new, acc), None
-
-        init = (
-            jnp.full(xb.shape[0], -jnp.inf, X.dtype),
-            jnp.zeros(xb.shape[0], X.dtype),
-        )
-        (mx, acc), _ = jax.lax.scan(tile, init, (Yb, Fb))
-        return eps * (mx + jnp.log(acc))
-
-    rows_per = min(chunk, n)
-    nr = -(-n // rows_per)
-    Xb = jnp.concatenate([X, jnp.zeros((nr * rows_per - n, d), X.dtype)])
-    out = jax.lax.map(rows, Xb.reshape(nr, rows_per, d))
-    return out.reshape(-1)[:n]
+    columns with a running (max, sum) pair ([`lse_stats`][]), as in streaming
+    softmax. Memory is O(tile) on top of the inputs and the output."""
+    mx, acc = lse_stats(F, X, Y, eps, chunk, tile_pairs, guard=False)
+    return eps * (mx + jnp.log(acc))
 
 
 class SolverOptions(NamedTuple):
@@ -204,12 +177,13 @@ def solve_online(x, y, eps, p, q, opts: SolverOptions):
 # ---- Over a mesh: rows sharded, blocks rotated round a ring ---------------
 
 
-def lse_stats(F, X, Y, eps, chunk, tile_pairs=_TILE_PAIRS):
+def lse_stats(F, X, Y, eps, chunk, tile_pairs=_TILE_PAIRS, *, guard=True):
     """The running `(max, sum)` pair behind [`lse_rows`][] for the rows of `X`
     against the rows of `Y` (one block of them): `lse_rows` is
-    $\\varepsilon(\\mathrm{max}+\\log\\mathrm{sum})$. Rows whose `F` are all
-    $-\\infty$ (a block of padding) give `(-inf, 0)` rather than NaN, so
-    partial results from several blocks merge with [`merge_lse`][]."""
+    $\\varepsilon(\\mathrm{max}+\\log\\mathrm{sum})$. With `guard`, rows whose
+    `F` are all $-\\infty$ (a block of padding) give `(-inf, 0)` rather than
+    NaN, so partial results from several blocks merge with [`merge_lse`][];
+    `lse_rows` (finite `F`) skips that guard."""
     n, d = X.shape
     m = Y.shape[0]
     cols = max(1, min(m, tile_pairs // chunk))
@@ -224,7 +198,7 @@ def lse_stats(F, X, Y, eps, chunk, tile_pairs=_TILE_PAIRS):
             yb, fb = block
             z = (fb[None, :] + 2 * jnp.matmul(xb, yb.T, precision=HIGHEST)) / eps
             new = jnp.maximum(mx, jnp.max(z, 1))
-            safe = jnp.where(jnp.isfinite(new), new, 0.0)
+            safe = jnp.where(jnp.isfinite(new), new, 0.0) if guard else new
             acc = acc * jnp.exp(mx - safe) + jnp.sum(jnp.exp(z - safe[:, None]), 1)
             return (new, acc), None
 
