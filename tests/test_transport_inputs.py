@@ -297,5 +297,9 @@ def test_huge_and_tiny_values():
         cost = fr.wasserstein2(X * s, Y * s, method="exact").cost
         ref = fr.wasserstein2(X, Y, method="exact").cost
         assert abs(float(cost) / (float(ref) * s**2) - 1) < 1e-12
+    big = (X * 1e30).astype(np.float32) * np.float32(1e8)
     with pytest.raises(ValueError, match="overflows"):
-        fr.gaussian_fit((X * 1e30).astype(np.float32) * np.float32(1e8))
+        fr.gaussian_fit(big)
+    # Under the caller's jit the same check fires at run time.
+    with pytest.raises(Exception, match="overflows"):
+        jax.block_until_ready(jax.jit(fr.gaussian_fit)(big))

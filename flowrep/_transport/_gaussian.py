@@ -53,7 +53,13 @@ def gaussian_fit(x: Points | ArrayLike) -> tuple[Point, Float[Array, "d d"]]:
     overflows the dtype (use float64).
     """
     x = as_cloud(x, "x")
-    return _gaussian_fit(x)
+    m, S = _gaussian_fit(x)
+    # Checked outside the jitted kernel: eagerly this raises a ValueError now;
+    # under an enclosing jit it becomes a run-time `eqx.error_if`.
+    S = check_finite(
+        S, "x", "`x`: its covariance overflows the dtype; use float64 (x64)."
+    )
+    return m, S
 
 
 @jax.jit
@@ -61,9 +67,6 @@ def _gaussian_fit(x):
     (xn,), shift, k = normalise(x)
     m, S = moments(xn)
     S = scale_by(S, 2 * k)
-    S = check_finite(
-        S, "x", "`x`: its covariance overflows the dtype; use float64 (x64)."
-    )
     return scale_by(m, k) + shift, S
 
 
