@@ -280,6 +280,8 @@ _TABLES = (
     "test_dae_jit.py",
     "test_flow_failures.py",
     "test_checkpoint.py",
+    "test_bad_inputs_ridgelet.py",
+    "test_bad_inputs_models.py",
 )
 
 # Public names with no bad-input rows, and why. "no array inputs": classes
