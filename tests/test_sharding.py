@@ -35,6 +35,8 @@ def _run_sharded(marks: str):
             "no:xdist",
             "-p",
             "no:cacheprovider",
+            "-m",
+            marks,
             str(ROOT / "tests" / "sharded"),
         ],
         cwd=ROOT,
