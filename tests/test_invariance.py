@@ -12,12 +12,10 @@ from typing import Any
 import jax
 import numpy as np
 import pytest
-from scipy.linalg import sqrtm
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial import KDTree
-from scipy.special import digamma, gammaln, logsumexp
 
 import flowrep
+
+from ._references import bures_ref, divergence_ref, exact_ref, knn_ref, ot_eps_ref, rel
 
 
 # (offset, scale, dtype, seed): offsets up to 1e4, scales 1e-3 to 1e4. In
@@ -55,63 +53,12 @@ def _clouds(offset, scale, dtype, seed, n=40, m=40, d=2):
     return (scale * x + c).astype(dtype), (scale * y + c).astype(dtype)
 
 
-def _rel(a, b):
-    return abs(float(a) - float(b)) / abs(float(b))
-
-
-def _exact_ref(x, y):
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    C = np.sum((x[:, None] - y[None]) ** 2, -1)
-    i, j = linear_sum_assignment(C)
-    return C[i, j].mean()
-
-
-def _bures_ref(x, y):
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    m1, m2 = x.mean(0), y.mean(0)
-    S1 = np.cov(x.T, bias=True).reshape(x.shape[1], -1)
-    S2 = np.cov(y.T, bias=True).reshape(x.shape[1], -1)
-    r2 = np.real(sqrtm(S2))
-    cross = np.real(sqrtm(r2 @ S1 @ r2))
-    return np.sum((m1 - m2) ** 2) + np.trace(S1 + S2 - 2 * cross)
-
-
-def _ot_eps_ref(x, y, eps, iters=3000):
-    """OT_eps in the KL(P | a x b) convention, log-domain, float64, run until
-    the row marginal is exact to 1e-13."""
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    C = np.sum((x[:, None] - y[None]) ** 2, -1)
-    n, m = C.shape
-    f, g = np.zeros(n), np.zeros(m)
-    for _ in range(iters):
-        f = -eps * logsumexp((g[None] - C) / eps, axis=1, b=1 / m)
-        g = -eps * logsumexp((f[:, None] - C) / eps, axis=0, b=1 / n)
-        row = np.exp((f[:, None] + g[None] - C) / eps).sum(1) / (n * m)
-        if np.abs(row - 1 / n).sum() < 1e-13:
-            break
-    return f.mean() + g.mean()
-
-
-def _divergence_ref(x, y, eps):
-    return _ot_eps_ref(x, y, eps) - 0.5 * (
-        _ot_eps_ref(x, x, eps) + _ot_eps_ref(y, y, eps)
-    )
-
-
-def _knn_ref(x, k):
-    x = np.asarray(x, np.float64)
-    n, d = x.shape
-    r = KDTree(x).query(x, k + 1)[0][:, k]
-    log_vd = 0.5 * d * np.log(np.pi) - gammaln(0.5 * d + 1)
-    return digamma(n) - digamma(k) + log_vd + d * np.mean(np.log(r))
-
-
 @pytest.mark.parametrize("offset,scale,dtype,seed", PARAMS)
 def test_w2_exact(offset, scale, dtype, seed):
     x, y = _clouds(offset, scale, dtype, seed)
     out = flowrep.wasserstein2(x, y, method="exact")
     assert out.cost.dtype == dtype
-    assert _rel(out.cost, _exact_ref(x, y)) < 1e-5
+    assert rel(out.cost, exact_ref(x, y)) < 1e-5
 
 
 @pytest.mark.parametrize("offset,scale,dtype,seed", PARAMS)
@@ -119,7 +66,7 @@ def test_w2_gaussian(offset, scale, dtype, seed):
     x, y = _clouds(offset, scale, dtype, seed)
     out = flowrep.wasserstein2(x, y, method="gaussian")
     assert out.cost.dtype == dtype
-    assert _rel(out.cost, _bures_ref(x, y)) < 1e-5
+    assert rel(out.cost, bures_ref(x, y)) < 1e-5
 
 
 @pytest.mark.parametrize("offset,scale,dtype,seed", PARAMS)
@@ -131,10 +78,10 @@ def test_w2_sinkhorn_and_sinkhorn(offset, scale, dtype, seed):
     kw: dict[str, Any] = dict(epsilon=eps, threshold=thr, max_iterations=5000)
     out = flowrep.wasserstein2(x, y, method="sinkhorn", **kw)
     assert out.cost.dtype == dtype
-    assert _rel(out.cost, _divergence_ref(x, y, eps)) < 1e-4
+    assert rel(out.cost, divergence_ref(x, y, eps)) < 1e-4
     cross = flowrep.sinkhorn(x, y, **kw)
-    assert _rel(cross.reg_ot_cost, _ot_eps_ref(x, y, eps)) < 1e-5
-    assert _rel(cross.epsilon, eps) < 1e-6
+    assert rel(cross.reg_ot_cost, ot_eps_ref(x, y, eps)) < 1e-5
+    assert rel(cross.epsilon, eps) < 1e-6
 
 
 @pytest.mark.parametrize("offset,scale,dtype,seed", PARAMS)
@@ -142,7 +89,7 @@ def test_knn_entropy(offset, scale, dtype, seed):
     x, _ = _clouds(offset, scale, dtype, seed, n=200)
     est = flowrep.knn_entropy(x, k=3)
     assert est.dtype == dtype
-    ref = _knn_ref(x, 3)
+    ref = knn_ref(x, 3)
     assert abs(float(est) - ref) < 1e-5 * max(1.0, abs(ref))
 
 
@@ -162,12 +109,12 @@ def test_score_tracks(offset, scale, dtype, seed):
     out = flowrep.score_tracks(tr, method="exact")
     assert out.w2_sq.dtype == dtype
     p = np.asarray(tr, np.float64)
-    w2 = _exact_ref(p[0], p[-1])
+    w2 = exact_ref(p[0], p[-1])
     c_net = np.mean(np.sum((p[-1] - p[0]) ** 2, -1))
-    assert _rel(out.w2_sq, w2) < 1e-5
-    assert _rel(out.c_net, c_net) < 1e-5
-    assert _rel(out.cost_ratio, c_net / w2) < 1e-5
-    layer = [np.sqrt(_exact_ref(p[i], p[i + 1])) for i in range(3)]
+    assert rel(out.w2_sq, w2) < 1e-5
+    assert rel(out.c_net, c_net) < 1e-5
+    assert rel(out.cost_ratio, c_net / w2) < 1e-5
+    layer = [np.sqrt(exact_ref(p[i], p[i + 1])) for i in range(3)]
     np.testing.assert_allclose(np.asarray(out.layer_w2), layer, rtol=1e-5)
 
 
@@ -178,8 +125,8 @@ def test_score_tracks_sinkhorn_shifted_float32():
     ref = flowrep.score_tracks(base.astype(np.float32), method="sinkhorn")
     got = flowrep.score_tracks((base + 1e4).astype(np.float32), method="sinkhorn")
     # float32 spacing at 1e4 is ~1e-3: the inputs' own rounding allows ~1e-3
-    assert _rel(got.cost_ratio, ref.cost_ratio) < 5e-3
-    assert _rel(got.w2_sq, ref.w2_sq) < 5e-3
+    assert rel(got.cost_ratio, ref.cost_ratio) < 5e-3
+    assert rel(got.w2_sq, ref.w2_sq) < 5e-3
 
 
 @pytest.mark.parametrize("method", ["exact", "gaussian", "sinkhorn"])
@@ -206,10 +153,9 @@ def test_issue_examples_float32():
         xs.astype(np.float64), ys.astype(np.float64), method="sinkhorn"
     )
     assert float(w.cost) > 0
-    assert _rel(w.cost, w64.cost) < 1e-4
+    assert rel(w.cost, w64.cost) < 1e-4
     assert (
-        _rel(flowrep.wasserstein2(xs, ys, method="exact").cost, _exact_ref(xs, ys))
-        < 1e-5
+        rel(flowrep.wasserstein2(xs, ys, method="exact").cost, exact_ref(xs, ys)) < 1e-5
     )
     h = float(flowrep.knn_entropy(x))
     assert abs(float(flowrep.knn_entropy(x + np.float32(100))) - h) < 2e-3
@@ -225,7 +171,7 @@ def test_huge_values_do_not_overflow():
         ref = flowrep.wasserstein2(x, y, method=method).cost
         got = flowrep.wasserstein2(x * s, y * s, method=method).cost
         assert np.isfinite(float(got))
-        assert _rel(got, float(ref) * 1e30) < 1e-4
+        assert rel(got, float(ref) * 1e30) < 1e-4
     h = float(flowrep.knn_entropy(x))
     got = float(flowrep.knn_entropy(x * np.float32(1e30)))
     assert abs(got - (h + 2 * np.log(1e30))) < 1e-3
@@ -238,7 +184,7 @@ def test_gaussian_initialiser_large_scale():
     base = flowrep.sinkhorn(x, y)
     big = flowrep.sinkhorn(x * np.float32(1e10), y * np.float32(1e10))
     assert bool(big.converged)
-    assert _rel(big.reg_ot_cost, float(base.reg_ot_cost) * 1e20) < 1e-3
+    assert rel(big.reg_ot_cost, float(base.reg_ot_cost) * 1e20) < 1e-3
 
 
 def _dot_precisions(jaxpr):

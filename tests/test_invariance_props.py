@@ -24,12 +24,11 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
-from scipy.linalg import sqrtm
-from scipy.optimize import linear_sum_assignment
 from scipy.spatial import KDTree
-from scipy.special import digamma, gammaln
 
 import flowrep
+
+from ._references import bures_ref, exact_ref, knn_ref, rel
 
 
 # The default run draws a few float32 cases (float32 is where shifts broke:
@@ -68,33 +67,6 @@ def _draw(offset, log_scale, dtype, seed, n=24, m=24, d=2):
     return scale, base, moved
 
 
-def _rel(a, b) -> float:
-    return abs(float(a) - float(b)) / abs(float(b))
-
-
-def _exact_ref(x, y):
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    C = np.sum((x[:, None] - y[None]) ** 2, -1)
-    i, j = linear_sum_assignment(C)
-    return C[i, j].mean()
-
-
-def _bures_ref(x, y):
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    S1, S2 = np.cov(x.T, bias=True), np.cov(y.T, bias=True)
-    r2 = np.real(sqrtm(S2))
-    cross = np.real(sqrtm(r2 @ S1 @ r2))
-    return np.sum((x.mean(0) - y.mean(0)) ** 2) + np.trace(S1 + S2 - 2 * cross)
-
-
-def _knn_ref(x, k):
-    x = np.asarray(x, np.float64)
-    n, d = x.shape
-    r = KDTree(x).query(x, k + 1)[0][:, k]
-    log_vd = 0.5 * d * np.log(np.pi) - gammaln(0.5 * d + 1)
-    return digamma(n) - digamma(k) + log_vd + d * np.mean(np.log(r))
-
-
 def _f64(a):
     return np.asarray(a, np.float64)
 
@@ -107,16 +79,14 @@ def _check_w2_closed(method, ref, offset, log_scale, dtype, seed):
     out = flowrep.wasserstein2(x, y, method=method)
     assert out.cost.dtype == dtype
     assert np.isfinite(float(out.cost))
-    assert _rel(out.cost, ref(x, y)) < 1e-5
+    assert rel(out.cost, ref(x, y)) < 1e-5
     base = flowrep.wasserstein2(x0, y0, method=method).cost
-    assert _rel(out.cost, float(base) * scale**2) < 1e-5 + _input_tol(
+    assert rel(out.cost, float(base) * scale**2) < 1e-5 + _input_tol(
         offset, scale, dtype
     )
 
 
-@pytest.mark.parametrize(
-    "method,ref", [("exact", _exact_ref), ("gaussian", _bures_ref)]
-)
+@pytest.mark.parametrize("method,ref", [("exact", exact_ref), ("gaussian", bures_ref)])
 @FAST
 @given(offsets, log_scales, fast_dtypes, seeds)
 def test_w2_closed_methods(method, ref, offset, log_scale, dtype, seed):
@@ -124,9 +94,7 @@ def test_w2_closed_methods(method, ref, offset, log_scale, dtype, seed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "method,ref", [("exact", _exact_ref), ("gaussian", _bures_ref)]
-)
+@pytest.mark.parametrize("method,ref", [("exact", exact_ref), ("gaussian", bures_ref)])
 @SLOW
 @given(offsets, log_scales, dtypes, seeds)
 def test_w2_closed_methods_many(method, ref, offset, log_scale, dtype, seed):
@@ -142,17 +110,17 @@ def _check_sinkhorn(offset, log_scale, dtype, seed):
     div = flowrep.wasserstein2(x, y, method="sinkhorn", **kw).cost
     div64 = flowrep.wasserstein2(_f64(x), _f64(y), method="sinkhorn", **kw).cost
     assert div.dtype == dtype and np.isfinite(float(div))
-    assert _rel(div, div64) < 1e-4
+    assert rel(div, div64) < 1e-4
     cross = flowrep.sinkhorn(x, y, **kw)
     cross64 = flowrep.sinkhorn(_f64(x), _f64(y), **kw)
     assert np.isfinite(float(cross.reg_ot_cost))
-    assert _rel(cross.reg_ot_cost, cross64.reg_ot_cost) < 1e-5
-    assert _rel(cross.epsilon, cross64.epsilon) < 1e-5
+    assert rel(cross.reg_ot_cost, cross64.reg_ot_cost) < 1e-5
+    assert rel(cross.epsilon, cross64.epsilon) < 1e-5
     tol = 1e-4 + _input_tol(offset, scale, dtype)
     base = flowrep.wasserstein2(x0, y0, method="sinkhorn", **kw).cost
-    assert _rel(div, float(base) * scale**2) < tol
+    assert rel(div, float(base) * scale**2) < tol
     base_cross = flowrep.sinkhorn(x0, y0, **kw).reg_ot_cost
-    assert _rel(cross.reg_ot_cost, float(base_cross) * scale**2) < tol
+    assert rel(cross.reg_ot_cost, float(base_cross) * scale**2) < tol
 
 
 @FAST
@@ -175,7 +143,7 @@ def _check_knn(offset, log_scale, dtype, seed):
     scale, (x0, _), (x, _) = _draw(offset, log_scale, dtype, seed, n=100, m=1)
     est = flowrep.knn_entropy(x, k=3)
     assert est.dtype == dtype
-    ref = _knn_ref(x, 3)
+    ref = knn_ref(x, 3)
     assert abs(float(est) - ref) < 1e-5 * max(1.0, abs(ref))
     # H(s X + c) = H(X) + d log s; a k-NN radius r moves by ~rounding/r
     base = float(flowrep.knn_entropy(x0, k=3))
@@ -222,14 +190,14 @@ def _check_scores(method, offset, log_scale, dtype, seed):
     for name in ("w2_sq", "c_net", "cost_ratio"):
         got = getattr(out, name)
         assert np.isfinite(float(got)), name
-        assert _rel(got, getattr(ref, name)) < own, name
+        assert rel(got, getattr(ref, name)) < own, name
     if method == "exact":
         p = _f64(tr)
-        assert _rel(out.w2_sq, _exact_ref(p[0], p[-1])) < 1e-5
+        assert rel(out.w2_sq, exact_ref(p[0], p[-1])) < 1e-5
     base = flowrep.score_tracks(tr0, method=method, threshold=1e-6)
     tol = own + _input_tol(offset, scale, dtype)
-    assert _rel(out.w2_sq, float(base.w2_sq) * scale**2) < tol
-    assert _rel(out.cost_ratio, base.cost_ratio) < 2 * tol
+    assert rel(out.w2_sq, float(base.w2_sq) * scale**2) < tol
+    assert rel(out.cost_ratio, base.cost_ratio) < 2 * tol
 
 
 # Sinkhorn scores compile three solver graphs per dtype: slow tests only.

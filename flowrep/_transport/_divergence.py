@@ -10,7 +10,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._custom_types import FloatScalar, OtherPoints, Points
 from .._ott_compat import traced_in_online_mode
-from .._sharding import give_back, pad_rows, place, resolve_layout, valid_rows
+from .._sharding import pad_rows, valid_rows
 from .._validate import check_bool
 from ._clouds import HIGHEST, normalise, scale_by
 from ._engines import iterate, lse_rows, ring_lse_rows, SolverOptions
@@ -18,11 +18,11 @@ from ._sinkhorn import (
     checked_problem,
     frame_epsilon,
     Mode,
-    online_over_mesh,
     rescale_result,
     resolve_mode,
     sinkhorn_core,
     SinkhornResult,
+    solve_over_mesh,
     throw_if_not_converged,
 )
 
@@ -246,15 +246,10 @@ def sinkhorn_divergence(
             )
         out = _ott_divergence(x, y, eps, rel, online=resolved == "online", opts=opts)
     elif backend == "flowrep":
-        layout = resolve_layout(mesh, x, y)
-        if layout is not None:
-            resolved = online_over_mesh(mode)
-            x, y = place(x, layout), place(y, layout)
-        out = solve_divergence(
-            x, y, eps, rel, mode=resolved, init=init, opts=opts, layout=layout
-        )
-        if layout is not None:
-            out = give_back(out, layout)
+        out = solve_over_mesh(
+            solve_divergence, x, y, eps, rel, mesh=mesh, mode=mode,
+            resolved=resolved, init=init, opts=opts,
+        )  # fmt: skip
     else:
         raise ValueError(f"`backend` must be 'flowrep' or 'ott'; got {backend!r}.")
     if check_bool(throw, "throw"):

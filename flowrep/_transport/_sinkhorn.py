@@ -352,18 +352,25 @@ def sinkhorn(
         tile_pairs,
     )
     resolved = resolve_mode(mode, x.shape[0], y.shape[0], dense_limit)
+    out = solve_over_mesh(
+        solve_sinkhorn, x, y, eps, rel, mesh=mesh, mode=mode, resolved=resolved,
+        init=init, opts=opts,
+    )  # fmt: skip
+    if check_bool(throw, "throw"):
+        out = throw_if_not_converged(out, max_iterations)
+    return out
+
+
+def solve_over_mesh(solve, x, y, *solve_args, mesh, mode, resolved, **solve_kw):
+    """`solve(x, y, *solve_args, mode=..., layout=..., **solve_kw)` on the mesh of
+    `mesh` or of the inputs' sharding (the online engine, rows placed and the
+    result handed back sharded), or on one device in `resolved` mode."""
     layout = resolve_layout(mesh, x, y)
     if layout is not None:
         resolved = online_over_mesh(mode)
         x, y = place(x, layout), place(y, layout)
-    out = solve_sinkhorn(
-        x, y, eps, rel, mode=resolved, init=init, opts=opts, layout=layout
-    )
-    if layout is not None:
-        out = give_back(out, layout)
-    if check_bool(throw, "throw"):
-        out = throw_if_not_converged(out, max_iterations)
-    return out
+    out = solve(x, y, *solve_args, mode=resolved, layout=layout, **solve_kw)
+    return out if layout is None else give_back(out, layout)
 
 
 def online_over_mesh(mode) -> str:
