@@ -49,11 +49,13 @@ def _run_sharded(marks: str):
     assert "passed" in proc.stdout and "skipped" not in proc.stdout
 
 
+@pytest.mark.sharded
 def test_sharded_suite_on_four_fake_devices():
     _run_sharded("not slow")
 
 
 @pytest.mark.slow
+@pytest.mark.sharded
 def test_sharded_suite_heavy_cases():
     """reconstruct, the divergence, knn_entropy, flow and score_tracks (Sinkhorn) over the mesh."""
     _run_sharded("slow")
