@@ -98,3 +98,39 @@ def test_capture_torch_refuses_mesh(mesh):
     torch = pytest.importorskip("torch")  # (slow to import)
     with pytest.raises(ValueError, match="PyTorch model runs"):
         fr.capture_features(torch.nn.Linear(3, 2), x, mesh=mesh)
+
+
+_USER = """
+import equinox as eqx, jax, jax.numpy as jnp, numpy as np
+
+def net(seed=0):
+    mlp = eqx.nn.MLP(3, 2, 5, 2, activation=jnp.tanh, key=jax.random.key(seed))
+    return mlp, np.random.default_rng(seed).normal(size=(22, 3))
+"""
+
+
+@pytest.mark.slow  # the CLI's imports and two captures
+def test_analyze_devices_passes_a_mesh(tmp_path, monkeypatch, capsys):
+    """`flowrep analyze --devices 4` captures over a 4-device mesh (the run is
+    stopped after the capture: the scores are tested elsewhere)."""
+    from flowrep._cli import _analyze
+    from flowrep._cli._main import main
+
+    user = tmp_path / "user_net.py"
+    user.write_text(_USER)
+    seen = {}
+
+    def capture(model, x, **kw):
+        seen["mesh"] = kw.get("mesh")
+        seen["feats"] = _record.capture_features(model, x, **kw)
+        seen["one"] = _record.capture_features(model, x, stages=kw.get("stages"))
+        raise ValueError("stopped after the capture")
+
+    monkeypatch.setattr(_analyze, "capture_features", capture)
+    out = str(tmp_path / "rep")
+    assert main(["analyze", f"{user}:net", "--devices", "4", "--out", out]) != 0
+    assert "stopped after the capture" in capsys.readouterr().err
+    assert seen["mesh"] is not None and seen["mesh"].devices.size == D
+    _same(seen["one"], seen["feats"])
+    assert main(["analyze", f"{user}:net", "--devices", "9", "--out", out]) != 0
+    assert "--devices must be in [1, 4]" in capsys.readouterr().err
