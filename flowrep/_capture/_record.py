@@ -495,7 +495,9 @@ def record_tracks(
       of its own rows. The features come back to the host as NumPy, as on
       one device (the contract of [`CapturedFeatures`][]): host memory holds
       them all, device memory $O(\text{chunk}/D)$ per device plus the model.
-      To score them over the mesh, pass `mesh=` to `score_tracks`. JAX
+      (A sharded `x` is read to the host first: the chunks stream from
+      host memory.) To score them over the mesh, pass `mesh=` to
+      `score_tracks`. JAX
       models only (a PyTorch model with `mesh` raises `ValueError`); a list
       of callables streams through the chunked path.
 
