@@ -11,6 +11,7 @@ import jax.random as jr
 import numpy as np
 import optax
 import pytest
+from jax._src import array as jax_array
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 import flowrep as fr
@@ -60,12 +61,14 @@ def _problem(n):
     "n, batch_size", [pytest.param(16, None, marks=pytest.mark.slow), (13, 6)]
 )
 def test_fit_mse(mesh, n, batch_size):
-    """Three Adam steps: sharded inputs (n = 16) or `mesh=` with n = 13 and a
-    minibatch of 6 (neither divides by 4): same losses and parameters."""
+    """Four Adam steps in two chunks: sharded inputs (n = 16) or `mesh=` with
+    n = 13 and a minibatch of 6 (neither divides by 4): same losses and
+    parameters, and no host read-back per step."""
     field, x, y = _problem(n)
     kw: dict[str, Any] = dict(
         loss="mse",
-        steps=3,
+        steps=4,
+        steps_per_call=2,
         batch_size=batch_size,
         kinetic_reg=0.1,
         flow_kwargs=FLOW,
@@ -73,10 +76,24 @@ def test_fit_mse(mesh, n, batch_size):
         key=jr.PRNGKey(2),
     )
     f1, h1 = fr.fit(field, x, y, **kw)
-    if n % D == 0:
-        fD, hD = fr.fit(field, rows(mesh, x), rows(mesh, y), **kw)
-    else:
-        fD, hD = fr.fit(field, x, y, mesh=mesh, **kw)
+
+    def sharded():
+        if n % D == 0:
+            return fr.fit(field, rows(mesh, x), rows(mesh, y), **kw)
+        return fr.fit(field, x, y, mesh=mesh, **kw)
+
+    sharded()  # compile
+    to_host = []
+    value = jax_array.ArrayImpl._value
+    with pytest.MonkeyPatch.context() as mp:  # count device-to-host reads
+        mp.setattr(
+            jax_array.ArrayImpl,
+            "_value",
+            property(lambda a: to_host.append(1) or value.fget(a)),  # pyright: ignore[reportOptionalMemberAccess]
+        )
+        fD, hD = sharded()
+    # the input check, then the losses once per chunk: no per-step sync
+    assert len(to_host) <= 1 + 2, len(to_host)
     for k in ("loss", "data", "kinetic"):
         np.testing.assert_allclose(hD[k], h1[k], rtol=1e-6)
     assert not np.allclose(h1["loss"][0], h1["loss"][-1])  # it did train
