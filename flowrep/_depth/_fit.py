@@ -419,9 +419,10 @@ def fit(
         state replicated; XLA (GSPMD, under the step's `jit`) partitions the
         flow and the loss by samples and all-reduces the gradients. The
         trained parameters equal one device's up to float rounding and come
-        back replicated on the mesh; per-device step memory falls as $1/D$
-        (docs/scaling.md). Sizes need not divide by $D$: uneven clouds are
-        placed replicated and sharded inside the step.
+        back replicated on the mesh. With `loss="mse"` the per-device step
+        memory falls as $1/D$; the Sinkhorn loss (ott-jax) gathers the other
+        cloud, so it falls less (docs/scaling.md). Sizes need not divide by
+        $D$: uneven clouds are placed replicated and sharded inside the step.
 
     **Returns:** `(trained_field, history)`, with `history` a dict of `(steps,)`
     NumPy arrays: `"loss"` (the total), `"data"`, `"kinetic"`, `"jacobian"`.
