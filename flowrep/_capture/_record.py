@@ -19,6 +19,7 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import ArrayLike
 
+from .._sharding import Layout, resolve_layout
 from .._transport._tracks import record_tracks as record_layer_tracks, Tracks
 from .._validate import check_positive_int
 
@@ -88,6 +89,17 @@ def _apply_activation(act: Callable, i: int, x):
 
 
 _OUT = "__output__"
+
+
+def _replicate(tree, layout: Layout | None):
+    """A model's arrays replicated over the mesh (every device applies the
+    whole model to its rows)."""
+    if layout is None:
+        return tree
+    rep = layout.replicated()
+    return jtu.tree_map(
+        lambda a: jax.device_put(a, rep) if isinstance(a, jax.Array) else a, tree
+    )
 
 
 def _eqx_mlp(mlp: eqx.nn.MLP, activations: str):
@@ -177,8 +189,9 @@ def _flatten_paths(tree, prefix=()) -> list[tuple[str, Any]]:
     return out
 
 
-def _linen_runner(model, x0, stages):
+def _linen_runner(model, x0, stages, layout):
     module, variables = model if isinstance(model, tuple) else model.unbind()
+    variables = _replicate(variables, layout)
 
     def apply(xb):
         y, state = module.apply(
@@ -203,10 +216,11 @@ def _linen_runner(model, x0, stages):
     return selected, run
 
 
-def _nnx_runner(model, x0, stages):
+def _nnx_runner(model, x0, stages, layout):
     from flax import nnx
 
     graphdef, state = nnx.split(model)
+    state = _replicate(state, layout)
     if isinstance(model, nnx.Sequential):
         available = [str(i) for i in range(len(model.layers))]
         selected = _select(available, stages, "nnx.Sequential")
@@ -296,14 +310,19 @@ def _torch_runner(model, stages):
     return selected, run
 
 
-def _runner(model, x0, stages, activations):
+def _runner(model, x0, stages, activations, layout: Layout | None = None):
     """(stage names, chunk runner returning features of the stages + output)."""
     if _is_torch(model):
+        if layout is not None:
+            raise ValueError(
+                "`mesh` applies to JAX models (Equinox, Flax); a PyTorch model runs "
+                "on its own device: call capture_features without `mesh`."
+            )
         return _torch_runner(model, stages)
     if _is_linen(model):
-        return _linen_runner(model, x0, stages)
+        return _linen_runner(model, x0, stages, layout)
     if _is_nnx(model):
-        return _nnx_runner(model, x0, stages)
+        return _nnx_runner(model, x0, stages, layout)
     if isinstance(model, eqx.nn.MLP):
         names, feats = _eqx_mlp(model, activations)
         kind = "eqx.nn.MLP"
@@ -322,7 +341,7 @@ def _runner(model, x0, stages, activations):
             "module, pass the list of its stages, e.g. [model.embed, *model.blocks, model.head]."
         )
     selected = _select(names, stages, kind)
-    return selected, _eqx_runner(model, feats, selected)
+    return selected, _eqx_runner(_replicate(model, layout), feats, selected)
 
 
 class _Stage(eqx.Module):
@@ -340,12 +359,15 @@ def capture_features(
     activations: Literal["after", "before", "both"] = "after",
     chunk_size: int = 4096,
     progress: bool = False,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> CapturedFeatures:
     """Record a model's features, from its input to its output, for n samples.
 
-    See [`record_tracks`][] for the models and arguments; this returns the raw
-    per-layer features (of their own widths) with the stage names.
+    See [`record_tracks`][] for the models and arguments (`mesh` included);
+    this returns the raw per-layer features (of their own widths) with the
+    stage names, as host NumPy arrays.
     """
+    layout = resolve_layout(mesh, x)
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     if activations not in ("after", "before", "both"):
         raise ValueError(
@@ -366,7 +388,11 @@ def capture_features(
     if not np.all(np.isfinite(xs)):
         raise ValueError("`x` holds NaN or inf.")
     m = min(chunk_size, n)
-    names, run = _runner(model, jnp.asarray(xs[:m]), stages, activations)
+    if layout is not None:  # whole rows per device: chunks of a multiple of D
+        m = layout.padded(m)
+    names, run = _runner(
+        model, jnp.asarray(xs[: min(m, n)]), stages, activations, layout
+    )
     names = ["input", *names, "output"]
     out: list[np.ndarray | None] = [None] * len(names)
     starts = range(0, n, m)
@@ -381,7 +407,8 @@ def capture_features(
         k = xb.shape[0]
         if k < m:  # pad the last chunk so a jitted runner compiles once
             xb = np.concatenate([xb, np.repeat(xb[:1], m - k, axis=0)])
-        feats = [xb, *(np.asarray(f) for f in run(xb))]
+        xin = xb if layout is None else jax.device_put(xb, layout.rows(xb.ndim))
+        feats = [xb, *(np.asarray(f) for f in run(xin))]
         if start == 0:
             # the last stage *is* the model's output (as the last member of a
             # Sequential): record it once, as "output"
@@ -418,6 +445,7 @@ def record_tracks(
     chunk_size: int = 4096,
     times: ArrayLike | None = None,
     progress: bool = False,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> Tracks:
     """Record the features of n samples through a model as [`Tracks`][].
 
@@ -459,14 +487,33 @@ def record_tracks(
     - `chunk_size`: samples per compiled call.
     - `times`: optional `(L+1,)` times of the layers (default $l/L$).
     - `progress`: show a tqdm bar over the chunks.
+    - `mesh`: run the model on this `jax.sharding.Mesh` (default: the mesh of
+      `x` when it is a `jax.Array` sharded by rows over several devices).
+      Each chunk (rounded up to a multiple of $D$, the data axis' size) is
+      placed sharded by rows over the data axis and the model, replicated,
+      is applied there under `jit`, so every device computes the features
+      of its own rows. The features come back to the host as NumPy, as on
+      one device (the contract of [`CapturedFeatures`][]): host memory holds
+      them all, device memory $O(\text{chunk}/D)$ per device plus the model.
+      (A sharded `x` is read to the host first: the chunks stream from
+      host memory.) To score them over the mesh, pass `mesh=` to
+      `score_tracks`. JAX
+      models only (a PyTorch model with `mesh` raises `ValueError`); a list
+      of callables streams through the chunked path.
 
     **Returns:** [`Tracks`][] with L+1 layers.
 
     **Raises:** `TypeError` for a model of an unsupported type; `ValueError`
     for an unknown stage (the message lists the available ones), a layer
-    that produces NaN/inf (named), bad `x`, `chunk_size` or `activations`.
+    that produces NaN/inf (named), bad `x`, `chunk_size` or `activations`,
+    `mesh` with a PyTorch model; `TypeError` if `mesh` is not a `Mesh`.
     """
-    if isinstance(model, list | tuple) and not _is_linen(model) and stages is None:
+    if (
+        isinstance(model, list | tuple)
+        and not _is_linen(model)
+        and stages is None
+        and resolve_layout(mesh, x) is None
+    ):
         # today's list-of-layers form (any widths), one vmap over all samples
         tracks = record_layer_tracks(model, x)
         return tracks if times is None else Tracks(tracks.layers(), times)
@@ -477,5 +524,6 @@ def record_tracks(
         activations=activations,
         chunk_size=chunk_size,
         progress=progress,
+        mesh=mesh,
     )
     return feats.to_tracks(times)

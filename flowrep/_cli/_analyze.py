@@ -109,9 +109,27 @@ def _call(fn, spec: str, seed: int):
     return out
 
 
+def _capture_mesh(devices: int | None):
+    """`--devices N`: a one-axis `"data"` mesh over the first N devices JAX
+    sees (None for one device)."""
+    if devices is None:
+        return None
+    import jax
+
+    count = jax.device_count()
+    if isinstance(devices, bool) or not 1 <= devices <= count:
+        raise CLIError(
+            f"--devices must be in [1, {count}] (the devices JAX sees here); got {devices}."
+        )
+    if devices == 1:
+        return None
+    return jax.make_mesh((devices,), ("data",), devices=jax.devices()[:devices])
+
+
 def run_analyze(report: Report, args) -> None:
     from tqdm.auto import tqdm
 
+    mesh = _capture_mesh(getattr(args, "devices", None))
     t0 = time.perf_counter()
     fn = load_function(args.target)
     out = _call(fn, args.target, args.seed)
@@ -132,7 +150,7 @@ def run_analyze(report: Report, args) -> None:
         )
         x = x[np.sort(pick)]
     try:
-        feats = capture_features(model, x, stages=stages, progress=True)
+        feats = capture_features(model, x, stages=stages, progress=True, mesh=mesh)
     except (TypeError, ValueError) as e:
         raise CLIError(str(e)) from None
     tracks = feats.to_tracks()

@@ -108,6 +108,13 @@ def _analyze_arguments(ana: argparse.ArgumentParser) -> None:
         default=256,
         help="samples in the Gromov-Wasserstein solves (default 256)",
     )
+    ana.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the model's forward passes sharded over the first N devices (a 'data' mesh)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:

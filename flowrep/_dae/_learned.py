@@ -18,6 +18,7 @@ import optax
 from jaxtyping import Array
 
 from .._custom_types import Key, Points
+from .._sharding import give_back, place, resolve_layout
 from ._checks import check_layers, check_noise, check_points
 
 
@@ -54,6 +55,7 @@ def train_denoiser(
     learning_rate: float = 3e-3,
     progress: bool = True,
     steps_per_call: int = 50,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> Denoiser:
     """Train a DAE on samples: minimise $E\\|g(x+\\sqrt t\\varepsilon)-x\\|^2$ with Adam (optax).
 
@@ -69,11 +71,20 @@ def train_denoiser(
     - `width`, `depth`: MLP hidden width and number of hidden layers (GELU).
     - `num_steps`, `batch_size`, `learning_rate`: Adam with cosine decay.
     - `progress`: show a tqdm progress bar.
+    - `mesh`: train data-parallel on this `jax.sharding.Mesh` (default: the
+        mesh of `x` when it is sharded by rows over several devices, else one
+        device). Each batch is sharded by rows over the data axis, the
+        parameters and Adam state are replicated and the gradient is
+        all-reduced (GSPMD under `jit`); the trained parameters are those of
+        one device up to float rounding, returned replicated on the mesh
+        (docs/scaling.md).
 
     **Returns:** the trained `Denoiser`.
 
-    **Raises:** `ValueError` for bad shapes, $t\\le0$ or non-positive sizes.
+    **Raises:** `ValueError` for bad shapes, $t\\le0$ or non-positive sizes;
+    `TypeError` if `mesh` is not a `Mesh`.
     """
+    layout = resolve_layout(mesh, x)
     x = check_points(x)
     n, m = x.shape
     check_noise(t, "train_denoiser")
@@ -91,6 +102,9 @@ def train_denoiser(
     schedule = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.05)
     optim = optax.adam(schedule)
     params, static = eqx.partition(model, eqx.is_inexact_array)
+    if layout is not None:  # samples by rows, parameters replicated
+        x = place(x, layout)
+        params = jax.device_put(params, layout.replicated())
     opt_state = optim.init(params)
     sqrt_t = math.sqrt(float(t))
 
@@ -99,21 +113,34 @@ def train_denoiser(
         out = jax.vmap(mdl)(xb + sqrt_t * noise)
         return jnp.mean(jnp.sum((out - xb) ** 2, axis=-1))
 
+    def sharded(a, spec):
+        if layout is None:
+            return a
+        return lax.with_sharding_constraint(
+            a, layout.rows(a.ndim) if spec == "rows" else layout.replicated()
+        )
+
     @eqx.filter_jit
-    def run(p, s, keys):
+    def run(p, s, keys, x):
+        x = sharded(x, "rows")
+
         def body(carry, k):
             p, s = carry
             ki, kn = jr.split(k)
-            xb = x[jr.randint(ki, (batch_size,), 0, n)]
-            noise = jr.normal(kn, xb.shape, xb.dtype)
+            xb = sharded(x[jr.randint(ki, (batch_size,), 0, n)], "rows")
+            noise = sharded(jr.normal(kn, xb.shape, xb.dtype), "rows")
             loss, g = jax.value_and_grad(loss_fn)(p, xb, noise)
+            g = sharded(g, "replicated")  # the all-reduce
             upd, s = optim.update(g, s, p)
-            return (optax.apply_updates(p, upd), s), loss
+            p = optax.apply_updates(p, upd)
+            return sharded((p, s), "replicated"), loss
 
         (p, s), losses = lax.scan(body, (p, s), keys)
         return p, s, losses
 
     keys = jr.split(ktrain, num_steps)
+    if layout is not None:
+        opt_state, keys = jax.device_put((opt_state, keys), layout.replicated())
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -122,11 +149,13 @@ def train_denoiser(
     done = 0
     while done < num_steps:
         size = min(steps_per_call, num_steps - done)
-        params, opt_state, losses = run(params, opt_state, keys[done : done + size])
+        params, opt_state, losses = run(params, opt_state, keys[done : done + size], x)
         done += size
         bar.update(size)
         bar.set_postfix(loss=float(losses[-1]))
     bar.close()
+    if layout is not None:
+        params = give_back(params, layout)
     return eqx.combine(params, static)
 
 
