@@ -215,12 +215,20 @@ def test_curl_with_se_matches_resampling():
 
 @pytest.mark.slow
 def test_mixture_jko_order():
-    """JKO heat flow of the job's 2-D mixture for tau = 0.1, 0.05, 0.025 (a few minutes loaded)."""
+    """JKO heat flow of the job's 2-D mixture for tau = 0.1, 0.05, 0.025 (about 4 min loaded).
+
+    Measured (n = 150, seed 0): RMS to the continuous flow 0.0109, 0.0056,
+    0.0028, order 0.969; covariance error to the exact law 0.070, 0.066,
+    0.063 against the continuous blob flow's 0.060.
+    """
     out = job.mixture_jko_order(seed=0, num_samples=150)
     rms = [row["rms_to_continuous"] for row in out["rows"]]
     assert rms[0] > rms[1] > rms[2]
     assert 0.8 <= out["order"] <= 1.2, out
     assert out["first_order"] is True
+    assert (
+        max(row["max_grad_norm"] for row in out["rows"]) < 1e-6
+    )  # each step converged
     # against the exact law the error levels off at the estimator's bias, not at 0
     last = out["rows"][-1]["cov_error_exact"]
     assert abs(last - out["cov_error_continuous"]) < 0.5 * out["cov_error_continuous"]
