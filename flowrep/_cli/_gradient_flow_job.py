@@ -419,10 +419,12 @@ _NOT_RUN = (
 )
 
 
-def _sampling_interval(mean: float, se: float, n: int, method: str) -> dict[str, Any]:
-    return dict(
-        mean=mean, se=se, low=mean - 2 * se, high=mean + 2 * se, n=n, method=method
-    )
+def _sampling_interval(
+    mean: float, se: float, n: int, method: str, *, floor: float | None = None
+) -> dict[str, Any]:
+    """mean ± 2 se; `floor` clips the low end (an error is never negative)."""
+    low = mean - 2 * se if floor is None else max(floor, mean - 2 * se)
+    return dict(mean=mean, se=se, low=low, high=mean + 2 * se, n=n, method=method)
 
 
 def _slope_interval(slope: float, se: float | None, k: int) -> dict[str, Any] | None:
@@ -538,7 +540,8 @@ def gradient_flow_claims(
                 r["reversal_tolerance"] / 4,
                 n,
                 "continuous heat flow's covariance error ± 2 sampling s.e. "
-                "(lambda_max sqrt(2/n) 2t/lambda_min)",
+                "(lambda_max sqrt(2/n) 2t/lambda_min), clipped at 0",
+                floor=0.0,
             ),
             rule="max |Cov - Cov(x0)| within 4 sampling s.e. times 2t/lambda_min (plus "
             "2t tau/lambda_min for JKO), for both",
@@ -701,6 +704,7 @@ def gradient_flow_claims(
         return _sampling_interval(
             row["curl_fraction"], se, n_tr,
             "± 2 sampling s.e. over the particles (delta method; mean of the times' s.e.)",
+            floor=0.0,
         )  # fmt: skip
 
     n_tr = trained["num_samples"]
