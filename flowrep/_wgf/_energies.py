@@ -100,6 +100,19 @@ class AbstractEnergy(eqx.Module):
         """$\\frac{\\delta\\hat F}{\\delta\\mu}$ at one point `y` `(d,)` from `prepare(x)`."""
         return self.first_variation(state, y[None])[0]
 
+    def frozen_at(self, x: Points) -> "AbstractEnergy":
+        """This energy with its cloud-dependent estimator settings (the blob
+        entropy's Scott bandwidth) held at their values for the cloud `x`.
+
+        `jko` minimises each step with the bandwidth frozen at the previous
+        cloud $\mu_k$, so that the objective it evaluates and the gradient it
+        follows belong to one function (a bandwidth recomputed from each
+        candidate cloud, with its gradient stopped, makes them disagree and
+        stalls L-BFGS' line search). Default: the energy itself.
+        """
+        del x
+        return self
+
     def __add__(self, other: "AbstractEnergy") -> "SumEnergy":
         if not isinstance(other, AbstractEnergy):
             return NotImplemented
@@ -142,6 +155,9 @@ class SumEnergy(AbstractEnergy):
 
     def law_velocity(self, law, y):
         return sum(e.law_velocity(law, y) for e in self.terms)  # pyright: ignore
+
+    def frozen_at(self, x):
+        return SumEnergy(tuple(e.frozen_at(x) for e in self.terms))
 
 
 class PotentialEnergy(AbstractEnergy):
@@ -256,6 +272,8 @@ class EntropyEnergy(AbstractEnergy):
     estimator: str = eqx.field(static=True)
     bandwidth: float | None = eqx.field(static=True)
     chunk_size: int = eqx.field(static=True)
+    # Scott's bandwidth held at one cloud's value (`frozen_at`); None: per cloud.
+    frozen_bandwidth: Array | None
 
     def __init__(
         self,
@@ -274,6 +292,7 @@ class EntropyEnergy(AbstractEnergy):
         self.bandwidth = (
             None if bandwidth is None else check_positive(bandwidth, "bandwidth")
         )
+        self.frozen_bandwidth = None
         self.chunk_size = chunk_size
 
     def scott_bandwidth(self, x: Points) -> Array:
@@ -285,7 +304,17 @@ class EntropyEnergy(AbstractEnergy):
     def _h(self, x):
         if self.bandwidth is not None:
             return jnp.asarray(self.bandwidth, x.dtype)
+        if self.frozen_bandwidth is not None:
+            return jnp.asarray(self.frozen_bandwidth, x.dtype)
         return self.scott_bandwidth(x)
+
+    def frozen_at(self, x):
+        if self.estimator != "blob" or self.bandwidth is not None:
+            return self
+        h = self.scott_bandwidth(_points(x))
+        return eqx.tree_at(
+            lambda e: e.frozen_bandwidth, self, h, is_leaf=lambda v: v is None
+        )
 
     def _log_kde(self, x, h, yi):
         d = x.shape[1]

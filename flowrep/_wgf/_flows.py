@@ -180,7 +180,10 @@ def jko(
     velocity, first order in $\\tau$ (docs/theory/gradient-flows.md#jko). The
     minimisation starts at $x^k$ and runs `inner_steps` of optax L-BFGS
     (`learning_rate=None`, default) or Adam with that learning rate, all
-    inside one `lax.scan` over the steps.
+    inside one `lax.scan` over the steps. Within a step the energy's
+    cloud-dependent estimator settings (the blob entropy's Scott bandwidth)
+    are held at their values for $x^k$ (`AbstractEnergy.frozen_at`), so the
+    minimised objective and its gradient belong to one function.
 
     With `transport="sinkhorn"` the transport term is instead the debiased
     Sinkhorn divergence $S_\\varepsilon(\\hat\\mu_y,\\hat\\mu_k)$ (flowrep's
@@ -255,13 +258,17 @@ def _jko_run(energy, x0, tau, steps, inner_steps, opt, lbfgs, epsilon):
     n = x0.shape[0]
 
     def step(xk, _):
+        # Estimator settings (the blob bandwidth) held at mu_k within the step,
+        # so the objective and its gradient are those of one function.
+        energy_k = energy.frozen_at(xk)
+
         def objective(y):
             # F(y) + W2^2/(2 tau), scaled by n so gradients are O(1) per particle.
             if epsilon is None:
                 w2 = jnp.sum((y - xk) ** 2) / n
             else:
                 w2 = sinkhorn_transport(y, xk, epsilon)
-            return n * (energy(y) + w2 / (2 * tau))
+            return n * (energy_k(y) + w2 / (2 * tau))
 
         state = opt.init(xk)
         value_and_grad = optax.value_and_grad_from_state(objective)
