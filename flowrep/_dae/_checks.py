@@ -9,11 +9,12 @@ holds under `jax.jit`/`vmap`. Each checker returns the value to use.
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._validate import as_points, check_value, is_concrete
+from .._validate import as_points, check_positive_int, check_value, is_concrete
 
 
 class CollapseError(ValueError):
@@ -22,9 +23,14 @@ class CollapseError(ValueError):
 
 def check_time(t, what: str = "t"):
     """`t` must be a finite non-negative real scalar; returns it (checked at run time when traced)."""
+    if isinstance(t, (str, bytes)):
+        raise TypeError(f"`{what}` must be a real number; got {t!r}.")
     if jnp.ndim(t) != 0:
         raise ValueError(f"`{what}` must be a scalar; got shape {jnp.shape(t)}.")
-    dtype = jnp.result_type(t)
+    try:
+        dtype = jnp.result_type(t)
+    except TypeError:
+        raise TypeError(f"`{what}` must be a real number; got {t!r}.") from None
     if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
         raise TypeError(f"`{what}` must be a real number; got dtype {dtype}.")
     if is_concrete(t):
@@ -159,9 +165,20 @@ def check_horizon(t1, ts, tstar=None):
     return t1, ts
 
 
-def check_layers(num_layers: int) -> None:
-    if num_layers < 1:
-        raise ValueError(f"num_layers must be >= 1; got {num_layers}.")
+def check_layers(num_layers: int, what: str = "num_layers") -> int:
+    """A number of layers: an integer >= 1 (bools and floats refused)."""
+    return check_positive_int(num_layers, what)
+
+
+def check_concrete_time(t, who: str, what: str = "t") -> float:
+    """`t` as a Python float, for entry points that are not jittable."""
+    t = check_time(t, what)
+    if not is_concrete(t):
+        raise TypeError(
+            f"{who} is not jittable: `{what}` must be a concrete number (it fixes "
+            "Python-side sizes and loops); call it outside `jax.jit`."
+        )
+    return float(t)
 
 
 def check_noise(t, who: str, what: str = "t"):
@@ -173,3 +190,13 @@ def check_noise(t, who: str, what: str = "t"):
         f"{who} needs a positive noise variance `{what}` (> 0).",
         detail=lambda t: f"Got {float(t)}.",
     )
+
+
+def check_key(key) -> None:
+    """A PRNG key: a typed key or a raw `uint32[2]` key array."""
+    try:
+        jax.random.key_data(key)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`key` must be a JAX PRNG key (jax.random.PRNGKey / jax.random.key); got {key!r}."
+        ) from None

@@ -31,7 +31,7 @@ from .._depth._flow import flow
 from .._depth._vector_field import AbstractVectorField
 from .._transport._entropy import knn_entropy
 from .._transport._tracks import Tracks
-from .._validate import is_concrete
+from .._validate import check_value, is_concrete
 from ._checks import check_before_collapse, check_horizon, check_points, check_time
 from ._laws import (
     AbstractLaw,
@@ -176,6 +176,25 @@ class DeepDAEField(AbstractVectorField):
         return v, div
 
     def __call__(self, t, x, args=None):
+        """$v_t(x)$ for one point `(d,)` or a batch `(n, d)`.
+
+        **Raises:** `ValueError` for a point of the wrong shape; `t` NaN or
+        at/past the collapse time $t^*$ (eagerly, or at run time when traced;
+        there $\\mu_t$ does not exist and the field would be NaN).
+        """
+        x = jnp.asarray(x)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.dim:
+            raise ValueError(
+                f"DeepDAEField takes one point `x` ({self.dim},) or a batch (n, {self.dim}); "
+                f"got shape {x.shape}."
+            )
+        t = check_value(
+            jnp.asarray(t),
+            lambda t, ts: ~jnp.isfinite(t) | ~(t < ts),
+            "DeepDAEField: `t` must be finite and below the collapse time "
+            "t* = lambda_min/2 (mu_t does not exist there).",
+            self.collapse_time,
+        )
         if x.ndim == 2:
             return self.batch_call(t, x, args)
         return self._one(t, x)

@@ -33,6 +33,7 @@ from .._sharding import (
     unpad_rows,
     valid_rows,
 )
+from .._validate import check_positive_int
 from .._width._precision import exact_matmul
 from ._checks import check_horizon, check_noise, check_points, check_weights
 
@@ -262,6 +263,14 @@ class BlurringMeanShiftField(AbstractVectorField):
     point_dim: int = eqx.field(static=True)
     chunk_size: int = eqx.field(static=True, default=DEFAULT_CHUNK_SIZE)
 
+    def __check_init__(self):
+        if not (math.isfinite(self.bandwidth) and self.bandwidth > 0):
+            raise ValueError(
+                f"`bandwidth` must be a positive, finite variance; got {self.bandwidth}."
+            )
+        check_positive_int(self.point_dim, "point_dim")
+        check_positive_int(self.chunk_size, "chunk_size")
+
     @property
     def dim(self) -> None:  # n * point_dim, for any cloud size n
         return None
@@ -275,6 +284,13 @@ class BlurringMeanShiftField(AbstractVectorField):
         return None
 
     def __call__(self, t, x, args=None):
+        """The velocities of the flattened cloud `x` `(n * point_dim,)`."""
+        x = jnp.asarray(x)
+        if x.ndim != 1 or x.size == 0 or x.size % self.point_dim:
+            raise ValueError(
+                f"BlurringMeanShiftField takes the flattened cloud `x` of shape (n * {self.point_dim},); "
+                f"got shape {x.shape}."
+            )
         cloud = x.reshape(-1, self.point_dim)
         logw = jnp.zeros(cloud.shape[:1], cloud.dtype)
         ms = _mean_shift(

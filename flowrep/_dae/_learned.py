@@ -19,7 +19,20 @@ from jaxtyping import Array
 
 from .._custom_types import Key, Points
 from .._sharding import give_back, place, resolve_layout
-from ._checks import check_layers, check_noise, check_points
+from .._validate import (
+    check_bool,
+    check_finite,
+    check_positive_float,
+    check_positive_int,
+    check_value,
+)
+from ._checks import (
+    check_concrete_time,
+    check_key,
+    check_layers,
+    check_noise,
+    check_points,
+)
 
 
 class Denoiser(eqx.Module):
@@ -35,12 +48,41 @@ class Denoiser(eqx.Module):
     mlp: eqx.nn.MLP
     noise: float = eqx.field(static=True)
 
+    def __check_init__(self):
+        if not isinstance(self.mlp, eqx.nn.MLP):
+            raise TypeError(
+                f"`mlp` must be an eqx.nn.MLP; got {type(self.mlp).__name__}."
+            )
+        if self.mlp.in_size != self.mlp.out_size or self.mlp.in_size == "scalar":
+            raise ValueError(
+                "`mlp` must map R^d to R^d (a displacement); got in_size="
+                f"{self.mlp.in_size}, out_size={self.mlp.out_size}."
+            )
+        if not (math.isfinite(self.noise) and self.noise > 0):
+            raise ValueError(f"`noise` must be a positive variance; got {self.noise}.")
+
+    def _point(self, x: Array) -> Array:
+        x = jnp.asarray(x)
+        m = self.mlp.in_size
+        if x.shape != (m,):
+            raise ValueError(
+                f"Denoiser takes one point `x` of shape ({m},); got shape {x.shape}. "
+                "Use `jax.vmap` for batches."
+            )
+        return check_finite(x, "x")
+
     def __call__(self, x: Array) -> Array:
+        """$g(x)$ at one point `x` `(d,)`.
+
+        **Raises:** `ValueError` for the wrong shape or NaN/inf in `x`
+        (eagerly, or at run time when traced).
+        """
+        x = self._point(x)
         return x + self.mlp(x)
 
     def displacement(self, x: Array) -> Array:
         """$g(x)-x$ at one point."""
-        return self.mlp(x)
+        return self.mlp(self._point(x))
 
 
 def train_denoiser(
@@ -81,17 +123,36 @@ def train_denoiser(
 
     **Returns:** the trained `Denoiser`.
 
-    **Raises:** `ValueError` for bad shapes, $t\\le0$ or non-positive sizes;
-    `TypeError` if `mesh` is not a `Mesh`.
+    **Raises:** `ValueError` naming the argument for bad shapes, NaN/inf or
+    overflowing samples, $t\\le0$ or non-finite, sizes that are not integers
+    >= 1, a non-positive `learning_rate`; `TypeError` for a traced `t` (not
+    jittable: it trains in a Python loop), a non-bool `progress` or a bad
+    `key`, or a `mesh` that is not a `Mesh`. float16/bfloat16 samples are trained in float32.
     """
     layout = resolve_layout(mesh, x)
     x = check_points(x)
+    if jnp.finfo(x.dtype).bits < 32:  # Adam on half-precision weights stalls
+        x = x.astype(jnp.float32)
     n, m = x.shape
+    x = check_value(
+        x,
+        lambda x: ~jnp.isfinite(jnp.sum(jnp.square(x), axis=-1)),
+        "`x` is too large: its squared norms overflow the working precision "
+        "(the training loss squares them); rescale the samples.",
+    )
     check_noise(t, "train_denoiser")
-    if min(width, depth, num_steps, batch_size, steps_per_call) < 1:
-        raise ValueError(
-            "width, depth, num_steps, batch_size and steps_per_call must be >= 1."
-        )
+    t = check_concrete_time(t, "train_denoiser")
+    for name, v in (
+        ("width", width),
+        ("depth", depth),
+        ("num_steps", num_steps),
+        ("batch_size", batch_size),
+        ("steps_per_call", steps_per_call),
+    ):
+        check_positive_int(v, name)
+    learning_rate = check_positive_float(learning_rate, "learning_rate")
+    progress = check_bool(progress, "progress")
+    check_key(key)
     kinit, ktrain = jr.split(key)
     mlp = eqx.nn.MLP(
         m, m, width, depth, activation=jax.nn.gelu, key=kinit, dtype=x.dtype
@@ -176,11 +237,12 @@ def train_stacked_denoisers(
 
     **Returns:** `(denoisers, tracks [L+1, n, m])`.
 
-    **Raises:** `ValueError` for L < 1 and as `train_denoiser`.
+    **Raises:** `ValueError` for a `num_layers` that is not an integer >= 1,
+    $t<0$ and as `train_denoiser`.
     """
     x = check_points(x)
-    check_layers(num_layers)
-    tau = float(t) / num_layers
+    tau = check_concrete_time(t, "train_stacked_denoisers") / check_layers(num_layers)
+    num_layers = int(num_layers)
     models, tracks = [], [x]
     for k in jr.split(key, num_layers):
         model = train_denoiser(

@@ -5,7 +5,6 @@ $S[\\gamma]$ with $\\gamma=R[d\\chi;\\rho]/\\langle\\!\\langle\\sigma,\\rho\\ran
 (Sonoda & Murata), so a DAE is a (continuum) one-hidden-layer network.
 """
 
-import math
 from collections.abc import Callable
 
 import jax
@@ -14,12 +13,19 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key
+from .._validate import (
+    check_finite,
+    check_memory,
+    check_positive_float,
+    check_positive_int,
+)
 from .._width._activations import Gaussian
 from .._width._admissibility import admissibility
 from .._width._integral_net import IntegralNetwork, sample_network
 from .._width._nodes import grid_nodes, sample_parameters
 from .._width._ridgelets import GaussianDerivative
 from .._width._transform import ridgelet_transform
+from ._checks import check_key
 
 
 def displacement_network(
@@ -61,18 +67,51 @@ def displacement_network(
     **Returns:** `(network, target)`: the `IntegralNetwork` and the localised
     target $x\\mapsto d(x)\\chi(x)$ it represents.
 
-    **Raises:** `ValueError` for a bad region, order or sizes.
+    **Raises:** `ValueError` naming the argument for a `center` that is not
+    one finite point, a non-positive `radius`/`a_scale`, an order that is
+    not an even integer >= m, sizes that are not integers >= 1, or a
+    displacement of the wrong shape; `TypeError` for non-numeric input, a
+    non-callable `displacement` or a bad `key`; `MemoryError` (before
+    allocating) when the grid `num_nodes**m` would not fit.
     """
-    center = jnp.atleast_1d(jnp.asarray(center, dtype=float))
+    if not callable(displacement):
+        raise TypeError(
+            f"`displacement` must be a function of one point; got {type(displacement).__name__}."
+        )
+    try:
+        center = jnp.atleast_1d(jnp.asarray(center))
+    except TypeError:
+        raise TypeError(
+            f"`center` must be a point, an array (d,); got {type(center).__name__}."
+        ) from None
+    if center.ndim != 1:
+        raise ValueError(f"`center` must be one point (d,); got shape {center.shape}.")
+    if jnp.issubdtype(center.dtype, jnp.bool_) or not jnp.issubdtype(
+        center.dtype, jnp.number
+    ):
+        raise TypeError(f"`center` must hold numbers; got dtype {center.dtype}.")
+    center = check_finite(center.astype(jnp.result_type(float)), "center")
     m = center.shape[0]
-    if not (radius > 0 and math.isfinite(radius)):
-        raise ValueError(f"`radius` must be positive and finite; got {radius}.")
+    radius = check_positive_float(radius, "radius")
+    a_scale = check_positive_float(a_scale, "a_scale")
+    order = check_positive_int(order, "order")
     if order % 2 or order < m:
         raise ValueError(
-            f"the Gaussian activation pairs with G^(k) for even k >= m={m}; got k={order}."
+            f"the Gaussian activation pairs with G^(k) for even k >= m={m}; got `order` k={order}."
         )
-    if min(num_units, num_nodes) < 1:
-        raise ValueError("num_units and num_nodes must be >= 1.")
+    num_units = check_positive_int(num_units, "num_units")
+    num_nodes = check_positive_int(num_nodes, "num_nodes")
+    if compress_to is not None:
+        compress_to = check_positive_int(compress_to, "compress_to")
+    check_key(key)
+    # The grid holds num_nodes**m points and their values; the transform
+    # streams, but the grid itself is materialised.
+    itemsize = jnp.dtype(jnp.result_type(float)).itemsize
+    check_memory(
+        float(num_nodes) ** m * (2 * m + 1) * itemsize
+        + num_units * (2 * m + 2) * itemsize,
+        f"displacement_network(num_nodes={num_nodes}, num_units={num_units})",
+    )
     out = jax.eval_shape(displacement, center)
     if out.shape != (m,):
         raise ValueError(

@@ -6,15 +6,18 @@ grows. Exact for a Gaussian (each layer maps the eigenvalues
 $\\lambda\\mapsto\\lambda^3/(\\lambda+t/L)^2$); from samples otherwise.
 """
 
+import math
 from collections.abc import Sequence
 
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import Array
 
 from .._custom_types import Key, Points
 from .._transport._gaussian import gaussian_w2
-from ._checks import check_layers, check_points, check_time
+from .._validate import check_positive_int
+from ._checks import check_concrete_time, check_layers, check_points, check_time
 from ._closed_form import (
     deep_dae_flow,
     shallow_dae,
@@ -32,14 +35,16 @@ def stacked_dae_laws(law: GaussianLaw, t, num_layers: int) -> list[GaussianLaw]:
 
     **Returns:** the L+1 laws $\\mu^{(0)}=\\mu,\\dots,\\mu^{(L)}$.
 
-    **Raises:** `TypeError` (non-Gaussian), `ValueError` ($t<0$, L < 1).
+    **Raises:** `TypeError` for a non-Gaussian law; `ValueError` for $t<0$
+    or not finite, or a `num_layers` that is not an integer >= 1. Jittable
+    in `t` (checked at run time when traced).
     """
     if not isinstance(law, GaussianLaw):
         raise TypeError(
             "stacked_dae_laws is exact for a GaussianLaw; for mixtures use stacked_dae on samples."
         )
-    check_layers(num_layers)
-    check_time(t)
+    num_layers = check_layers(num_layers)
+    t = check_time(t)
     laws = [law]
     for _ in range(num_layers):
         laws.append(shallow_dae_pushforward(laws[-1], t / num_layers))
@@ -78,13 +83,20 @@ def stacked_dae(
 
     **Returns:** tracks `[L+1, n, m]`.
 
-    **Raises:** `ValueError` on bad shapes, $t<0$, L < 1, an unknown `fit`,
-    or a mixture fit without `law`, `num_components` or `key`.
+    **Raises:** `ValueError` on bad shapes, NaN/inf points, $t<0$, L < 1,
+    `em_iters` < 1, a negative or non-finite `bandwidth`, an unknown `fit`,
+    or a mixture fit without `law`, `num_components` or `key`; `TypeError`
+    for a `law` that is not a law, or a traced `t` (not jittable: the layer
+    count and refits run in Python).
     """
+    if law is not None and not isinstance(law, AbstractLaw):
+        raise TypeError(
+            f"`law` must be a GaussianLaw or GaussianMixture; got {type(law).__name__}."
+        )
     x = check_points(x, None if law is None else law.dim)
-    check_time(t)
-    check_layers(num_layers)
-    tau = float(t) / num_layers
+    tau = check_concrete_time(t, "stacked_dae") / check_layers(num_layers)
+    num_layers = int(num_layers)
+    em_iters = check_positive_int(em_iters, "em_iters")
     tracks = [x]
     if fit == "mixture":
         current = None if law is None else as_mixture(law)
@@ -113,8 +125,12 @@ def stacked_dae(
                     current = fit_mixture(tracks[-1], k, key=sub, num_iters=em_iters)
             tracks.append(shallow_dae(current, tau, tracks[-1]))
     elif fit == "empirical":
-        if not bandwidth >= 0:
-            raise ValueError(f"`bandwidth` must be >= 0; got {bandwidth}.")
+        if isinstance(bandwidth, bool) or not isinstance(
+            bandwidth, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"`bandwidth` must be a number >= 0; got {bandwidth!r}.")
+        if not (math.isfinite(bandwidth) and bandwidth >= 0):
+            raise ValueError(f"`bandwidth` must be finite and >= 0; got {bandwidth}.")
         if tau == 0:
             return jnp.stack([x] * (num_layers + 1))
         for _ in range(num_layers):
@@ -149,13 +165,25 @@ def depth_table(
     `entropy`, `entropy_deep`, and for Gaussians `eigvals`).
 
     **Raises:** `CollapseError` if $t\\ge t^*$ (the deep limit does not
-    exist); `ValueError` for $t<0$ or bad L; mixtures need `key`.
+    exist); `ValueError` for $t<0$, an entry of `num_layers` that is not an
+    integer >= 1, an empty `num_layers`, `em_iters` < 1 or `num_samples` < 2;
+    `TypeError` for a `law` that is not a law; mixtures need `key`.
     """
-    deep = law.backward_heat(t)
-    if any(int(n) < 1 for n in num_layers):
-        raise ValueError(
-            f"every entry of num_layers must be >= 1; got {list(num_layers)}."
+    if not isinstance(law, AbstractLaw):
+        raise TypeError(
+            f"`law` must be a GaussianLaw or GaussianMixture; got {type(law).__name__}."
         )
+    if isinstance(num_layers, (str, bytes)) or not isinstance(num_layers, Sequence):
+        raise TypeError(
+            f"`num_layers` must be a sequence of layer counts; got {num_layers!r}."
+        )
+    if len(num_layers) == 0:
+        raise ValueError("`num_layers` must hold at least one layer count.")
+    num_layers = [check_layers(n, f"num_layers[{i}]") for i, n in enumerate(num_layers)]
+    check_concrete_time(t, "depth_table")
+    em_iters = check_positive_int(em_iters, "em_iters")
+    num_samples = check_positive_int(num_samples, "num_samples", 2)
+    deep = law.backward_heat(t)
     rows = []
     if isinstance(law, GaussianLaw):
         assert isinstance(deep, GaussianLaw)

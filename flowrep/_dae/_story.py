@@ -5,6 +5,7 @@ request, the figures themselves; it writes files only in its old form
 `dae_story(out_dir)`.
 """
 
+import errno
 import json
 import os
 from typing import Any
@@ -16,6 +17,8 @@ import numpy as np
 
 from .._custom_types import Key
 from .._io import write_atomic
+from .._validate import check_bool
+from ._checks import check_key
 from ._closed_form import deep_dae_flow, entropy_curves, shallow_dae
 from ._laws import GaussianLaw, GaussianMixture
 from ._learned import relative_map_error, train_denoiser
@@ -75,10 +78,33 @@ def dae_story(
     `figures=True`, `figures` (file name -> `Figure`). With `out_dir`: the
     summary written to `dae_story.json` (no `arrays` or `figures`; `files`
     lists what the folder holds).
+
+    **Raises:** `TypeError` for a non-bool `quick`/`progress`/`figures` or a
+    bad `key`; `OSError` (`NotADirectoryError`, `PermissionError`, ...)
+    naming `out_dir` when it cannot be made or written, before any work.
     """
-    story = _compute(quick=quick, key=key, progress=progress)
+    quick = check_bool(quick, "quick")
+    progress = check_bool(progress, "progress")
+    figures = check_bool(figures, "figures")
+    if key is not None:
+        check_key(key)
+    folder = None
     if out_dir is not None:
-        return _write(os.fspath(out_dir), story)
+        # Refuse an unusable folder before a minute of work, not after it.
+        folder = os.fspath(out_dir)
+        if folder == "":
+            raise ValueError("`out_dir` is empty: pass a folder path.")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise type(e)(
+                e.errno, f"`out_dir` cannot be used as a folder: {e.strerror}", folder
+            ) from None
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(errno.EACCES, "`out_dir` is not writable", folder)
+    story = _compute(quick=quick, key=key, progress=progress)
+    if folder is not None:
+        return _write(folder, story)
     if figures:
         story["figures"] = story_figures(story)
     return story

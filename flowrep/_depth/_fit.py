@@ -25,6 +25,7 @@ from jaxtyping import Array
 
 from .._custom_types import Key, Points
 from .._sharding import give_back, Layout, place, resolve_layout
+from .._validate import as_points, check_finite, check_positive_int, check_value
 from ._field import RidgeletField
 from ._flow import flow
 from ._vector_field import as_vector_field
@@ -37,6 +38,26 @@ from ._vector_field import as_vector_field
 # loss already spends most of its time moving memory.
 STREAM_PAIRS = 2**26
 STREAM_BATCH = 1024
+
+
+def _loss_pair(x: Any, y: Any, *, paired: bool) -> tuple[Array, Array]:
+    """The checked clouds of a public loss: `(n, d)` arrays of one floating
+    dtype (float16/bfloat16 and integers promoted to float32 or the default
+    float, mixed precisions to the wider one), finite."""
+    x = as_points(x, "x", finite=False)
+    y = as_points(y, "y", finite=False)
+    if paired and x.shape != y.shape:
+        raise ValueError(
+            f"`x` and `y` must have the same shape (paired points); got {x.shape} and {y.shape}."
+        )
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(
+            f"`x` and `y` must be clouds (n, d) and (p, d) of one dimension; got {x.shape} and {y.shape}."
+        )
+    dtype = jnp.promote_types(x.dtype, y.dtype)
+    if jnp.finfo(dtype).bits < 32:
+        dtype = jnp.float32
+    return check_finite(x.astype(dtype), "x"), check_finite(y.astype(dtype), "y")
 
 
 def sinkhorn_loss(
@@ -53,15 +74,70 @@ def sinkhorn_loss(
     on `PointCloud`s (differentiable by implicit differentiation). When
     $n p$ exceeds `stream_pairs` the cost is streamed (ott-jax's online mode,
     `batch_size` rows at a time), so memory is $O((n+p)d)$ instead of $O(np)$;
-    the value and gradient are the same up to float rounding.
+    the value and gradient are the same up to float rounding. The clouds are
+    centred at their common mean first ($S_\\varepsilon$ is invariant under a
+    common translation), so far-from-origin features lose no precision.
 
     **Arguments:** `x` `(n, d)`, `y` `(p, d)`; `epsilon` the entropic
     regularisation (absolute, in units of the squared distance);
     `stream_pairs` (default $2^{26}$) and `batch_size` (default 1024 rows):
-    when and how the cost is streamed.
+    when and how the cost is streamed. float16/bfloat16 and integer clouds
+    are promoted to float32; mixed precisions to the wider one.
 
     **Returns:** a scalar.
+
+    **Raises:** `ValueError` naming the argument for clouds of the wrong rank,
+    empty or of different dimensions, NaN/inf points (under `jit`: an
+    `eqx.error_if` run-time error), a non-positive or non-finite `epsilon`,
+    squared distances that overflow the working precision, a non-finite
+    result, or non-positive `stream_pairs`/`batch_size`; `TypeError` for non-numeric input.
     """
+    x, y = _loss_pair(x, y, paired=False)
+    if isinstance(epsilon, bool) or not isinstance(
+        epsilon, (int, float, np.integer, np.floating, jax.Array, np.ndarray)
+    ):
+        raise TypeError(f"`epsilon` must be a positive number; got {epsilon!r}.")
+    if jnp.ndim(epsilon) != 0:
+        raise ValueError(f"`epsilon` must be a scalar; got shape {jnp.shape(epsilon)}.")
+    epsilon = check_value(
+        epsilon,
+        lambda e: ~jnp.isfinite(e) | ~(e > 0),
+        "`epsilon` must be positive and finite.",
+        detail=lambda e: f"Got {float(e)}.",
+    )
+    check_positive_int(stream_pairs, "stream_pairs")
+    check_positive_int(batch_size, "batch_size")
+    # Translation invariance, used for precision: centre at the common mean.
+    centre = jnp.mean(jnp.concatenate([x, y]), axis=0)
+    x, y = x - centre, y - centre
+    extent = jnp.maximum(jnp.max(jnp.abs(x)), jnp.max(jnp.abs(y)))
+    x = check_value(
+        x,
+        lambda x, e: ~jnp.isfinite(4 * x.shape[1] * e.astype(x.dtype) ** 2),
+        "`x` and `y` are too large: their squared distances overflow "
+        "the working precision; rescale both (and `epsilon` by the square).",
+        extent,
+    )
+    value = _sinkhorn_loss(
+        x, y, epsilon, stream_pairs=stream_pairs, batch_size=batch_size
+    )
+    return check_finite(
+        value,
+        "value",
+        "sinkhorn_loss: the Sinkhorn solve gave a non-finite divergence "
+        "(`epsilon` is far too small for the squared distances of `x` and `y`).",
+    )
+
+
+def _sinkhorn_loss(
+    x: Array,
+    y: Array,
+    epsilon: Any,
+    *,
+    stream_pairs: int = STREAM_PAIRS,
+    batch_size: int = STREAM_BATCH,
+) -> Array:
+    """`sinkhorn_loss` without the input checks (`fit`'s inner loop)."""
     from ott.geometry import pointcloud
     from ott.tools import sinkhorn_divergence
 
@@ -79,15 +155,34 @@ def sinkhorn_loss(
     kw: dict[str, Any] = {}
     if x.shape[0] * y.shape[0] > stream_pairs:
         kw["batch_size"] = batch_size
+    # Explicit weights in the clouds' dtype: ott's defaults follow the default
+    # float, and float32 clouds under jax_enable_x64 then fail inside its cond.
+    dtype = jnp.result_type(x, y)
+    a = jnp.full(x.shape[0], 1.0 / x.shape[0], dtype)
+    b = jnp.full(y.shape[0], 1.0 / y.shape[0], dtype)
     with ott_online_mode():
         value, _ = sinkhorn_divergence.sinkhorn_divergence(
-            pointcloud.PointCloud, x, y, epsilon=epsilon, **kw
+            pointcloud.PointCloud, x, y, epsilon=epsilon, a=a, b=b, **kw
         )
     return value
 
 
 def mse_loss(x: Points, y: Points) -> Array:
-    """$\\frac1n\\sum_i\\|x_i-y_i\\|^2$ for known pairs."""
+    """$\\frac1n\\sum_i\\|x_i-y_i\\|^2$ for known pairs `x`, `y` `(n, d)`.
+
+    float16/bfloat16 and integers are promoted to float32 (mixed precisions
+    to the wider one).
+
+    **Raises:** `ValueError` naming the argument for a shape mismatch, a
+    cloud that is not `(n, d)` or empty, or NaN/inf points (under `jit`: an
+    `eqx.error_if` run-time error); `TypeError` for non-numeric input.
+    """
+    x, y = _loss_pair(x, y, paired=True)
+    return _mse_loss(x, y)
+
+
+def _mse_loss(x: Array, y: Array) -> Array:
+    """`mse_loss` without the input checks (`fit`'s inner loop)."""
     if x.shape != y.shape:
         raise ValueError(
             f"`x` and `y` must have the same shape (paired points); got {x.shape} and {y.shape}."
@@ -207,7 +302,7 @@ def _hashable(x: Any) -> bool:
 
 def _data_loss(loss: Any, epsilon: Any, x: Array, y: Array) -> Array:
     if isinstance(loss, str):
-        return sinkhorn_loss(x, y, epsilon) if loss == "sinkhorn" else mse_loss(x, y)
+        return _sinkhorn_loss(x, y, epsilon) if loss == "sinkhorn" else _mse_loss(x, y)
     return loss(x, y)
 
 

@@ -31,8 +31,9 @@ import numpy as np
 import scipy.linalg
 from jaxtyping import Array, ArrayLike, Bool, Float
 
+from .._validate import check_finite
 from .._width._activations import ReLU
-from ._resnet import euler_network, piece_index, ResNet
+from ._resnet import check_field_point, euler_network, piece_index, ResNet
 from ._vector_field import AbstractUnitField
 
 
@@ -172,6 +173,11 @@ def _as_layers(
                 "For an eqx.nn.MLP the activations are read from the MLP; do not pass `activation`."
             )
         return _mlp_layers(net)
+    if isinstance(net, (str, bytes)) or not isinstance(net, Sequence):
+        raise TypeError(
+            "`net` must be an eqx.nn.MLP or a sequence of (W, b) pairs; "
+            f"got {type(net).__name__}."
+        )
     if activation is None:
         raise ValueError(
             "Pass `activation=` (ReLU or leaky ReLU) with a sequence of (W, b) layers."
@@ -288,7 +294,14 @@ class PlainNetField(AbstractUnitField):
         return jnp.where(self.singular[p], self.rates[p] / den, self.rates[p])
 
     def __call__(self, t: ArrayLike, x: Array, args: Any = None) -> Array:
-        """$v(t,x)$ for one point `x` `(d,)` (the diffrax convention)."""
+        """$v(t,x)$ for one point `x` `(d,)` (the diffrax convention).
+
+        **Raises:** `ValueError` for a point of the wrong shape; NaN/inf in `x`
+        or `t` (eagerly, or at run time when traced).
+        """
+        x = check_field_point(x, self.dim, "PlainNetField")
+        x = check_finite(x, "x")
+        t = check_finite(jnp.asarray(t), "t")
         p, s = self._piece(t)
         return (
             self.generators[p] @ x
@@ -367,9 +380,24 @@ def plain_net_flow(
     collapse a dimension), NaN/inf weights, or an activation that is not
     (leaky) ReLU / identity.
     """
-    weights, slopes = _as_layers(net, activation, final_activation)
+    if isinstance(relu_eps, bool) or not isinstance(
+        relu_eps, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"`relu_eps` must be a number in (0, 1); got {relu_eps!r}.")
     if not (0 < relu_eps < 1):
         raise ValueError(f"`relu_eps` must lie in (0, 1); got {relu_eps}.")
+    if dtype is not None:
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"`dtype` must be a floating dtype; got {dtype!r}."
+            ) from None
+        if not jnp.issubdtype(dt, jnp.floating):
+            raise TypeError(
+                f"`dtype` must be a floating dtype (the field's generators are real); got {dt}."
+            )
+    weights, slopes = _as_layers(net, activation, final_activation)
     dim = weights[0][0].shape[1] if weights[0][0].ndim == 2 else -1
     gens, shifts, rates, singular, kinds, layer_of = [], [], [], [], [], []
     for i, ((w, b), alpha) in enumerate(zip(weights, slopes)):
@@ -458,6 +486,10 @@ def refine(net: "PlainNetField | eqx.nn.MLP | Sequence", n: int, **kwargs) -> Re
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(
             f"`n` (Euler steps per unit flow) must be a positive integer; got {n!r}."
+        )
+    if isinstance(net, PlainNetField) and kwargs:
+        raise ValueError(
+            f"`net` is already a PlainNetField: the plain_net_flow options {sorted(kwargs)} do not apply."
         )
     field = net if isinstance(net, PlainNetField) else plain_net_flow(net, **kwargs)
     resnet = euler_network(field, int(n) * field.num_pieces)

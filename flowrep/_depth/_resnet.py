@@ -22,7 +22,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._custom_types import Key, Point, RealScalarLike
-from .._validate import check_memory
+from .._validate import check_finite, check_memory, is_concrete
 from .._width._activations import AbstractActivation, get_activation
 from .._width._integral_net import IntegralNetwork
 from ._vector_field import AbstractUnitField, AbstractVectorField, as_vector_field
@@ -67,15 +67,51 @@ def _check_interval(t0: Any, t1: Any) -> tuple[float, float]:
     return t0f, t1f
 
 
-def _check_point(x: Array, dim: int, who: str) -> Array:
+def _check_point(x: Any, dim: int, who: str, dtype: Any = None) -> Array:
+    """One point `(dim,)`: numeric, finite (eagerly when concrete, else at run
+    time), cast to `dtype` (the network's parameters' float: integers and
+    half precision are promoted, so the scan carry keeps one dtype)."""
+    try:
+        x = jnp.asarray(x)
+    except TypeError:
+        raise TypeError(
+            f"{who}: `x` must be one point, an array of shape ({dim},); got {type(x).__name__}."
+        ) from None
+    if x.shape != (dim,):
+        raise ValueError(
+            f"{who} expects one point `x` of shape ({dim},); got shape {x.shape}. Use `jax.vmap` for batches."
+        )
+    if jnp.issubdtype(x.dtype, jnp.bool_) or not jnp.issubdtype(x.dtype, jnp.number):
+        raise TypeError(f"{who}: `x` must hold numbers; got dtype {x.dtype}.")
+    if dtype is not None:
+        x = x.astype(jnp.promote_types(x.dtype, dtype))
+    elif not jnp.issubdtype(x.dtype, jnp.inexact):
+        x = x.astype(jnp.result_type(float))
+    msg = f"{who}: the input point `x` contains NaN or inf."
+    if is_concrete(x):
+        with jax.ensure_compile_time_eval():
+            finite = bool(jnp.all(jnp.isfinite(x)))
+        if not finite:
+            raise _NonFinitePointError(msg)
+        return x
+    return check_finite(x, "x", msg)
+
+
+class _NonFinitePointError(ValueError, eqx.EquinoxRuntimeError):
+    """NaN/inf in a network's input point, found eagerly: a `ValueError` as
+    everywhere in flowrep, and still an `EquinoxRuntimeError`, what the
+    check raised before it ran eagerly."""
+
+
+def check_field_point(x: Any, dim: int, who: str) -> Array:
+    """A field's one point `x` `(dim,)` (a static shape check, free in a solve)."""
     x = jnp.asarray(x)
     if x.shape != (dim,):
         raise ValueError(
-            f"{who} expects one point of shape ({dim},); got shape {x.shape}. Use `jax.vmap` for batches."
+            f"{who} takes one point `x` of shape ({dim},); got shape {x.shape}. "
+            "Use `batch_call` or `jax.vmap` for batches."
         )
-    return eqx.error_if(
-        x, ~jnp.all(jnp.isfinite(x)), f"{who}: the input point contains NaN or inf."
-    )
+    return x
 
 
 class AbstractResNet(eqx.Module):
@@ -108,6 +144,19 @@ class AbstractResNet(eqx.Module):
         """The block times $t_l=t_0+lh$, `(L,)`."""
         return jnp.asarray(block_knots(self.t0, self.t1, self.depth))
 
+    def _carry_dtype(self, x: Array) -> Any:
+        """The dtype a block returns for a point of `x`'s dtype (the scan carry's)."""
+        dynamic, static = eqx.partition(self._scan_inputs(), eqx.is_array)
+        first = jax.tree_util.tree_map(lambda z: z[0], dynamic)
+        out = jax.eval_shape(
+            lambda z: z + self._residual(eqx.combine(first, static), z), x
+        )
+        return out.dtype
+
+    def _point(self, x: Any) -> Array:
+        x = _check_point(x, self.dim, type(self).__name__)
+        return x.astype(self._carry_dtype(x))
+
     def _scan(self, x: Array, keep: bool):
         dynamic, static = eqx.partition(self._scan_inputs(), eqx.is_array)
 
@@ -123,13 +172,13 @@ class AbstractResNet(eqx.Module):
 
         **Raises:** `ValueError` for a wrong shape; a runtime error for NaN/inf in `x`.
         """
-        x = _check_point(x, self.dim, type(self).__name__)
+        x = self._point(x)
         out, _ = self._scan(x, keep=False)
         return out
 
     def tracks(self, x: Point) -> Array:
         """Features after each block: `(L+1, d)`, row 0 is `x` itself (vmap for batches)."""
-        x = _check_point(x, self.dim, type(self).__name__)
+        x = self._point(x)
         _, xs = self._scan(x, keep=True)
         assert xs is not None
         return jnp.concatenate([x[None], xs], axis=0)
@@ -199,9 +248,14 @@ class ResNet(AbstractResNet):
           `c` `(L, J, d)`, `bias` `(L, d)` or `None`.
         - `t0`, `t1`: the depth interval (only used to read the ResNet as a field).
 
-        **Raises:** `ValueError` if the block shapes do not stack or the blocks'
-        output dimension differs from their input dimension.
+        **Raises:** `TypeError` if `blocks` is not an `IntegralNetwork`;
+        `ValueError` if the block shapes do not stack or the blocks' output
+        dimension differs from their input dimension.
         """
+        if not isinstance(blocks, IntegralNetwork):
+            raise TypeError(
+                f"`blocks` must be stacked IntegralNetworks; got {type(blocks).__name__}."
+            )
         a, b, c = blocks.a, blocks.b, blocks.c
         if a.ndim != 3 or b.ndim != 2 or c.ndim != 3:
             raise ValueError(
@@ -279,6 +333,17 @@ class ResNet(AbstractResNet):
                 raise ValueError(f"`{name}` must be a positive integer; got {v!r}.")
         sigma = get_activation(activation)
         t0f, t1f = _check_interval(t0, t1)
+        if isinstance(scale, bool) or not isinstance(
+            scale, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"`scale` must be a real number; got {scale!r}.")
+        if not np.isfinite(scale):
+            raise ValueError(f"`scale` must be finite; got {scale}.")
+        itemsize = jnp.dtype(jnp.result_type(float)).itemsize
+        check_memory(
+            depth * (width * (2 * dim + 1) + dim) * itemsize,
+            f"ResNet.random(depth={depth}, width={width})",
+        )
         h = (t1f - t0f) / depth
         ka, kb, kc = jr.split(key, 3)
         dtype = jnp.result_type(float)
@@ -311,6 +376,20 @@ class EulerNetwork(AbstractResNet):
     t1: float = eqx.field(static=True)
     depth: int = eqx.field(static=True)
     dim: int = eqx.field(static=True)
+
+    def __check_init__(self):
+        if not callable(self.field):
+            raise TypeError(
+                f"`field` must be a vector field f(t, x, args); got {type(self.field).__name__}."
+            )
+        _check_depth(self.depth)
+        _check_interval(self.t0, self.t1)
+        if (
+            isinstance(self.dim, bool)
+            or not isinstance(self.dim, (int, np.integer))
+            or self.dim < 1
+        ):
+            raise ValueError(f"`dim` must be a positive integer; got {self.dim!r}.")
 
     def _scan_inputs(self):
         return jnp.asarray(block_knots(self.t0, self.t1, self.depth))

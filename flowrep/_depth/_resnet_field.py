@@ -12,9 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
+from .._validate import check_finite
 from .._width._activations import AbstractActivation
 from .._width._integral_net import IntegralNetwork
-from ._resnet import block_knots, piece_index, ResNet
+from ._resnet import block_knots, check_field_point, piece_index, ResNet
 from ._vector_field import AbstractUnitField
 
 
@@ -35,6 +36,17 @@ class ResNetField(AbstractUnitField):
     t1: float = eqx.field(static=True)
     depth: int = eqx.field(static=True)
     dim: int = eqx.field(static=True)
+
+    def __check_init__(self):
+        if not isinstance(self.blocks, IntegralNetwork) or self.blocks.a.ndim != 3:
+            raise TypeError(
+                "`blocks` must be IntegralNetworks stacked along a depth axis "
+                f"(a (L, J, d)); got {type(self.blocks).__name__}. Use field_from_resnet."
+            )
+        if self.blocks.a.shape[0] != self.depth or self.blocks.a.shape[2] != self.dim:
+            raise ValueError(
+                f"`blocks` have a of shape {self.blocks.a.shape}; expected (depth={self.depth}, J, dim={self.dim})."
+            )
 
     @property
     def sigma(self) -> AbstractActivation:
@@ -73,6 +85,14 @@ class ResNetField(AbstractUnitField):
         return self.blocks.bias[self._index(t)]
 
     def __call__(self, t: ArrayLike, x: Array, args: Any = None) -> Array:
+        """$v_t(x)$ for one point `x` `(d,)` (the diffrax convention).
+
+        **Raises:** `ValueError` for a point of the wrong shape; NaN/inf in `x`
+        or `t` (eagerly, or at run time when traced).
+        """
+        x = check_field_point(x, self.dim, "ResNetField")
+        x = check_finite(x, "x")
+        t = check_finite(jnp.asarray(t), "t")
         a, b, c = self.units_at(t)
         return self.sigma(a @ x - b) @ c + self.bias_at(t)
 

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import TrackArray
+from .._validate import check_finite
 
 
 class FlowResult(eqx.Module):
@@ -71,5 +72,32 @@ def flow_entropy(result: FlowResult, log_density0: ArrayLike) -> Array:
     - `log_density0`: `(n,)` values $\\log\\mu_{t_0}(x_{i,t_0})$.
 
     **Returns:** `(T,)` entropies.
+
+    **Raises:** `TypeError` if `result` is not a `FlowResult`; `ValueError`
+    for a flow without log-density tracks, a `log_density0` whose shape is
+    not `(n,)` (the flow's samples) or that holds NaN/inf (eagerly, or at
+    run time when traced).
     """
-    return -jnp.mean(result.log_densities(log_density0), axis=-1)
+    if not isinstance(result, FlowResult):
+        raise TypeError(
+            f"`result` must be a FlowResult from flow(..., log_density=...); got {type(result).__name__}."
+        )
+    if result.log_density_tracks is None:
+        return result.log_densities(log_density0)  # raises, naming the cause
+    n = result.log_density_tracks.shape[1:]
+    try:
+        ld0 = jnp.asarray(log_density0)
+    except TypeError:
+        raise TypeError(
+            f"`log_density0` must be an array of shape {n}; got {type(log_density0).__name__}."
+        ) from None
+    if ld0.shape != n:
+        raise ValueError(
+            f"`log_density0` must have shape {n} (one value per sample of the flow); got {ld0.shape}."
+        )
+    if not jnp.issubdtype(ld0.dtype, jnp.number) or jnp.issubdtype(
+        ld0.dtype, jnp.bool_
+    ):
+        raise TypeError(f"`log_density0` must hold numbers; got dtype {ld0.dtype}.")
+    ld0 = check_finite(ld0, "log_density0")
+    return -jnp.mean(result.log_densities(ld0), axis=-1)

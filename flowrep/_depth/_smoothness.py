@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
+from .._validate import as_points, check_finite
 from ._flow import flow
 from ._resnet import ResNet
 from ._resnet_field import field_from_resnet
@@ -63,30 +64,73 @@ class DepthSmoothness(eqx.Module):
 
 def resnet_block_weights(resnet: ResNet) -> Array:
     """The block weights of a flowrep `ResNet` as `(L, p)`: block l's field
-    parameters $(a_l, b_l, c_l/h, c_{l0}/h)$ flattened."""
+    parameters $(a_l, b_l, c_l/h, c_{l0}/h)$ flattened.
+
+    **Raises:** `TypeError` if `resnet` is not a flowrep `ResNet`.
+    """
+    if not isinstance(resnet, ResNet):
+        raise TypeError(
+            f"`resnet` must be a flowrep ResNet; got {type(resnet).__name__}."
+        )
     h = resnet.step_size
     bl = resnet.blocks
     parts = [bl.a, bl.b, bl.c / h] + ([] if bl.bias is None else [bl.bias / h])
     return jnp.concatenate([p.reshape(resnet.depth, -1) for p in parts], axis=1)
 
 
-def _as_weights(net) -> tuple[Array, ResNet | None]:
+def _weights_array(w: Any, what: str) -> Array:
+    """Block weights as a floating array (half precision and integers promoted
+    to float32 / the default float: the increments are squared)."""
+    try:
+        w = jnp.asarray(w)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be a flowrep ResNet or an array of block weights (L, ...); "
+            f"got {type(w).__name__}."
+        ) from None
+    if jnp.issubdtype(w.dtype, jnp.bool_) or not jnp.issubdtype(w.dtype, jnp.number):
+        raise TypeError(f"{what} must hold numbers; got dtype {w.dtype}.")
+    if not jnp.issubdtype(w.dtype, jnp.floating) or jnp.finfo(w.dtype).bits < 32:
+        w = w.astype(jnp.promote_types(jnp.result_type(float), jnp.float32))
+    return w
+
+
+def _as_weights(net, what: str) -> tuple[Array, ResNet | None]:
     if isinstance(net, ResNet):
-        return resnet_block_weights(net), net
+        w = resnet_block_weights(net)
+        w = w.astype(jnp.promote_types(w.dtype, jnp.float32))
+        return check_finite(
+            w, what, f"{what}: the ResNet's block weights contain NaN or inf."
+        ), net
     if hasattr(net, "ndim"):
-        w = jnp.asarray(net)
+        w = _weights_array(net, what)
         if w.ndim < 2:
             raise ValueError(
-                f"block weights must have a leading depth axis (L, ...); got shape {w.shape}."
+                f"{what}: block weights must have a leading depth axis (L, ...); got shape {w.shape}."
             )
-        return w.reshape(w.shape[0], -1), None
-    ws = [jnp.asarray(w) for w in net]
-    if any(w.shape != ws[0].shape for w in ws):
-        raise ValueError(
-            "every block weight matrix of one network must have the same shape; got "
-            f"{sorted({w.shape for w in ws})}."
-        )
-    return jnp.stack(ws).reshape(len(ws), -1), None
+        w = w.reshape(w.shape[0], -1)
+    else:
+        if isinstance(net, (str, bytes)) or not isinstance(net, Sequence):
+            raise TypeError(
+                f"{what} must be a flowrep ResNet, an array of block weights (L, ...) or a "
+                f"sequence of block weight arrays; got {type(net).__name__}."
+            )
+        ws = [_weights_array(w, what) for w in net]
+        if any(w.shape != ws[0].shape for w in ws):
+            raise ValueError(
+                f"{what}: every block weight matrix of one network must have the same shape; got "
+                f"{sorted({w.shape for w in ws})}."
+            )
+        w = jnp.stack(ws).reshape(len(ws), -1)
+    return check_finite(w, what, f"{what} contains NaN or inf block weights."), None
+
+
+def _row_norms(d: Array) -> Array:
+    """$\\|d_l\\|_F$ per row, scaled by the row's largest entry first so that
+    weights near the float's range (1e30 in float32) do not overflow."""
+    s = jnp.max(jnp.abs(d), axis=1, keepdims=True)
+    safe = jnp.where(s > 0, s, 1)
+    return (safe * jnp.linalg.norm(d / safe, axis=1, keepdims=True))[:, 0]
 
 
 def _is_one_network(obj) -> bool:
@@ -140,14 +184,25 @@ def depth_smoothness(
     **Returns:** a [`DepthSmoothness`][].
 
     **Raises:** `ValueError` for a network of depth < 2, block weights of
-    different shapes, no networks, or `x` without ResNets.
+    different shapes or with NaN/inf, no networks, `x` without ResNets or
+    `x` not `(n, d)` in the ResNets' dimension (or with NaN/inf);
+    `TypeError` for anything that is not a network. Half-precision and
+    integer weights are promoted to float32 (the increments are squared).
     """
-    nets = [networks] if _is_one_network(networks) else list(networks)
+    one = _is_one_network(networks)
+    if not one and (
+        isinstance(networks, (str, bytes)) or not isinstance(networks, Sequence)
+    ):
+        raise TypeError(
+            "`networks` must be a flowrep ResNet, an array of block weights (L, ...) or a "
+            f"sequence of networks; got {type(networks).__name__}."
+        )
+    nets = [networks] if one else list(networks)
     if not nets:
         raise ValueError("`networks` must hold at least one network.")
     weights, resnets = [], []
-    for net in nets:
-        w, r = _as_weights(net)
+    for k, net in enumerate(nets):
+        w, r = _as_weights(net, "`networks`" if one else f"`networks[{k}]`")
         if w.shape[0] < 2:
             raise ValueError(
                 f"depth smoothness needs networks of depth >= 2; got {w.shape[0]}."
@@ -155,7 +210,7 @@ def depth_smoothness(
         weights.append(w)
         resnets.append(r)
     depths = tuple(int(w.shape[0]) for w in weights)
-    incs = tuple(jnp.linalg.norm(jnp.diff(w, axis=0), axis=1) for w in weights)
+    incs = tuple(_row_norms(jnp.diff(w, axis=0)) for w in weights)
     mx = jnp.stack([jnp.max(i) for i in incs])
     uniq = len(set(depths)) >= 2
     if uniq:
@@ -171,7 +226,14 @@ def depth_smoothness(
             raise ValueError(
                 "`x` (the tracks deviation) needs flowrep ResNets, not raw weights."
             )
-        xa = jnp.asarray(x)
+        dims = {r.dim for r in resnets if r is not None}
+        if len(dims) != 1:
+            raise ValueError(
+                f"`x` needs ResNets of one dimension; got dimensions {sorted(dims)}."
+            )
+        xa = as_points(
+            x, "x", min_samples=1, dim=dims.pop(), dim_of="the ResNets act on R^d"
+        )
         dev = jnp.stack([_tracks_deviation(r, xa) for r in resnets if r is not None])
     return DepthSmoothness(
         depths=depths,

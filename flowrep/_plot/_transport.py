@@ -1,11 +1,15 @@
 """Figures for tracks and transport scores (matplotlib, imported lazily)."""
 
+import errno
+import os
 from typing import Any
 
 import numpy as np
 
+from .._io import write_atomic
 from .._transport._scores import TransportScores
 from .._transport._tracks import Tracks
+from .._validate import check_bool, check_positive_int
 
 
 def _figure(ax, figsize):
@@ -14,12 +18,52 @@ def _figure(ax, figsize):
 
         fig, ax = plt.subplots(figsize=figsize, layout="constrained")
         return fig, ax
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise TypeError(f"`ax` must be a matplotlib Axes; got {type(ax).__name__}.")
     return ax.get_figure(), ax
+
+
+def _check_path(path) -> str | None:
+    """`path` as a string, refused before drawing when it cannot be written:
+    empty, a folder, or in a missing or read-only folder."""
+    if path is None:
+        return None
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(
+            f"`path` must be a file path; got {type(path).__name__}."
+        ) from None
+    if path == "":
+        raise ValueError("`path` is empty: pass a file name such as 'tracks.png'.")
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "`path` is a folder, not a file", path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, "`path`'s folder does not exist", path)
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(errno.EACCES, "`path`'s folder is not writable", path)
+    return path
 
 
 def _save(fig, path):
     if path is not None:
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        # The format follows the extension (PNG without one), and the file
+        # appears whole or not at all.
+        ext = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+        write_atomic(
+            path, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight", format=ext)
+        )
+
+
+def _check_scores(scores, what: str = "scores") -> TransportScores:
+    if not isinstance(scores, TransportScores):
+        raise TypeError(
+            f"`{what}` must be TransportScores (from score_tracks); got {type(scores).__name__}."
+        )
+    return scores
 
 
 def plot_tracks(
@@ -42,10 +86,17 @@ def plot_tracks(
 
     **Returns:** the matplotlib `Figure`.
 
-    **Raises:** `ValueError` if the tracks are not 2-D.
+    **Raises:** `ValueError` if the tracks are not 2-D (or as [`Tracks`][]:
+    NaN, too few layers or samples), `max_tracks` is not an integer >= 1;
+    `TypeError` for a bad `ax` or `pairing`; `FileNotFoundError`,
+    `PermissionError` or `IsADirectoryError` naming `path`, before drawing.
+    The PNG (or the format of `path`'s extension) is written atomically.
     """
     from .._transport._exact import exact_assignment
 
+    max_tracks = check_positive_int(max_tracks, "max_tracks")
+    pairing = check_bool(pairing, "pairing")
+    path = _check_path(path)
     if not isinstance(tracks, Tracks):
         tracks = Tracks(tracks)
     if tracks.dim != 2:
@@ -93,7 +144,12 @@ def plot_layer_w2(
     **Arguments:** a [`TransportScores`][]; optional `ax` and PNG `path`.
 
     **Returns:** the matplotlib `Figure`.
+
+    **Raises:** `TypeError` if `scores` is not `TransportScores` or `ax` not
+    an Axes; an `OSError` naming `path` (as `plot_tracks`), before drawing.
     """
+    scores = _check_scores(scores)
+    path = _check_path(path)
     prof = np.asarray(scores.w2_from_source)
     steps = np.asarray(scores.layer_w2)
     L = len(steps)
@@ -126,8 +182,17 @@ def plot_scores(
     `ax` and PNG `path`.
 
     **Returns:** the matplotlib `Figure`.
+
+    **Raises:** `TypeError` if `scores` (or a dict value) is not
+    `TransportScores` or `ax` not an Axes; `ValueError` for an empty dict; an
+    `OSError` naming `path` (as `plot_tracks`), before drawing.
     """
     sets = scores if isinstance(scores, dict) else {"": scores}
+    if not sets:
+        raise ValueError("`scores` is an empty dict: pass at least one score set.")
+    for label, sc in sets.items():
+        _check_scores(sc, "scores" if label == "" else f"scores[{label!r}]")
+    path = _check_path(path)
     names = ["lss", "cost_ratio", "kinetic_ratio", "speed_factor", "path_ratio"]
     fig, ax = _figure(ax, (7, 4))
     width = 0.8 / max(len(sets), 1)
