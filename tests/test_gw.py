@@ -62,6 +62,7 @@ def test_gw_within_brute_force_bracket(getkey):
     assert lo > 0
     assert lo * (1 - 1e-6) <= gw_sq <= hi * 1.05
     assert float(out.gw_path_ratio) == pytest.approx(1.0)
+    assert bool(out.converged)
 
 
 def test_gw_of_isometric_layers_is_zero(getkey):
@@ -80,6 +81,8 @@ def test_gw_of_isometric_layers_is_zero(getkey):
     assert float(out.layer_dm[0]) < 1e-10 and float(out.layer_dm[1]) > 0.5
     # delta is the GW objective at the identity coupling, so it bounds GW.
     assert float(out.layer_gw[1]) <= float(out.layer_dm[1]) * (1 + 1e-6)
+    # The default epsilon and caps converge on typical pairs.
+    assert bool(out.converged) and bool(out2.converged)
 
 
 class _MLP(eqx.Module):
@@ -201,6 +204,8 @@ def test_coordinate_free_errors(getkey):
         flowrep.coordinate_free_scores(tr, max_samples=0)
     with pytest.raises(ValueError, match="threshold"):
         flowrep.coordinate_free_scores(tr, threshold=0.0)
+    with pytest.raises(ValueError, match="outer_iterations"):
+        flowrep.coordinate_free_scores(tr, outer_iterations=0)
     with pytest.raises(ValueError, match="isometric"):
         flowrep.coordinate_free_scores(
             flowrep.Tracks([x, x @ jnp.array([[0.0, 1.0], [1.0, 0.0]])])

@@ -49,16 +49,33 @@ class ProjectionReport(eqx.Module):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of plain numbers and lists."""
-        out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            val = getattr(self, name)
-            if isinstance(val, str | int):
-                out[name] = val
-            elif isinstance(val, tuple):
-                out[name] = list(val)
-            else:
-                out[name] = [float(v) for v in np.asarray(val)]
-        return out
+        return fields_to_dict(self)
+
+
+def fields_to_dict(result: eqx.Module, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields of a result module (but `skip`) as plain JSON values: static
+    strings and ints as they are, tuples as lists, boolean and 0-d arrays as
+    `bool` and `float`, other arrays as lists of floats. Shared by the
+    `to_dict` of the transport results."""
+    out: dict[str, Any] = {}
+    for name in result.__dataclass_fields__:  # pyright: ignore[reportAttributeAccessIssue]
+        if name in skip:
+            continue
+        val = getattr(result, name)
+        if isinstance(val, str | int):
+            out[name] = val
+            continue
+        if isinstance(val, tuple):
+            out[name] = list(val)
+            continue
+        val = np.asarray(val)
+        if val.dtype == bool and val.ndim == 0:
+            out[name] = bool(val)
+        elif val.ndim == 0:
+            out[name] = float(val)
+        else:
+            out[name] = [float(v) for v in val]
+    return out
 
 
 def jl_epsilon(n: int, k: int) -> float:

@@ -29,6 +29,7 @@ from ._divergence import solve_divergence
 from ._exact import hungarian
 from ._gaussian import bures_map
 from ._maps import barycentric_images, plan_argmax
+from ._projection import fields_to_dict
 from ._sinkhorn import check_epsilon, solve_options
 from ._tracks import Tracks
 
@@ -97,16 +98,7 @@ class TransportScores(eqx.Module):
         """JSON-ready dictionary of plain floats and lists (per-sample LSS is
         summarised by its median and max)."""
         out: dict[str, Any] = {"method": self.method}
-        for name in self.__dataclass_fields__:
-            if name in ("method", "lss_per_sample"):
-                continue
-            val = np.asarray(getattr(self, name))
-            if val.dtype == bool:
-                out[name] = bool(val)
-            elif val.ndim == 0:
-                out[name] = float(val)
-            else:
-                out[name] = [float(v) for v in val]
+        out.update(fields_to_dict(self, skip=("method", "lss_per_sample")))
         lps = np.asarray(self.lss_per_sample)
         out["lss_median"] = float(np.median(lps))
         out["lss_max"] = float(np.max(lps))
