@@ -88,17 +88,15 @@ def test_field_turning_nan_later_is_named_with_its_time(kw):
     with pytest.raises(RUNTIME) as info:
         fr.flow(nan_after_half, X0, 0.0, 1.0, **kw)
     msg = str(info.value)
-    assert "the field returned NaN or inf at t in [" in msg
+    assert "the field returned NaN or inf in tenth " in msg
     assert "not a blow-up" in msg and "diverged" not in msg
     # The last finite state is at (or, adaptive, just before) t = 1/2.
-    assert "[0.4, 0.5]" in msg or "[0.5, 0.6]" in msg
+    assert "tenth 5/10 of" in msg or "tenth 6/10 of" in msg
 
 
 def test_blow_up_reports_growth_and_max_steps_stiff_apart():
     # x' = x^2 from 2 reaches infinity at t = 1/2: the state grows huge first.
-    with pytest.raises(
-        RUNTIME, match=r"max_steps\) was reached at t in \[0\.[45], 0\.[56]\]"
-    ):
+    with pytest.raises(RUNTIME, match=r"max_steps\) was reached in tenth [56]/10 of"):
         fr.flow(blow_up, 2 * X0, 0.0, 1.0)
     # A decaying flow given too few steps: bounded state, finite field.
     with pytest.raises(RUNTIME, match="stiff or needs more steps"):
