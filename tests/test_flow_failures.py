@@ -74,6 +74,41 @@ def test_true_blow_up_is_called_one():
     assert not bool(res.successful)
 
 
+def nan_after_half(t, x, args):
+    """Finite at t0 = 0, NaN for t > 1/2 on a bounded state: not a blow-up."""
+    return jnp.where(t > 0.5, jnp.nan, -x)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{}, dict(solver="rk4", num_steps=10), dict(solver="dopri5", ts=[0.0, 0.5, 1.0])],
+    ids=["adaptive", "fixed", "diffeqsolve"],
+)
+def test_field_turning_nan_later_is_named_with_its_time(kw):
+    with pytest.raises(RUNTIME) as info:
+        fr.flow(nan_after_half, X0, 0.0, 1.0, **kw)
+    msg = str(info.value)
+    assert "the field returned NaN or inf in tenth " in msg
+    assert "not a blow-up" in msg and "diverged" not in msg
+    # The last finite state is at (or, adaptive, just before) t = 1/2.
+    assert "tenth 5/10 of" in msg or "tenth 6/10 of" in msg
+
+
+def test_blow_up_reports_growth_and_max_steps_stiff_apart():
+    # x' = x^2 from 2 reaches infinity at t = 1/2: the state grows huge first.
+    with pytest.raises(RUNTIME, match=r"max_steps\) was reached in tenth [56]/10 of"):
+        fr.flow(blow_up, 2 * X0, 0.0, 1.0)
+    # A decaying flow given too few steps: bounded state, finite field.
+    with pytest.raises(RUNTIME, match="stiff or needs more steps"):
+        fr.flow(decay, X0, 0.0, 1.0, max_steps=2)
+
+
+def test_failure_cause_under_jit_with_traced_times():
+    f = jax.jit(lambda t1: fr.flow(nan_after_half, X0, 0.0, t1).xs)
+    with pytest.raises(RUNTIME, match="field returned NaN or inf in tenth [56]/10"):
+        jax.block_until_ready(f(1.0))
+
+
 @pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
 def test_low_precision_x0_promoted_to_float32(dtype):
     res = fr.flow(decay, X0.astype(dtype), 0.0, 1.0)

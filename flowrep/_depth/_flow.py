@@ -25,7 +25,7 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Key, Points, VectorFieldFn
 from .._sharding import give_back, place, resolve_layout
 from .._validate import check_positive_int
-from ._integrate import adaptive_solve, scan_solve
+from ._integrate import adaptive_solve, last_finite_step, scan_solve
 from ._result import FlowResult
 from ._solvers import explicit_tableau, get_adjoint, get_solver
 from ._term import FlowTerm
@@ -77,6 +77,113 @@ def _check_field_shape(field: AbstractVectorField, t0, x0, args) -> Any:
     return out.dtype
 
 
+# How much the state may grow over max|x0| before a failed solve is called a
+# blow-up rather than a field that turned NaN/inf on a bounded state.
+_GROWTH = 1e3
+_TENTHS = 10
+
+
+def _where_messages() -> tuple[str, ...]:
+    """`_TENTHS` phrases 'in tenth k of [t0, t1]' (no numbers: the times are
+    traced, so new times do not recompile the solve)."""
+    return tuple(f"in tenth {k + 1}/{_TENTHS} of [t0, t1]" for k in range(_TENTHS))
+
+
+def _failure_messages() -> tuple[str, ...]:
+    """The messages of a failed solve; see `_diagnose` for the index."""
+    where = _where_messages()
+    msgs = [
+        "flow: the field returned NaN or inf at t0 on the finite starting points "
+        "(NaN/inf in the field or its parameters); this is not a blow-up of the flow.",
+    ]
+    msgs += [
+        f"flow: the field returned NaN or inf {w} on a finite, bounded state "
+        f"(|x| <= {_GROWTH:g} (1 + max|x0|)): the field or its parameters turned "
+        "NaN/inf there; this is not a blow-up of the flow."
+        for w in where
+    ]
+    msgs += [
+        "flow: the state became NaN or inf before t1: the flow diverged (blew "
+        f"up); its last finite state, {w}, had grown past {_GROWTH:g} (1 + max|x0|). "
+        "Use smaller steps, an adaptive solver, or check the field."
+        for w in where
+    ]
+    msgs += [
+        f"flow: the maximum number of solver steps (max_steps) was reached {w}, "
+        f"the state having grown past {_GROWTH:g} (1 + max|x0|): the flow probably "
+        "diverged (blew up in finite time); check the field or shorten [t0, t1]."
+        for w in where
+    ]
+    msgs += [
+        f"flow: the maximum number of solver steps (max_steps) was reached {w}, "
+        "with a finite field on a bounded state: the flow is stiff or needs more "
+        "steps; raise `max_steps`, loosen `rtol`/`atol`, or shorten [t0, t1]."
+        for w in where
+    ]
+    msgs.append(
+        "flow: the ODE solve failed (step size collapsed or solver breakdown); "
+        "the flow may be diverging or stiff."
+    )
+    return tuple(msgs)
+
+
+def _finite(tree) -> Array:
+    leaves = [jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves))
+
+
+# Where, after the last finite state, the field is probed on a failure:
+# offsets as fractions of t1 - t0 (an adaptive solve that met a NaN keeps
+# shrinking its step just before it).
+_PROBES = (0.0, 1e-7, 1e-5, 1e-3, 1e-2, 1e-1)
+
+
+def _diagnose(field, args, x0, t0, t1, t_last, x_last, result, h=None) -> Array:
+    """Index into `_failure_messages` of a failed solve (run only on failure).
+
+    `(t_last, x_last)`: the last time and finite state the solve reached; `h`:
+    the fixed step, if any. The field is probed on `x_last` at and just after
+    `t_last`: NaN/inf there on a bounded state (or a bounded state that became
+    NaN/inf in one step) is the field's fault; a state grown past `_GROWTH`
+    (1 + max|x0|) a blow-up.
+    """
+    field, args, x0, t_last, x_last = jax.tree.map(
+        lambda a: jax.lax.stop_gradient(a) if eqx.is_array(a) else a,
+        (field, args, x0, t_last, x_last),
+    )
+    at_start = _finite(field.batch_call(t0, x0, args))
+    offsets = jnp.asarray(_PROBES, t0.dtype) * (t1 - t0)
+    if h is not None:
+        offsets = jnp.concatenate([offsets, jnp.stack([0.5 * h, h])])
+    room = jnp.abs(t1 - t_last)
+    ts = jnp.where(jnp.abs(offsets) <= room, t_last + offsets, t1)
+    v_ok = jax.vmap(lambda t: _finite(field.batch_call(t, x_last, args)))(ts)
+    scale = 1 + jnp.max(jnp.abs(x0))
+    x_ok = _finite(x_last)
+    bounded = x_ok & (jnp.max(jnp.abs(jnp.where(x_ok, x_last, 0))) <= _GROWTH * scale)
+    frac = (t_last - t0) / (t1 - t0)
+    tenth = jnp.clip(jnp.floor(frac * _TENTHS), 0, _TENTHS - 1).astype(jnp.int32)
+    tenth = jnp.where(jnp.isfinite(frac), tenth, 0)
+    max_steps = result == diffrax.RESULTS.max_steps_reached
+    nonfinite = result == diffrax.RESULTS.nonfinite
+    field_bad = bounded & (~jnp.all(v_ok) | nonfinite)
+    k = 1 + tenth
+    return jnp.select(
+        [~at_start, field_bad, nonfinite, max_steps & ~bounded, max_steps],
+        [jnp.asarray(0), k, k + _TENTHS, k + 2 * _TENTHS, k + 3 * _TENTHS],
+        1 + 4 * _TENTHS,
+    ).astype(jnp.int32)
+
+
+def _guard(like, pred, index, msgs) -> Array:
+    """A scalar zero of `like`'s dtype carrying a run-time check.
+
+    The error is attached to a scalar, never to the (possibly sharded) state:
+    `eqx.error_if` on an array makes the compiler replicate it.
+    """
+    return eqx.branched_error_if(jnp.zeros((), like.dtype), pred, index, msgs)
+
+
 def _solve_impl(
     field,
     x0,
@@ -98,15 +205,21 @@ def _solve_impl(
     scan,
     num_steps,
     adaptive_loop,
+    times_checked,
 ):
-    x0 = eqx.error_if(
-        x0,
-        ~jnp.all(jnp.isfinite(x0)),
-        "flow: x0 contains NaN or inf; expected finite starting points.",
-    )
-    t0 = eqx.error_if(t0, ~jnp.isfinite(t0), "flow: `t0` must be finite.")
-    t1 = eqx.error_if(t1, ~jnp.isfinite(t1), "flow: `t1` must be finite.")
-    t1 = eqx.error_if(t1, t1 == t0, "flow: t1 == t0; expected t1 != t0.")
+    # One scalar check before the solve (it feeds t0, so it runs first): x0
+    # finite, and, for traced times, t0/t1 finite and t1 != t0.
+    preds = [~_finite(x0)]
+    msgs = ["flow: x0 contains NaN or inf; expected finite starting points."]
+    if not times_checked:
+        preds += [~jnp.isfinite(t0), ~jnp.isfinite(t1), t1 == t0]
+        msgs += [
+            "flow: `t0` must be finite.",
+            "flow: `t1` must be finite.",
+            "flow: t1 == t0; expected t1 != t0.",
+        ]
+    pred = jnp.stack(preds)
+    t0 = t0 + _guard(t0, jnp.any(pred), jnp.argmax(pred), tuple(msgs))
     n = x0.shape[0]
     y0 = {"x": x0}
     zeros = jnp.zeros((n,), x0.dtype)
@@ -118,11 +231,18 @@ def _solve_impl(
         y0["jac"] = zeros
     term = diffrax.ODETerm(FlowTerm(field, log_density or None, kinetic, jacobian))
     if adaptive_loop:
-        ys, result, stats = adaptive_solve(
+        ys, result, stats, t_last = adaptive_solve(
             term, solver, controller, y0, t0, t1, dt0, (args, probes), max_steps
         )
         sol_ts = jnp.stack([t0, t1])
+
+        def last_adaptive():
+            return t_last, ys["x"][-1]
+
+        last_state = last_adaptive
+
     elif scan is not None:
+        tableau = explicit_tableau(solver)
         ys = scan_solve(
             term,
             y0,
@@ -130,7 +250,7 @@ def _solve_impl(
             t1,
             num_steps,
             (args, probes),
-            explicit_tableau(solver),
+            tableau,
             scan == "scan_checkpoint",
         )
         sol_ts = jnp.stack([t0, t1])
@@ -142,6 +262,15 @@ def _solve_impl(
             num_rejected_steps=0 * k,
             max_steps=num_steps,
         )
+
+        def last_scan():
+            t, y = last_finite_step(
+                term, y0, t0, t1, num_steps, (args, probes), tableau
+            )
+            return t, y["x"]
+
+        last_state = last_scan
+
     else:
         sol = diffrax.diffeqsolve(
             term,
@@ -151,16 +280,34 @@ def _solve_impl(
             dt0,
             y0,
             (args, probes),
-            saveat=diffrax.SaveAt(ts=ts),
+            # The requested times, and where the solve stopped (t1 on success).
+            saveat=diffrax.SaveAt(
+                subs=(diffrax.SubSaveAt(ts=ts), diffrax.SubSaveAt(t1=True))
+            ),
             stepsize_controller=controller,
             adjoint=adjoint,
             max_steps=max_steps,
             throw=False,
         )
-        ys, sol_ts, result = sol.ys, sol.ts, sol.result
-        assert ys is not None and sol_ts is not None
+        assert sol.ys is not None and sol.ts is not None
+        (ys, y_end), (sol_ts, t_end), result = sol.ys, sol.ts, sol.result
         stats = dict(sol.stats)
-    finite = jnp.all(jnp.isfinite(ys["x"]))
+
+        def last_state():  # pyright: ignore[reportRedeclaration]
+            # Where the solve stopped; if that state is not finite, the last
+            # saved time whose state is (unreached ones are inf).
+            xs = ys["x"]
+            ok = jax.vmap(_finite)(xs) & jnp.isfinite(sol_ts)
+            i = jnp.where(jnp.any(ok), xs.shape[0] - 1 - jnp.argmax(ok[::-1]), 0)
+            t_saved = jnp.where(jnp.any(ok), sol_ts[i], t0)
+            x_saved = jnp.where(jnp.any(ok), xs[i], x0)
+            end_ok = _finite(y_end["x"][-1])
+            return (
+                jnp.where(end_ok, t_end[-1], t_saved),
+                jnp.where(end_ok, y_end["x"][-1], x_saved),
+            )
+
+    finite = _finite(ys["x"])
     result = diffrax.RESULTS.where(
         (result == diffrax.RESULTS.successful) & ~finite,
         diffrax.RESULTS.nonfinite,  # pyright: ignore[reportArgumentType]
@@ -169,41 +316,16 @@ def _solve_impl(
     tracks = ys["x"]
     if throw:
         failed = result != diffrax.RESULTS.successful
-        # Only on failure: is the field itself NaN/inf at the (finite) start?
-        # Then the cause is the field or its parameters, not a blow-up.
-        field_bad = jax.lax.cond(
-            failed,
-            lambda: ~jnp.all(jnp.isfinite(jax.vmap(lambda x: field(t0, x, args))(x0))),
-            lambda: jnp.array(False),
-        )
-        # One branched check (one conditional in the compiled solve, not four),
-        # the causes in order of precedence.
-        cause = jnp.where(
-            field_bad,
-            0,
-            jnp.where(
-                result == diffrax.RESULTS.max_steps_reached,
-                1,
-                jnp.where(result == diffrax.RESULTS.nonfinite, 2, 3),
-            ),
-        )
-        tracks = eqx.branched_error_if(
-            tracks,
-            failed,
-            cause,
-            (
-                "flow: the field returned NaN or inf at t0 on the finite starting points "
-                "(NaN/inf in the field or its parameters); this is not a blow-up of the flow.",
-                "flow: the maximum number of solver steps (max_steps) was reached before t1, "
-                "with a finite field at the start. The flow probably diverged (blew up in "
-                "finite time) or is very stiff; check the field, shorten [t0, t1], or raise `max_steps`.",
-                "flow: the state became NaN or inf before t1: the flow diverged (blew up), "
-                "although the field is finite at the start. Use smaller steps, an adaptive "
-                "solver, or check the field.",
-                "flow: the ODE solve failed (step size collapsed or solver breakdown); "
-                "the flow may be diverging or stiff.",
-            ),
-        )
+
+        h = None if scan is None else (t1 - t0) / num_steps
+
+        def diagnose():
+            t_last, x_last = last_state()
+            return _diagnose(field, args, x0, t0, t1, t_last, x_last, result, h)
+
+        # Only on failure: where the solve stopped and why (one conditional).
+        cause = jax.lax.cond(failed, diagnose, lambda: jnp.zeros((), jnp.int32))
+        tracks = tracks + _guard(tracks, failed, cause, _failure_messages())
     return FlowResult(
         ts=sol_ts,
         tracks=tracks,
@@ -296,9 +418,11 @@ def flow(
       `x0` when it is sharded with a `NamedSharding`; rule in
       `flowrep/_sharding.py`): the samples are placed sharded by rows, the
       field replicated, and the partitioning of the solve is left to the
-      compiler. Today it replicates the state (the finite check on `x0`
-      pins it to one device first): results are identical and on the mesh,
-      but not yet sharded by rows. README, "Scaling out".
+      compiler. The state stays sharded by rows through the solve (the
+      run-time checks guard scalars, never the state), so the tracks come
+      back sharded, `P(None, axis, None)`, and memory per device is
+      $O(nd/D)$ plus the replicated field; results equal the single-device
+      solve. README, "Scaling out".
     - `args`: passed to the field.
     - `log_density`: `False`, `"exact"` (trace of the Jacobian: fused for a
         `RidgeletField`, `jacfwd` per point otherwise; for small m) or
@@ -324,9 +448,15 @@ def flow(
     zero, `num_steps`/`max_steps` are not positive integers, a fixed-step
     solver lacks `dt0`/`num_steps`, or an option is unknown;
     `eqx.EquinoxRuntimeError` when x0 holds NaN/inf (or traced `t0`/`t1` are
-    not finite) or, with `throw=True`, when the solve fails, with the cause:
-    the field is NaN/inf at the start; max_steps reached (a blow-up or a stiff
-    flow); the state became NaN/inf (a blow-up).
+    not finite) or, with `throw=True`, when the solve fails, with the cause
+    and about when (the tenth of $[t_0, t_1]$ holding the last finite state):
+    the field is NaN/inf at the start; the field turned NaN/inf later on a
+    bounded state (|x| <= 1e3 (1 + max|x0|)), not a blow-up; the state grew
+    past that bound and became NaN/inf or exhausted `max_steps` (a blow-up);
+    `max_steps` reached on a bounded state with a finite field (stiff, or
+    too few steps). The cause is worked out only on failure, in the compiled
+    solve (no host round-trip on success); for a `ts` solve the time is that
+    of the last state the solver reached.
     """
     try:
         x0 = jnp.asarray(x0)
@@ -499,6 +629,7 @@ def flow(
         scan=scan,
         num_steps=num_steps,
         adaptive_loop=adaptive_loop,
+        times_checked=t0c is not None and t1c is not None,
     )
     if single:
         res = eqx.tree_at(

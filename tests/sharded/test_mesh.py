@@ -198,8 +198,7 @@ def test_flow(mesh, n):
     xs = rows(mesh, x0) if n % D == 0 else x0
     rD = fr.flow(_field, xs, 0.0, 1.0, ts=ts, solver="dopri5", mesh=mesh)
     assert rel(r1.tracks, rD.tracks) < 1e-6
-    # Runs on the mesh; the compiler currently replicates the state (the
-    # solve's `eqx.error_if` on x0 pins it to one device first), so the
-    # tracks are not yet sharded by rows: see the README, "Scaling out".
+    # Runs on the mesh; the state stays sharded by rows when n divides D
+    # (tests/sharded/test_flow_state.py checks the shards and the memory).
     assert named(rD.tracks).mesh == mesh
     assert len(rD.tracks.sharding.device_set) == D
