@@ -7,6 +7,7 @@ admissibility pairing needs when the ridgelet side vanishes fast enough at 0.
 """
 
 import abc
+import numbers
 from collections.abc import Callable
 
 import equinox as eqx
@@ -207,7 +208,11 @@ def check_custom_profile(profile, what: str) -> None:
     if isinstance(parity, bool) or parity not in (-1, 0, 1):
         raise ValueError(f"parity must be -1, 0 or 1; got {parity!r} (`parity`).")
     growth = profile.growth
-    if isinstance(growth, bool) or not isinstance(growth, int) or growth < -1:
+    if (
+        isinstance(growth, bool)
+        or not isinstance(growth, numbers.Integral)
+        or growth < -1
+    ):
         raise ValueError(
             f"`growth` must be an integer >= -1 (-1: integrable); got {growth!r}."
         )
