@@ -271,12 +271,12 @@ def get_activation(name: "str | AbstractActivation") -> AbstractActivation:
         return name
     if not isinstance(name, str):
         raise TypeError(
-            f"Expected an activation name or an AbstractActivation (`name`), got {type(name).__name__}."
+            f"Expected an activation name or an AbstractActivation, got {type(name).__name__} (argument `name`)."
         )
     try:
         return _BY_NAME[name.lower()]()
     except KeyError:
         known = ", ".join(sorted(_BY_NAME))
         raise ValueError(
-            f"Unknown activation {name!r} (`name`); expected one of: {known}."
+            f"Unknown activation {name!r}; expected one of: {known} (argument `name`)."
         ) from None
