@@ -17,7 +17,42 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Key, Points
 from .._depth._field import RidgeletField
 from .._depth._vector_field import AbstractVectorField
-from .._validate import as_points, check_finite, check_positive_int, is_concrete
+from .._validate import (
+    as_points,
+    check_finite,
+    check_positive_int,
+    is_concrete,
+    is_traced,
+)
+from .._width._activations import get_activation
+
+
+def _check_time(t: Any, dtype: Any) -> Array:
+    """A scalar, real, finite time: `TypeError`/`ValueError` naming `t` (NaN/inf
+    eagerly when concrete, at run time under `jit`; see `_attach_time_check`)."""
+    if isinstance(t, str) or (isinstance(t, bool)):
+        raise TypeError(f"`t` must be a real number; got {t!r}.")
+    try:
+        arr = jnp.asarray(t)
+    except TypeError as e:
+        raise TypeError(f"`t` must be a real number; got {type(t).__name__}.") from e
+    if not jnp.issubdtype(arr.dtype, jnp.number) or jnp.issubdtype(
+        arr.dtype, jnp.complexfloating
+    ):
+        raise TypeError(f"`t` must be a real number; got dtype {arr.dtype}.")
+    if arr.ndim != 0:
+        raise ValueError(f"`t` must be a scalar time; got shape {arr.shape}.")
+    return check_finite(arr.astype(dtype), "t", "`t` must be finite (got NaN or inf).")
+
+
+def _attach_time_check(out: Array, t: Array) -> Array:
+    # A field that ignores `t` would let XLA drop the check on `t`: tie it to
+    # the result as well.
+    if is_traced(t):
+        return eqx.error_if(
+            out, ~jnp.isfinite(t), "`t` must be finite (got NaN or inf)."
+        )
+    return out
 
 
 EXACT_MAX_DIM = 32
@@ -76,7 +111,7 @@ def curl_fraction(
             f"Unknown method {method!r}; expected 'auto', 'exact' or 'hutchinson'."
         )
 
-    t = check_finite(jnp.asarray(t, x.dtype), "t")
+    t = _check_time(t, x.dtype)
     out = jax.eval_shape(lambda y: f(t, y, args), x[0])
     if getattr(out, "shape", None) != (d,):
         raise ValueError(
@@ -114,7 +149,7 @@ def curl_fraction(
         ~(den > 0),
         "curl_fraction: the field's Jacobian is zero (or NaN) on the samples; the fraction is undefined.",
     )
-    return num / den
+    return _attach_time_check(num / den, t)
 
 
 # ---------------------------------------------------------------- potentials
@@ -140,7 +175,20 @@ _ANTIDERIVATIVES = {
 
 def antiderivative(sigma) -> Any:
     """$\\tilde\\sigma$ with $\\tilde\\sigma'=\\sigma$ (closed form for flowrep's named
-    activations; otherwise 64-point Gauss-Legendre quadrature of $\\int_0^z\\sigma$)."""
+    activations, given as an instance or by name; otherwise 64-point
+    Gauss-Legendre quadrature of $\\int_0^z\\sigma$, accurate for smooth
+    $\\sigma$ and moderate $|z|$).
+
+    **Raises:** `TypeError` when `sigma` is neither callable nor a name;
+    `ValueError` for an unknown name.
+    """
+    if isinstance(sigma, str):
+        sigma = get_activation(sigma)  # ValueError naming the known names
+    if not callable(sigma):
+        raise TypeError(
+            f"`sigma` must be an activation (callable elementwise) or its name; got "
+            f"{type(sigma).__name__}."
+        )
     name = getattr(sigma, "name", None)
     if name in _ANTIDERIVATIVES:
         return _ANTIDERIVATIVES[name]
@@ -149,7 +197,8 @@ def antiderivative(sigma) -> Any:
     def quad(z):
         z = jnp.asarray(z)
         u = 0.5 * z[..., None] * (jnp.asarray(nodes) + 1)
-        return 0.5 * z * jnp.sum(jnp.asarray(weights) * sigma(u), axis=-1)
+        vals = jnp.asarray(sigma(u))  # pyright: ignore[reportCallIssue]
+        return 0.5 * z * jnp.sum(jnp.asarray(weights) * vals, axis=-1)
 
     return quad
 
@@ -164,6 +213,20 @@ def ridgelet_potential(field: RidgeletField, t: ArrayLike, x: Points | Array) ->
     """
     if not isinstance(field, RidgeletField):
         raise TypeError(f"`field` must be a RidgeletField; got {type(field).__name__}.")
+    d = field.a.shape[-1]
+    if isinstance(x, str):
+        raise TypeError("`x` must be points (n, d) or one point (d,); got str.")
+    x_arr = jnp.asarray(x)
+    if x_arr.ndim not in (1, 2):
+        raise ValueError(f"`x` must have shape (n, d) or (d,); got {x_arr.shape}.")
+    x = as_points(
+        x_arr.reshape(-1, x_arr.shape[-1]) if x_arr.ndim == 1 else x_arr,
+        "x",
+        dim=d,
+        dim_of="the field acts on R^d",
+    )
+    x = x[0] if x_arr.ndim == 1 else x
+    t = _check_time(t, x.dtype)
     a, b, c = field.units_at(t)
     s = jnp.sum(c * a, axis=-1) / jnp.sum(a * a, axis=-1)
     resid = c - s[:, None] * a
@@ -175,8 +238,7 @@ def ridgelet_potential(field: RidgeletField, t: ArrayLike, x: Points | Array) ->
             "build it with RidgeletField.gradient_of."
         )
     anti = antiderivative(field.sigma)
-    x = jnp.asarray(x)
-    return anti(x @ a.T - b) @ s
+    return _attach_time_check(anti(x @ a.T - b) @ s, t)
 
 
 class HelmholtzFit(eqx.Module):

@@ -40,8 +40,21 @@ class ParticleField(AbstractVectorField):
     t1: None = eqx.field(static=True)
 
     def __init__(self, energy: AbstractEnergy, dim: int | None = None):
-        """**Arguments:** `energy`, an `AbstractEnergy`; `dim`, the particles' d (or `None`)."""
+        """**Arguments:** `energy`, an `AbstractEnergy`; `dim`, the particles' d (or `None`).
+
+        **Raises:** `TypeError` for an `energy` that is not an `AbstractEnergy`;
+        `ValueError` for a `dim` that is not a positive integer.
+        """
+        if not isinstance(energy, AbstractEnergy):
+            raise TypeError(
+                f"`energy` must be an AbstractEnergy; got {type(energy).__name__}."
+            )
+        if dim is not None:
+            dim = check_positive_int(dim, "dim")
         self.energy, self.dim, self.t0, self.t1 = energy, dim, None, None
+
+    def _points(self, xs):
+        return as_points(xs, "xs", dim=self.dim, dim_of="the ParticleField's `dim`")
 
     def __call__(self, t, x, args=None):
         if x.ndim == 2:
@@ -56,9 +69,12 @@ class ParticleField(AbstractVectorField):
         )
 
     def batch_call(self, t, xs, args=None):
+        if self.dim is not None:
+            xs = self._points(xs)
         return self.energy.velocity(xs)
 
     def batch_divergence(self, t, xs, args=None):
+        xs = self._points(xs)
         state = self.energy.prepare(xs)
 
         def vel(y):

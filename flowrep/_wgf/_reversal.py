@@ -10,6 +10,7 @@ $\\Sigma_k\\to\\Sigma_k-2tI\\to\\Sigma_k$, compared by densities,
 docs/theory/gradient-flows.md#dae-reversal).
 """
 
+import math
 from typing import Literal
 
 import equinox as eqx
@@ -23,9 +24,22 @@ from .._dae._closed_form import deep_dae_flow, DeepDAEField
 from .._dae._laws import AbstractLaw, GaussianLaw, GaussianMixture
 from .._depth._flow import flow
 from .._transport._w2 import wasserstein2
-from .._validate import as_points, check_positive_int
+from .._validate import as_points, check_memory, check_positive_int, is_concrete
 from ._energies import check_positive, EntropyEnergy
 from ._flows import gradient_flow, jko
+
+
+def _check_law(law) -> AbstractLaw:
+    if not isinstance(law, (GaussianLaw, GaussianMixture)):
+        raise TypeError(
+            f"`law` must be a GaussianLaw or a GaussianMixture; got {type(law).__name__}."
+        )
+    return law
+
+
+def _check_key(key) -> None:
+    if key is None or not hasattr(key, "dtype"):
+        raise TypeError(f"`key` must be a PRNG key (jax.random.key); got {key!r}.")
 
 
 def gaussian_entropy_fisher(x: Array) -> tuple[Array, Array]:
@@ -54,9 +68,39 @@ def law_entropy_fisher(
     quadrature (`GaussianMixture.expect`, dimension <= 4), else Monte Carlo
     with `num_samples` draws (needs `key`).
 
-    **Raises:** `ValueError` for a mixture of dimension > 4 without `key`;
+    **Arguments:** `law`, a `GaussianLaw` or `GaussianMixture`; `ts`, a
+    non-empty 1-D array (or sequence) of times $\\ge0$; `key`; `num_samples`.
+
+    Host-side (a loop over concrete times): not jittable, and a traced `ts`
+    is refused with a `TypeError`.
+
+    **Raises:** `ValueError` for a mixture of dimension > 4 without `key`, an
+    empty or non-1-D `ts`, NaN or negative times, or a bad `num_samples`;
     `CollapseError` for a time past the collapse.
     """
+    law = _check_law(law)
+    num_samples = check_positive_int(num_samples, "num_samples")
+    if isinstance(ts, str):
+        raise TypeError("`ts` must be a 1-D array of times; got str.")
+    if not is_concrete(ts):
+        raise TypeError(
+            "`ts` must be concrete: law_entropy_fisher runs on the host (a loop over "
+            "the times) and is not jittable."
+        )
+    try:
+        ts = jnp.asarray(ts)
+    except TypeError as e:
+        raise TypeError(
+            f"`ts` must be a 1-D array of times; got {type(ts).__name__}."
+        ) from e
+    if ts.ndim == 0:
+        ts = ts[None]
+    if ts.ndim != 1 or ts.shape[0] == 0:
+        raise ValueError(
+            f"`ts` must be a non-empty 1-D array of times; got shape {ts.shape}."
+        )
+    if not jnp.issubdtype(ts.dtype, jnp.number) or jnp.issubdtype(ts.dtype, jnp.bool_):
+        raise TypeError(f"`ts` must hold real numbers; got dtype {ts.dtype}.")
     hs, fs = [], []
     for i, s in enumerate(ts):
         mu = law.backward_heat(float(s))
@@ -183,11 +227,27 @@ def dae_reversal(
     (the deep DAE does not exist that long); `ValueError` for $t\\le0$, bad
     counts or an unknown estimator.
     """
+    law = _check_law(law)
+    _check_key(key)
+    if isinstance(t, str):
+        raise TypeError(f"`t` must be a positive number; got {t!r}.")
+    # Checked before any sampling or solve (the flow would check them later).
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if isinstance(tol, (bool, str)) or not isinstance(tol, (int, float)):
+            raise TypeError(f"`{name}` must be a number > 0; got {tol!r}.")
+        if not (math.isfinite(tol) and tol >= 0):
+            raise ValueError(f"`{name}` must be a finite number >= 0; got {tol}.")
     t = check_positive(t, "t")
     law.backward_heat(t)  # CollapseError past min_k lambda_min(Sigma_k) / 2
     num_samples = check_positive_int(num_samples, "num_samples", 2)
     num_times = check_positive_int(num_times, "num_times", 2)
     jko_steps = check_positive_int(jko_steps, "jko_steps")
+    # The recorded tracks of both flows and the JKO steps, float64
+    check_memory(
+        8.0 * num_samples * law.dim * (4 * num_times + jko_steps + 1),
+        f"dae_reversal(num_samples={num_samples}, num_times={num_times}, "
+        f"jko_steps={jko_steps})",
+    )
     if estimator == "auto":
         estimator = "gaussian" if isinstance(law, GaussianLaw) else "blob"
     if estimator not in ("gaussian", "blob", "exact"):
@@ -266,7 +326,25 @@ def reversal_scores(
       recovery looks like).
 
     **Arguments:** `rev` (from `dae_reversal`), `law` (its $\\mu_0$), `key`.
+
+    **Raises:** `TypeError` for a `rev` that is not a `DAEReversal`, a bad
+    `law` or `key`; `ValueError` when the dimensions disagree or the particles
+    hold NaN/inf.
     """
+    if not isinstance(rev, DAEReversal):
+        raise TypeError(
+            f"`rev` must be a DAEReversal (from dae_reversal); got {type(rev).__name__}."
+        )
+    law = _check_law(law)
+    _check_key(key)
+    for name in ("x0", "xt", "x_heat", "x_jko"):
+        as_points(
+            getattr(rev, name),
+            f"rev.{name}",
+            min_samples=2,
+            dim=law.dim,
+            dim_of="the law's dimension",
+        )
     n = rev.x0.shape[0]
     fresh = law.sample(n, key=key)
     lp = lambda x: jax.vmap(law.log_prob)(x)  # noqa: E731

@@ -7,6 +7,7 @@ admissibility pairing needs when the ridgelet side vanishes fast enough at 0.
 """
 
 import abc
+import numbers
 from collections.abc import Callable
 
 import equinox as eqx
@@ -194,6 +195,31 @@ class Identity(AbstractActivation):
         return as_complex(jnp.zeros_like(jnp.asarray(omega, dtype=float)))
 
 
+def check_custom_profile(profile, what: str) -> None:
+    """The fields of a user-supplied profile: callables, parity, growth, name."""
+    for field in ("fn", "fourier_fn"):
+        value = getattr(profile, field)
+        if not callable(value):
+            raise TypeError(
+                f"{what} needs callables `fn` and `fourier_fn`; `{field}` is "
+                f"{type(value).__name__}."
+            )
+    parity = profile.parity
+    if isinstance(parity, bool) or parity not in (-1, 0, 1):
+        raise ValueError(f"parity must be -1, 0 or 1; got {parity!r} (`parity`).")
+    growth = profile.growth
+    if (
+        isinstance(growth, bool)
+        or not isinstance(growth, numbers.Integral)
+        or growth < -1
+    ):
+        raise ValueError(
+            f"`growth` must be an integer >= -1 (-1: integrable); got {growth!r}."
+        )
+    if not isinstance(profile.name, str):
+        raise TypeError(f"`name` must be a string; got {type(profile.name).__name__}.")
+
+
 class CustomActivation(AbstractActivation):
     """A user-supplied activation: a callable and its Fourier transform away from 0.
 
@@ -211,6 +237,9 @@ class CustomActivation(AbstractActivation):
     parity: int = eqx.field(static=True, default=0)
     growth: int = eqx.field(static=True, default=0)
     name: str = eqx.field(static=True, default="custom")
+
+    def __check_init__(self):
+        check_custom_profile(self, "CustomActivation")
 
     def __call__(self, z):
         return self.fn(jnp.asarray(z))
@@ -242,12 +271,12 @@ def get_activation(name: "str | AbstractActivation") -> AbstractActivation:
         return name
     if not isinstance(name, str):
         raise TypeError(
-            f"Expected an activation name or an AbstractActivation, got {type(name).__name__}."
+            f"Expected an activation name or an AbstractActivation, got {type(name).__name__} (argument `name`)."
         )
     try:
         return _BY_NAME[name.lower()]()
     except KeyError:
         known = ", ".join(sorted(_BY_NAME))
         raise ValueError(
-            f"Unknown activation {name!r}; expected one of: {known}."
+            f"Unknown activation {name!r}; expected one of: {known} (argument `name`)."
         ) from None

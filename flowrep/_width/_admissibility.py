@@ -19,6 +19,7 @@ import numbers
 from typing import Any, Literal
 
 import jax
+import jax.numpy as jnp
 
 from ._activations import (
     Gaussian,
@@ -42,6 +43,27 @@ def _check_profile(obj: Any, what: str) -> None:
             f"`{what}` must have a `fourier(omega)` method (an activation or ridgelet "
             f"profile); got {type(obj).__name__}."
         )
+    # A user's `fourier` that fails or returns the wrong shape is named here,
+    # not deep inside the quadrature.
+    probe = jnp.array([0.25, 0.5, 1.0, 2.0, 4.0])
+    try:
+        with jax.default_device(jax.devices("cpu")[0]):
+            out = jnp.asarray(obj.fourier(probe))
+    except Exception as e:  # noqa: BLE001 (re-raised with the argument's name)
+        raise TypeError(
+            f"`{what}.fourier(omega)` failed on a test array of frequencies: "
+            f"{type(e).__name__}: {e}"
+        ) from e
+    if out.shape != probe.shape or not jnp.issubdtype(out.dtype, jnp.number):
+        raise ValueError(
+            f"`{what}.fourier(omega)` must be elementwise (same shape as omega, "
+            f"numbers); on omega of shape {probe.shape} it gave {out.shape} "
+            f"{out.dtype}."
+        )
+
+
+# (2 pi)^(d-1) overflows a float64 from d = 387; the pairing is then not a number.
+MAX_DIM = 380
 
 
 def _check_dim(dim: Any) -> int:
@@ -50,6 +72,11 @@ def _check_dim(dim: Any) -> int:
     if dim < 1:
         raise ValueError(
             f"`dim` must be a positive integer (the input dimension d); got {dim}."
+        )
+    if int(dim) > MAX_DIM:
+        raise ValueError(
+            f"`dim`={dim} is too large: the pairing's factor (2 pi)^(d-1) overflows "
+            f"a float64 beyond d = {MAX_DIM}."
         )
     return int(dim)
 

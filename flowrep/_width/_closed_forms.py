@@ -12,9 +12,69 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import UnitBiases, UnitScales
+from .._validate import check_finite, check_value
 from ._precision import exact_matmul
-from ._ridgelets import check_order
+from ._ridgelets import check_order, MAX_GAUSSIAN_ORDER, MAX_GAUSSIAN_ORDER_FLOAT32
 from ._special import gaussian_derivative
+from ._transform import as_real_array, check_exponent
+
+
+class _CovarianceError(ValueError, eqx.EquinoxRuntimeError):
+    """A covariance that is not symmetric positive definite. A `ValueError`
+    (raised at once for a concrete `cov`), and an `EquinoxRuntimeError` as it
+    was when the check ran only inside the compiled call."""
+
+
+def _check_spd(cov: Array, name: str) -> Array:
+    """`cov` `(..., d, d)` finite, symmetric and positive definite: eager when
+    concrete, `eqx.error_if` under a trace (`check_value`)."""
+    cov = check_finite(cov, name)
+
+    def asym(c):
+        scale = jnp.max(jnp.abs(c), axis=(-2, -1))
+        return jnp.max(jnp.abs(c - jnp.swapaxes(c, -1, -2)), axis=(-2, -1)) > (
+            1e-6 * scale
+        )
+
+    cov = check_value(
+        cov,
+        asym,
+        f"`{name}` must be symmetric positive definite; it is not symmetric.",
+        error=_CovarianceError,
+    )
+
+    def not_pd(c):
+        c = c.astype(jnp.result_type(c, float))
+        sym = 0.5 * (c + jnp.swapaxes(c, -1, -2))
+        chol = jnp.linalg.cholesky(sym)
+        return ~jnp.all(jnp.isfinite(chol), axis=(-2, -1)) | jnp.any(
+            jnp.diagonal(chol, axis1=-2, axis2=-1) <= 0, axis=-1
+        )
+
+    return check_value(
+        cov,
+        not_pd,
+        f"`{name}` must be symmetric positive definite; its Cholesky "
+        "factorisation failed.",
+        error=_CovarianceError,
+    )
+
+
+def _check_order_range(k: int, *arrays: Array) -> None:
+    """The closed form evaluates $G^{(k)}$: the same stable range as
+    `GaussianDerivative` (300 in float64, 56 in float32 or lower)."""
+    dtype = jnp.result_type(*arrays, float)
+    limit = (
+        MAX_GAUSSIAN_ORDER_FLOAT32
+        if jnp.finfo(dtype).bits <= 32
+        else MAX_GAUSSIAN_ORDER
+    )
+    if k > limit:
+        raise ValueError(
+            f"The ridgelet order k={k} is beyond the stable range 0 <= k <= {limit} "
+            f"in {jnp.dtype(dtype).name} (300 in float64, 56 in float32): above it "
+            "G^(k) overflows to inf/NaN."
+        )
 
 
 # --------------------------------------------------------------------------
@@ -47,18 +107,8 @@ def _gaussian_transform(a, b, mean, cov, k, s):
     d = a.shape[1]
     dtype = jnp.result_type(a, b, mean, cov, float)
     a, b, mean, cov = (jnp.asarray(t, dtype) for t in (a, b, mean, cov))
-    asym = jnp.max(jnp.abs(cov - cov.T))
-    cov = eqx.error_if(
-        cov,
-        asym > 1e-6 * jnp.max(jnp.abs(cov)),
-        "`cov` must be symmetric positive definite; it is not symmetric.",
-    )
+    # `cov` was checked (finite, symmetric, PD) before the compiled call.
     chol = jnp.linalg.cholesky(cov)
-    chol = eqx.error_if(
-        chol,
-        ~jnp.all(jnp.isfinite(chol)) | jnp.any(jnp.diag(chol) <= 0),
-        "`cov` must be symmetric positive definite; its Cholesky factorisation failed.",
-    )
     half_logdet = jnp.sum(jnp.log(jnp.diag(chol)))
     # Reference values, and c feeds an exponential: HIGHEST (see _precision).
     proj = exact_matmul(a, chol)  # a^T Sigma a = |L^T a|^2
@@ -81,10 +131,20 @@ def _check_k_s(k, s) -> tuple[int, float]:
     k = check_order(k, "The ridgelet order k")
     if not isinstance(s, numbers.Real) or not math.isfinite(s):
         raise ValueError(f"`s` must be a finite real number; got {s!r}.")
-    return k, float(s)
+    return k, check_exponent(s)
+
+
+_gaussian_transform_jit = eqx.filter_jit(_gaussian_transform)
 
 
 @eqx.filter_jit
+def _mixture_transform(a, b, coeffs, means, covs, k, s):
+    parts = jax.vmap(lambda mu, cov: _gaussian_transform(a, b, mu, cov, k, s))(
+        means, covs
+    )
+    return jnp.tensordot(coeffs.astype(parts.dtype), parts, axes=1)
+
+
 def gaussian_ridgelet_transform(
     a: UnitScales,
     b: UnitBiases,
@@ -113,16 +173,25 @@ def gaussian_ridgelet_transform(
 
     **Returns:** `(J,)` values $R[f;G^{(k)}](a_j,b_j)$.
 
-    **Raises:** `ValueError` on shape mismatches or a bad `k`/`s`;
-    `eqx.EquinoxRuntimeError` when `cov` is not symmetric positive definite.
+    **Raises:** `ValueError` on shape mismatches, NaN/inf inputs, a bad `k`/`s`
+    (`k` beyond 300, or 56 in float32, overflows), or a `cov` that is not
+    symmetric positive definite (this error is also an
+    `eqx.EquinoxRuntimeError`); under `jit` the value checks raise an
+    `eqx.EquinoxRuntimeError` when the computation runs. `TypeError` for
+    non-numeric arrays.
     """
     k, s = _check_k_s(k, s)
-    a, b, mean, cov = (jnp.asarray(t) for t in (a, b, mean, cov))
+    a = as_real_array(a, "a", "an array (J, d)")
+    b = as_real_array(b, "b", "an array (J,)")
+    mean = as_real_array(mean, "mean", "an array (d,)")
+    cov = as_real_array(cov, "cov", "an array (d, d)")
     _check_gaussian(a, b, mean, cov)
-    return _gaussian_transform(a, b, mean, cov, k, s)
+    _check_order_range(k, a, b, mean, cov)
+    a, b, mean = (check_finite(t, n) for t, n in ((a, "a"), (b, "b"), (mean, "mean")))
+    cov = _check_spd(cov, "cov")
+    return _gaussian_transform_jit(a, b, mean, cov, k, s)
 
 
-@eqx.filter_jit
 def gaussian_mixture_ridgelet_transform(
     a: UnitScales,
     b: UnitBiases,
@@ -149,7 +218,11 @@ def gaussian_mixture_ridgelet_transform(
     component arrays disagree in `K`.
     """
     k, s = _check_k_s(k, s)
-    a, b, coeffs, means, covs = (jnp.asarray(t) for t in (a, b, coeffs, means, covs))
+    a = as_real_array(a, "a", "an array (J, d)")
+    b = as_real_array(b, "b", "an array (J,)")
+    coeffs = as_real_array(coeffs, "coeffs", "an array (K,)")
+    means = as_real_array(means, "means", "an array (K, d)")
+    covs = as_real_array(covs, "covs", "an array (K, d, d)")
     if coeffs.ndim != 1 or coeffs.shape[0] == 0:
         raise ValueError(
             f"`coeffs` must have shape (K,) with K >= 1; got {coeffs.shape}."
@@ -164,7 +237,10 @@ def gaussian_mixture_ridgelet_transform(
             f"`covs` must have shape (K, d, d) with K={num}; got {covs.shape}."
         )
     _check_gaussian(a, b, means[0], covs[0])
-    parts = jax.vmap(lambda mu, cov: _gaussian_transform(a, b, mu, cov, k, s))(
-        means, covs
+    _check_order_range(k, a, b, means, covs)
+    a, b, coeffs, means = (
+        check_finite(t, n)
+        for t, n in ((a, "a"), (b, "b"), (coeffs, "coeffs"), (means, "means"))
     )
-    return jnp.tensordot(coeffs.astype(parts.dtype), parts, axes=1)
+    covs = _check_spd(covs, "covs")
+    return _mixture_transform(a, b, coeffs, means, covs, k, s)

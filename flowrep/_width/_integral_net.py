@@ -13,14 +13,22 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Points, UnitBiases, UnitScales, UnitWeights
 from .._device import device_default
-from .._validate import as_points, check_finite
+from .._validate import (
+    as_points,
+    check_finite,
+    check_memory,
+    check_positive_int,
+    check_value,
+    is_concrete,
+)
 from ._activations import AbstractActivation, get_activation
 from ._precision import exact_matmul
-from ._transform import check_units, dual_ridgelet_transform
+from ._transform import as_real_array, check_units, dual_ridgelet_transform
 
 
 class IntegralNetwork(eqx.Module):
@@ -45,7 +53,30 @@ class IntegralNetwork(eqx.Module):
     bias: Array | None = None
 
     def __check_init__(self):
+        if not callable(self.sigma):
+            raise TypeError(
+                "`sigma` must be an activation (an AbstractActivation or an "
+                f"elementwise callable; see get_activation); got {type(self.sigma).__name__}."
+            )
+        for name in ("a", "b", "c", "bias"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if name == "bias" and isinstance(value, (int, float)):
+                continue
+            if not hasattr(value, "dtype"):
+                raise TypeError(
+                    f"`{name}` must be a JAX or NumPy array; got {type(value).__name__}."
+                )
+            if name in ("a", "b"):
+                as_real_array(value, name)
         check_units(jnp.asarray(self.a), jnp.asarray(self.b), jnp.shape(self.a)[-1])
+        # Concrete fields are checked now; traced ones (a network built under
+        # jit) where they are used, in `evaluate` and `__call__`.
+        for name in ("a", "b", "c", "bias"):
+            value = getattr(self, name)
+            if value is not None and is_concrete(value):
+                check_finite(value, name)
         if self.c.ndim not in (1, 2) or self.c.shape[0] != self.a.shape[0]:
             raise ValueError(
                 f"`c` must have shape (J,) or (J, k) with J={self.a.shape[0]}; got {self.c.shape}."
@@ -65,11 +96,12 @@ class IntegralNetwork(eqx.Module):
 
     def __call__(self, x: Array) -> Array:
         """Evaluate at one point `x` `(d,)`; returns `()` or `(k,)`."""
-        x = jnp.asarray(x)
+        x = as_real_array(x, "x", "a point (d,)")
         if x.shape != (self.dim,):
             raise ValueError(
                 f"IntegralNetwork expects one point of shape ({self.dim},); got {x.shape}. Use `evaluate` or `jax.vmap` for batches."
             )
+        x = check_finite(x, "x")
         out = self.sigma(exact_matmul(self.a, x) - self.b) @ self.c
         return out if self.bias is None else out + self.bias
 
@@ -94,6 +126,8 @@ class IntegralNetwork(eqx.Module):
         **Raises:** `ValueError` if the MLP has more than one hidden layer or
         its activation cannot be matched.
         """
+        if not isinstance(mlp, eqx.nn.MLP):
+            raise TypeError(f"`mlp` must be an eqx.nn.MLP; got {type(mlp).__name__}.")
         if len(mlp.layers) != 2:
             raise ValueError(
                 f"from_mlp needs a one-hidden-layer MLP (depth=1, two Linear layers); got {len(mlp.layers)} layers."
@@ -188,30 +222,50 @@ def sample_network(
     `num_units < 1`.
     """
     sigma = get_activation(sigma)
-    gamma = jnp.asarray(gamma)
-    a = jnp.asarray(a)
-    b = jnp.asarray(b)
+    if isinstance(num_units, (int, np.integer)) and not isinstance(num_units, bool):
+        if num_units < 1:
+            raise ValueError(f"num_units must be >= 1; got {num_units}.")
+    num_units = check_positive_int(num_units, "num_units")
+    if refit is not None and (not isinstance(refit, (tuple, list)) or len(refit) != 2):
+        raise TypeError(
+            f"`refit` must be a pair (x (n, d), y (n,) or (n, k)); got {type(refit).__name__}."
+        )
+    ridge = check_ridge(ridge)
+    gamma = as_real_array(gamma, "gamma", "an array (J,) or (J, k)")
+    a = as_real_array(a, "a", "an array (J, d)")
+    b = as_real_array(b, "b", "an array (J,)")
     check_units(a, b, a.shape[-1] if a.ndim == 2 else -1)
     big_j = a.shape[0]
     if gamma.shape[:1] != (big_j,) or gamma.ndim not in (1, 2):
         raise ValueError(
             f"`gamma` must have shape (J,) or (J, k) with J={big_j}; got {gamma.shape}."
         )
-    w = jnp.ones(big_j, a.dtype) if w is None else jnp.asarray(w)
+    w = (
+        jnp.ones(big_j, a.dtype)
+        if w is None
+        else as_real_array(w, "w", "an array (J,)")
+    )
     if w.shape != (big_j,):
         raise ValueError(f"`w` must have shape ({big_j},); got {w.shape}.")
-    if num_units < 1:
-        raise ValueError(f"num_units must be >= 1; got {num_units}.")
+    check_memory(
+        8.0 * num_units * (a.shape[1] + 2 + (gamma.size // big_j)),
+        f"sample_network(num_units={num_units})",
+    )
     gamma = check_finite(gamma, "gamma")
     w = check_finite(w, "w")
+    a = check_finite(a, "a")
+    b = check_finite(b, "b")
+    # |gamma_j| w_j, scaled by its maximum so that huge gammas do not overflow.
     mass = (
         jnp.abs(gamma) if gamma.ndim == 1 else jnp.linalg.norm(gamma, axis=1)
     ) * jnp.abs(w)
-    total = jnp.sum(mass)
-    if not float(total) > 0:
-        raise ValueError(
-            "`gamma` is zero on all units: there is nothing to sample from."
-        )
+    top = jnp.max(mass)
+    mass = mass / jnp.where(top > 0, top, 1.0)
+    total = check_value(
+        jnp.sum(mass),
+        lambda t: ~(t > 0),
+        "`gamma` is zero on all units: there is nothing to sample from.",
+    )
     p = mass / total
     idx = jr.choice(key, big_j, (num_units,), p=p)
     scale = (w[idx] / (p[idx] * num_units)).reshape((-1,) + (1,) * (gamma.ndim - 1))
@@ -220,6 +274,17 @@ def sample_network(
     if refit is not None:
         net = refit_output(net, *refit, ridge=ridge)
     return net
+
+
+def check_ridge(ridge) -> float:
+    """The Tikhonov weight: a finite Python number >= 0."""
+    if isinstance(ridge, bool) or not isinstance(
+        ridge, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"`ridge` must be a number >= 0; got {ridge!r}.")
+    if not (np.isfinite(ridge) and ridge >= 0):
+        raise ValueError(f"`ridge` must be finite and >= 0; got {ridge}.")
+    return float(ridge)
 
 
 def refit_output(
@@ -239,10 +304,21 @@ def refit_output(
     backend, `flowrep/_device.py`). In float32 the Gram matrix limits
     the fit: keep `ridge` above about 1e-4 there (tests/test_float32.py).
     """
-    x = jnp.asarray(x)
-    y = jnp.asarray(y)
+    if not isinstance(net, IntegralNetwork):
+        raise TypeError(f"`net` must be an IntegralNetwork; got {type(net).__name__}.")
+    ridge = check_ridge(ridge)
+    if chunk_size is not None:
+        chunk_size = check_positive_int(chunk_size, "chunk_size")
+    x = as_real_array(x, "x", "a point cloud (n, d)")
+    y = as_real_array(y, "y", "an array (n,) or (n, k)")
     # Checked as a point cloud but kept in its own dtype, as in the transforms.
     as_points(x, "x", dim=net.dim, dim_of="the network's input dimension", finite=False)
+    x = check_finite(x, "x")
+    y = check_finite(y, "y")
+    # One working dtype for the scan (float16 x with float32 units would not
+    # keep the carry's type): at least float32, the units' precision if wider.
+    dtype = jnp.result_type(x, y, net.a, net.b, net.c, jnp.float32)
+    x, y = x.astype(dtype), y.astype(dtype)
     if y.shape[:1] != x.shape[:1] or y.shape[1:] != net.c.shape[1:]:
         raise ValueError(
             f"refit `y` must have shape {(x.shape[0],) + net.c.shape[1:]} to match the network's output; got {y.shape}."
@@ -250,10 +326,8 @@ def refit_output(
     gram, rhs = _normal_equations(net, x, y, device_default("chunk_size", chunk_size))
     lam = ridge * jnp.trace(gram) / gram.shape[0]
     c = jnp.linalg.solve(gram + lam * jnp.eye(gram.shape[0], dtype=gram.dtype), rhs)
-    c = eqx.error_if(
-        c,
-        ~jnp.all(jnp.isfinite(c)),
-        "refit: the least-squares solve failed (NaN); increase `ridge`.",
+    c = check_finite(
+        c, "c", "refit: the least-squares solve failed (NaN); increase `ridge`."
     )
     return eqx.tree_at(lambda n: n.c, net, c)
 

@@ -16,6 +16,14 @@ import numpy as np
 from jaxtyping import Array
 
 from .._custom_types import ArrayInput, Key
+from .._validate import (
+    check_finite,
+    check_memory,
+    check_positive_float,
+    check_positive_int,
+    check_value,
+)
+from ._transform import as_real_array
 
 
 def _box(
@@ -106,8 +114,23 @@ def parameter_grid(
 
     **Returns:** `(a (J, d), b (J,), w (J,))` with `J = num_a**d * num_b`.
     """
-    if a_max <= 0 or b_max <= 0:
-        raise ValueError(f"a_max and b_max must be positive; got {a_max}, {b_max}.")
+    for value, name in ((a_max, "a_max"), (b_max, "b_max")):
+        if isinstance(value, (int, float, np.integer, np.floating)) and not (
+            isinstance(value, bool)
+        ):
+            if value <= 0:
+                raise ValueError(
+                    f"a_max and b_max must be positive; got {a_max}, {b_max}."
+                )
+        check_positive_float(value, name)
+    num_a = check_positive_int(num_a, "num_a")
+    num_b = check_positive_int(num_b, "num_b")
+    dim = check_positive_int(dim, "dim")
+    # a (J, d), b, w and the meshes: about (d + 4) floats per unit
+    check_memory(
+        8.0 * float(num_a) ** dim * num_b * (dim + 4),
+        f"parameter_grid(num_a={num_a}, num_b={num_b}, dim={dim})",
+    )
     a, wa = grid_nodes(-a_max, a_max, num_a, dim, rule=rule)
     b, wb = grid_nodes(-b_max, b_max, num_b, 1, rule=rule)
     num_units = a.shape[0] * num_b
@@ -115,6 +138,12 @@ def parameter_grid(
     big_b = jnp.tile(b[:, 0], a.shape[0])
     w = jnp.repeat(wa, num_b) * jnp.tile(wb, a.shape[0])
     assert big_a.shape[0] == num_units
+    w = check_finite(
+        w,
+        "w",
+        f"parameter_grid: the cell volume (2 a_max / num_a)^dim (2 b_max / num_b) "
+        f"overflows (`a_max`={a_max}, `b_max`={b_max}, dim={dim}); rescale the problem.",
+    )
     return big_a, big_b, w
 
 
@@ -125,21 +154,35 @@ def gaussian_nodes(
 
     With these, $\\sum_iw_ig(x_i)$ is an unbiased estimate of $\\int g\\,dx$.
     """
-    mean = jnp.atleast_1d(jnp.asarray(mean, dtype=float))
-    cov = jnp.atleast_2d(jnp.asarray(cov, dtype=float))
+    if isinstance(num, (int, np.integer)) and not isinstance(num, bool) and num < 1:
+        raise ValueError(f"num must be >= 1; got {num}.")
+    num = check_positive_int(num, "num")
+    mean = as_real_array(mean, "mean", "a vector (d,)")
+    cov = as_real_array(cov, "cov", "a matrix (d, d)")
+    mean = jnp.atleast_1d(mean).astype(jnp.result_type(mean, float))
+    cov = jnp.atleast_2d(cov).astype(jnp.result_type(cov, float))
+    if mean.ndim != 1 or mean.shape[0] < 1:
+        raise ValueError(f"`mean` must be a vector (d,) with d >= 1; got {mean.shape}.")
     d = mean.shape[0]
     if cov.shape != (d, d):
         raise ValueError(
             f"cov must have shape ({d}, {d}) to match mean; got {cov.shape}."
         )
-    if num < 1:
-        raise ValueError(f"num must be >= 1; got {num}.")
+    check_memory(8.0 * num * (2 * d + 2), f"gaussian_nodes(num={num})")
+    mean = check_finite(mean, "mean")
+    cov = check_finite(cov, "cov")
+    cov = check_value(
+        cov,
+        lambda c: jnp.max(jnp.abs(c - c.T)) > 1e-6 * jnp.max(jnp.abs(c)),
+        "`cov` must be symmetric positive definite; it is not symmetric.",
+    )
     chol = jnp.linalg.cholesky(cov)
-    if not bool(jnp.all(jnp.isfinite(chol))):
-        raise ValueError(
-            "cov must be symmetric positive definite (its Cholesky factorisation failed)."
-        )
-    z = jr.normal(key, (num, d))
+    chol = check_value(
+        chol,
+        lambda c: ~jnp.all(jnp.isfinite(c)),
+        "`cov` must be symmetric positive definite (its Cholesky factorisation failed).",
+    )
+    z = jr.normal(key, (num, d), dtype=mean.dtype)
     x = mean + z @ chol.T
     logdet = 2 * jnp.sum(jnp.log(jnp.diag(chol)))
     logp = -0.5 * jnp.sum(z**2, axis=1) - 0.5 * logdet - 0.5 * d * jnp.log(2 * jnp.pi)
@@ -190,12 +233,17 @@ def sample_parameters(
     **Returns:** `(a (J, d), b (J,), w (J,))`; $\\sum_jw_jg(a_j,b_j)$ is an unbiased
     estimate of $\\int g(a,b)\\,da\\,db$ (over the ball for `"uniform"`).
     """
-    if num < 1 or dim < 1:
-        raise ValueError(f"num and dim must be >= 1; got num={num}, dim={dim}.")
-    if a_scale <= 0 or x_radius <= 0 or b_margin < 0:
-        raise ValueError(
-            "a_scale and x_radius must be positive and b_margin non-negative."
-        )
+    num = check_positive_int(num, "num")
+    dim = check_positive_int(dim, "dim")
+    a_scale = check_positive_float(a_scale, "a_scale")
+    x_radius = check_positive_float(x_radius, "x_radius")
+    if isinstance(b_margin, bool) or not isinstance(
+        b_margin, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"`b_margin` must be a number >= 0; got {b_margin!r}.")
+    if not (math.isfinite(b_margin) and b_margin >= 0):
+        raise ValueError(f"`b_margin` must be finite and >= 0; got {b_margin}.")
+    check_memory(8.0 * num * (2 * dim + 4), f"sample_parameters(num={num})")
     k_dir, k_rad, k_b = jr.split(key, 3)
     if radius_law == "gaussian":
         a = a_scale * jr.normal(k_dir, (num, dim))
@@ -224,4 +272,11 @@ def sample_parameters(
     half = r * x_radius + b_margin
     b = half * jr.uniform(k_b, (num,), minval=-1.0, maxval=1.0)
     log_q = log_qa - jnp.log(2 * half)
-    return a, b, jnp.exp(-log_q) / num
+    w = jnp.exp(-log_q) / num
+    msg = (
+        "sample_parameters: the units or their weights overflow (`a_scale`="
+        f"{a_scale}, `x_radius`={x_radius}, dim={dim}); rescale the problem."
+    )
+    ok = jnp.stack([jnp.all(jnp.isfinite(t)) for t in (a, b, w)]).all()
+    w = check_value(w, lambda _, good: ~good, msg, ok)
+    return a, b, w

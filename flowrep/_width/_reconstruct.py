@@ -8,7 +8,8 @@ import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Profile
-from ._transform import dual_ridgelet_transform, ridgelet_transform
+from .._validate import as_points, check_finite, check_value
+from ._transform import as_real_array, dual_ridgelet_transform, ridgelet_transform
 
 
 def reconstruct(
@@ -52,15 +53,44 @@ def reconstruct(
     non-admissible pair has no normalisation; use `ridgelet_transform` and
     `dual_ridgelet_transform` directly to see its "ghost", $S[R f]\\approx0$).
     """
+    # Checked first, so a bad `x` is named before the pairing needs its d.
+    x_arr = as_points(as_real_array(x, "x", "a point cloud (n, d)"), "x", finite=False)
+    # Named here: the dual transform would call them `x` and `w`.
+    as_points(
+        as_real_array(x_eval, "x_eval", "a point cloud (p, d)"),
+        "x_eval",
+        dim=x_arr.shape[1],
+        dim_of="the dimension of `x`",
+    )
+    w_ab_arr = as_real_array(w_ab, "w_ab", "an array (J,)")
+    if w_ab_arr.shape != jnp.shape(a)[:1]:
+        raise ValueError(
+            f"`w_ab` must have shape (J,)={jnp.shape(a)[:1]} (one weight per unit); "
+            f"got {w_ab_arr.shape}."
+        )
+    w_ab = check_finite(w_ab_arr, "w_ab")
     if pairing is None:
         from ._admissibility import admissibility
 
         value: float | complex = admissibility(sigma, rho, jnp.shape(x)[-1], s=s)
     else:
         value = pairing
-    # NumPy, not jnp: a concrete check that stays concrete under an outer trace.
-    if not bool(np.isfinite(value)) or value == 0:
-        raise ValueError(f"`pairing` must be finite and non-zero; got {value}.")
+    if isinstance(value, bool) or not (
+        isinstance(value, (int, float, complex, np.number))
+        or (hasattr(value, "dtype") and jnp.ndim(value) == 0)
+    ):
+        raise TypeError(f"`pairing` must be a number; got {value!r}.")
+    if hasattr(value, "dtype") and not jnp.issubdtype(
+        jnp.asarray(value).dtype, jnp.number
+    ):
+        raise TypeError(f"`pairing` must be a number; got {value!r}.")
+    # Eager when concrete, `eqx.error_if` when traced (a pairing computed under jit).
+    value = check_value(
+        value,
+        lambda v: ~jnp.isfinite(v) | (v == 0),
+        "`pairing` must be finite and non-zero.",
+        detail=lambda v: f"Got {v}.",
+    )
     gamma = ridgelet_transform(
         f, rho, a, b, x, w, s=s, chunk_size=chunk_size, mesh=mesh
     )

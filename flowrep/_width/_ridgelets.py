@@ -14,7 +14,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._activations import AbstractActivation, as_complex
+from ._activations import AbstractActivation, as_complex, check_custom_profile
 from ._special import gaussian_derivative, lambda_gaussian_odd
 
 
@@ -36,11 +36,18 @@ def check_order(value, what: str) -> int:
 # peak grows like sqrt(k!); k=305 overflows float64, k=58 overflows float32).
 MAX_GAUSSIAN_ORDER = 300
 MAX_GAUSSIAN_ORDER_FLOAT32 = 56
+# Odd-m Lambda^m G^(l) (Dawson tables, n = m + l): the tables take about a
+# minute to build at n = 100 on one CPU core (cost grows like n^3), and in
+# float32 the values overflow from n = 55 (measured).
+MAX_LAMBDA_ODD_ORDER = 100
+MAX_LAMBDA_ODD_ORDER_FLOAT32 = 54
 
 
 def _as_float(z: ArrayLike) -> Array:
     z = jnp.asarray(z)
-    return z.astype(jnp.result_type(z, float))
+    z = z.astype(jnp.result_type(z, float))
+    # float16/bfloat16 are promoted: |G^(k)| passes 65504 already at k ~ 20.
+    return z.astype(jnp.float32) if jnp.finfo(z.dtype).bits < 32 else z
 
 
 def _gaussian_family_fourier(omega: ArrayLike, m: int, k: int) -> Array:
@@ -164,6 +171,20 @@ class LambdaGaussian(AbstractRidgelet):
 
     def __call__(self, z: ArrayLike) -> Array:
         z = _as_float(z)
+        n = self.m + self.l
+        low = jnp.finfo(z.dtype).bits <= 32
+        if self.m % 2 == 0:
+            limit = MAX_GAUSSIAN_ORDER_FLOAT32 if low else MAX_GAUSSIAN_ORDER
+        else:
+            limit = MAX_LAMBDA_ODD_ORDER_FLOAT32 if low else MAX_LAMBDA_ODD_ORDER
+        if n > limit:
+            raise ValueError(
+                f"LambdaGaussian(m={self.m}, l={self.l}) values: the order m + l = {n} "
+                f"is beyond the stable range m + l <= {limit} in {z.dtype} (even m: "
+                f"{MAX_GAUSSIAN_ORDER} in float64, {MAX_GAUSSIAN_ORDER_FLOAT32} in "
+                f"float32; odd m: {MAX_LAMBDA_ODD_ORDER} in float64, "
+                f"{MAX_LAMBDA_ODD_ORDER_FLOAT32} in float32). Its `fourier` has no limit."
+            )
         if self.m % 2 == 0:
             sign = -1.0 if (self.m // 2) % 2 else 1.0
             return sign * gaussian_derivative(self.l + self.m, z)
@@ -192,10 +213,7 @@ class CustomRidgelet(AbstractRidgelet):
     growth: int = eqx.field(static=True, default=-1)
 
     def __check_init__(self):
-        if not callable(self.fn) or not callable(self.fourier_fn):
-            raise TypeError("CustomRidgelet needs callables `fn` and `fourier_fn`.")
-        if self.parity not in (-1, 0, 1):
-            raise ValueError(f"parity must be -1, 0 or 1; got {self.parity}.")
+        check_custom_profile(self, "CustomRidgelet")
 
     def __call__(self, z: ArrayLike) -> Array:
         return self.fn(jnp.asarray(z))

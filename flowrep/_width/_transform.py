@@ -22,6 +22,7 @@ import equinox as eqx
 import jax
 import jax.lax as lax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import (
@@ -40,7 +41,7 @@ from .._sharding import (
     ring,
     unpad_rows,
 )
-from .._validate import as_points, check_finite
+from .._validate import as_points, check_finite, check_positive_int
 from ._precision import exact_matmul, HIGHEST
 
 
@@ -257,6 +258,54 @@ def _fold_bias(a: Array, b: Array, x: Array) -> tuple[Array, Array]:
     return ab, x1
 
 
+def as_real_array(value, name: str, what: str = "an array") -> Array:
+    """`value` as a real numeric array; a `TypeError` naming `name` otherwise
+    (strings, objects, bools and complex numbers are refused)."""
+    try:
+        arr = jnp.asarray(value)
+    except TypeError as e:
+        raise TypeError(
+            f"`{name}` must be {what} of numbers; got {type(value).__name__}."
+        ) from e
+    if jnp.issubdtype(arr.dtype, jnp.bool_) or not jnp.issubdtype(
+        arr.dtype, jnp.number
+    ):
+        raise TypeError(f"`{name}` must hold numbers; got dtype {arr.dtype}.")
+    if jnp.issubdtype(arr.dtype, jnp.complexfloating):
+        raise TypeError(f"`{name}` must be real; got dtype {arr.dtype}.")
+    return arr
+
+
+def check_profile_callable(profile, name: str) -> None:
+    """A profile (activation or ridgelet) must be callable elementwise."""
+    if not callable(profile):
+        raise TypeError(
+            f"`{name}` must be a profile callable elementwise (an activation, a "
+            f"ridgelet profile or a function); got {type(profile).__name__}."
+        )
+
+
+def check_exponent(s) -> float:
+    """ACHA's weight exponent `s`: a finite real Python number."""
+    if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`s` must be a finite real number; got {s!r}.")
+    if not math.isfinite(float(s)):
+        raise ValueError(f"`s` must be a finite real number; got {s!r}.")
+    return float(s)
+
+
+def _check_sizes(chunk_size, max_tile_cols) -> None:
+    for value, name in ((chunk_size, "chunk_size"), (max_tile_cols, "max_tile_cols")):
+        if value is None:
+            continue
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            if value < 1:
+                raise ValueError(
+                    f"{name} must be a positive integer (`{name}` >= 1), got {value}."
+                )
+        check_positive_int(value, name)
+
+
 def _float_dtype(*arrays):
     # Python `float` is weakly typed: float32 inputs stay float32.
     return jnp.result_type(*arrays, float)
@@ -317,10 +366,13 @@ def ridgelet_transform(
     for NaN/inf values returned by a callable `f`, an `eqx.EquinoxRuntimeError`
     when the computation runs.
     """
-    x = jnp.asarray(x)
-    a = jnp.asarray(a)
-    b = jnp.asarray(b)
-    w = jnp.asarray(w)
+    check_profile_callable(rho, "rho")
+    s = check_exponent(s)
+    _check_sizes(chunk_size, max_tile_cols)
+    x = as_real_array(x, "x", "a point cloud (n, d)")
+    a = as_real_array(a, "a", "an array (J, d)")
+    b = as_real_array(b, "b", "an array (J,)")
+    w = as_real_array(w, "w", "an array (n,)")
     # Checked as a point cloud but kept in its own dtype: the transform
     # promotes it together with the units'.
     as_points(x, "x", finite=False)
@@ -328,7 +380,17 @@ def ridgelet_transform(
     check_units(a, b, d)
     _check_weights(w, n, "w", "point x_i")
     if not callable(f):
-        fx = jnp.asarray(f)
+        try:
+            fx = jnp.asarray(f)
+        except TypeError as e:
+            raise TypeError(
+                "`f` must be a callable on one point or its values (n,) or (n, k); "
+                f"got {type(f).__name__}."
+            ) from e
+        if not jnp.issubdtype(fx.dtype, jnp.number) or jnp.issubdtype(
+            fx.dtype, jnp.bool_
+        ):
+            raise TypeError(f"`f` values must hold numbers; got dtype {fx.dtype}.")
         if fx.ndim not in (1, 2) or fx.shape[0] != n:
             raise ValueError(
                 f"`f` given as values must have shape (n,) or (n, k) with n={n}; got {fx.shape}."
@@ -451,10 +513,22 @@ def dual_ridgelet_transform(
     a concrete input (the message names it); under `jit`/`vmap`/`grad`, an
     `eqx.EquinoxRuntimeError` when the computation runs.
     """
-    x = jnp.asarray(x)
-    a = jnp.asarray(a)
-    b = jnp.asarray(b)
-    gamma = jnp.asarray(gamma)
+    check_profile_callable(sigma, "sigma")
+    s = check_exponent(s)
+    _check_sizes(chunk_size, max_tile_cols)
+    x = as_real_array(x, "x", "a point cloud (n, d)")
+    a = as_real_array(a, "a", "an array (J, d)")
+    b = as_real_array(b, "b", "an array (J,)")
+    try:
+        gamma = jnp.asarray(gamma)
+    except TypeError as e:
+        raise TypeError(
+            f"`gamma` must be an array (J,) or (J, k); got {type(gamma).__name__}."
+        ) from e
+    if not jnp.issubdtype(gamma.dtype, jnp.number) or jnp.issubdtype(
+        gamma.dtype, jnp.bool_
+    ):
+        raise TypeError(f"`gamma` must hold numbers; got dtype {gamma.dtype}.")
     as_points(x, "x", finite=False)  # kept in its own dtype, as above
     _, d = x.shape
     check_units(a, b, d)
@@ -463,7 +537,11 @@ def dual_ridgelet_transform(
         raise ValueError(
             f"`gamma` must have shape (J,) or (J, k) with J={num_units}; got {gamma.shape}."
         )
-    w = jnp.ones((num_units,), x.dtype) if w is None else jnp.asarray(w)
+    w = (
+        jnp.ones((num_units,), x.dtype)
+        if w is None
+        else as_real_array(w, "w", "an array (J,)")
+    )
     _check_weights(w, num_units, "w", "hidden unit (a_j, b_j)")
     layout = resolve_layout(mesh, x, gamma, a, b, w)
     check = check_finite if layout is None else finite_on_mesh
