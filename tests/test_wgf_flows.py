@@ -225,6 +225,7 @@ def test_jko_blob_bandwidth_frozen_within_a_step():
     x0 = law.sample(150, key=jr.PRNGKey(29))
     energy = fr.EntropyEnergy(1.0)
     frozen = energy.frozen_at(x0)
+    assert frozen.frozen_bandwidth is not None
     assert float(frozen.frozen_bandwidth) == float(energy.scott_bandwidth(x0))
     # the frozen energy's value and autodiff gradient agree (central differences)
     y = x0 + 0.1
@@ -237,5 +238,7 @@ def test_jko_blob_bandwidth_frozen_within_a_step():
     assert float(jnp.max(res.grad_norms)) < 1e-6
     # a SumEnergy freezes its entropy term too; a fixed bandwidth is left as is
     kl = fr.kl_energy(lambda x: 0.5 * jnp.sum(x**2))
-    assert kl.frozen_at(x0).terms[-1].frozen_bandwidth is not None
+    entropy_term = kl.frozen_at(x0).terms[-1]
+    assert isinstance(entropy_term, fr.EntropyEnergy)
+    assert entropy_term.frozen_bandwidth is not None
     assert fr.EntropyEnergy(1.0, bandwidth=0.3).frozen_at(x0).frozen_bandwidth is None

@@ -156,7 +156,7 @@ class SumEnergy(AbstractEnergy):
     def law_velocity(self, law, y):
         return sum(e.law_velocity(law, y) for e in self.terms)  # pyright: ignore
 
-    def frozen_at(self, x):
+    def frozen_at(self, x) -> "SumEnergy":
         return SumEnergy(tuple(e.frozen_at(x) for e in self.terms))
 
 
@@ -308,7 +308,7 @@ class EntropyEnergy(AbstractEnergy):
             return jnp.asarray(self.frozen_bandwidth, x.dtype)
         return self.scott_bandwidth(x)
 
-    def frozen_at(self, x):
+    def frozen_at(self, x) -> "EntropyEnergy":
         if self.estimator != "blob" or self.bandwidth is not None:
             return self
         h = self.scott_bandwidth(_points(x))
