@@ -247,3 +247,14 @@ def check_bool(value: Any, name: str) -> bool:
 # Names kept for the modules that have not moved to the layer's public names.
 _is_traced = is_traced
 _check_finite = check_finite
+
+
+def check_key(key: Any, name: str = "key") -> Any:
+    """Return `key` if it is a JAX PRNG key (typed or raw `uint32[2]`), else a named `TypeError`."""
+    try:
+        jax.random.key_data(key)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`{name}` must be a JAX PRNG key (jax.random.PRNGKey / jax.random.key); got {key!r}."
+        ) from None
+    return key

@@ -244,6 +244,8 @@ BAD = [
     # dae_story (each refused before the minute of work)
     ("dae_story quick", lambda: fr.dae_story(quick="yes"), TypeError, "`quick`"),  # pyright: ignore[reportArgumentType]
     ("dae_story figures", lambda: fr.dae_story(figures=1), TypeError, "`figures`"),  # pyright: ignore[reportArgumentType]
+    ("ResNet.random key", lambda: fr.ResNet.random(3, dim=2, width=4, depth=2), TypeError, "`key`"),  # pyright: ignore[reportArgumentType]
+    ("euler_network dim 2.5", lambda: fr.euler_network(lambda t, x, a: -x, 2, t0=0.0, t1=1.0, dim=2.5), ValueError, "`dim`"),  # pyright: ignore[reportArgumentType]
     ("dae_story key", lambda: fr.dae_story(key=3), TypeError, "`key`"),  # pyright: ignore[reportArgumentType]
     ("dae_story out_dir a file", lambda: fr.dae_story(os.path.abspath(__file__)), FileExistsError, "`out_dir`"),
     ("dae_story out_dir under a file", lambda: fr.dae_story(os.path.join(os.path.abspath(__file__), "x")), NotADirectoryError, "`out_dir`"),

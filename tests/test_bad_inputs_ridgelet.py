@@ -208,7 +208,7 @@ BAD = [
     ("admissibility dim True", lambda: fr.admissibility(TANH, G2, True), TypeError, "`dim`"),
     ("admissibility dim huge", lambda: fr.admissibility(TANH, G2, 10**6), ValueError, "`dim`"),
     ("admissibility s NaN", lambda: fr.admissibility(TANH, G2, 1, s=float("nan")), ValueError, "`s`"),
-    ("admissibility s str", lambda: fr.admissibility(TANH, G2, 1, s="a"), ValueError, "`s`"),  # pyright: ignore[reportArgumentType]
+    ("admissibility s str", lambda: fr.admissibility(TANH, G2, 1, s="a"), TypeError, "`s`"),  # pyright: ignore[reportArgumentType]
     ("admissibility fourier NaN", lambda: fr.admissibility(fr.CustomActivation(jnp.tanh, lambda w: jnp.nan * w), G2, 1), NotAdmissibleError, "not finite"),
     ("admissibility fourier fails", lambda: fr.admissibility(fr.CustomActivation(jnp.tanh, lambda w: w.foo), G2, 1), TypeError, "`sigma.fourier"),
     ("admissibility fourier shape", lambda: fr.admissibility(fr.CustomActivation(jnp.tanh, lambda w: jnp.ones(3)), G2, 1), ValueError, "`sigma.fourier"),
@@ -315,10 +315,15 @@ BAD = [
     ("ParticleField xs str", lambda: fr.ParticleField(POT).batch_call(0.0, "ab"), TypeError, "must be an array"),
     ("ParticleField divergence NaN", lambda: fr.ParticleField(POT).batch_divergence(0.0, nan(X)), ValueError, "`xs` contains NaN"),
     ("ParticleField one point", lambda: fr.ParticleField(POT)(0.0, X[0]), EQX_ERR, "one particle has no velocity"),
+    # PRNG keys
+    ("gaussian_nodes key", lambda: fr.gaussian_nodes(3, 4, jnp.zeros(2), jnp.eye(2)), TypeError, "`key`"),  # pyright: ignore[reportArgumentType]
+    ("uniform_nodes key", lambda: fr.uniform_nodes(None, 4, jnp.zeros(2), jnp.ones(2)), TypeError, "`key`"),  # pyright: ignore[reportArgumentType]
+    ("sample_parameters key", lambda: fr.sample_parameters("k", 4, 2), TypeError, "`key`"),  # pyright: ignore[reportArgumentType]
+    ("sample_network key", lambda: fr.sample_network(jnp.ones(4), jnp.ones((4, 2)), jnp.zeros(4), jnp.ones(4), TANH, 4, key=3), TypeError, "`key`"),  # pyright: ignore[reportArgumentType]
     # law_entropy_fisher
     ("law_entropy_fisher law", lambda: fr.law_entropy_fisher(3, jnp.array([0.1])), TypeError, "`law`"),  # pyright: ignore[reportArgumentType]
-    ("law_entropy_fisher ts NaN", lambda: fr.law_entropy_fisher(LAW, jnp.array([jnp.nan])), ValueError, "`t` must be finite"),
-    ("law_entropy_fisher ts < 0", lambda: fr.law_entropy_fisher(LAW, jnp.array([-0.1])), ValueError, "`t` must be >= 0"),
+    ("law_entropy_fisher ts NaN", lambda: fr.law_entropy_fisher(LAW, jnp.array([jnp.nan])), ValueError, "`ts` must hold finite times"),
+    ("law_entropy_fisher ts < 0", lambda: fr.law_entropy_fisher(LAW, jnp.array([0.1, -0.1])), ValueError, "ts[1] = -0.1"),
     ("law_entropy_fisher ts past collapse", lambda: fr.law_entropy_fisher(LAW, jnp.array([0.6])), fr.CollapseError, "collapse"),
     ("law_entropy_fisher ts 2-D", lambda: fr.law_entropy_fisher(LAW, jnp.full((2, 2), 0.1)), ValueError, "`ts`"),
     ("law_entropy_fisher ts empty", lambda: fr.law_entropy_fisher(LAW, jnp.zeros(0)), ValueError, "`ts`"),

@@ -9,12 +9,16 @@ holds under `jax.jit`/`vmap`. Each checker returns the value to use.
 import math
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._validate import as_points, check_positive_int, check_value, is_concrete
+from .._validate import (
+    as_points,
+    check_positive_int,
+    check_value,
+    is_concrete,
+)
 
 
 class CollapseError(ValueError):
@@ -190,13 +194,3 @@ def check_noise(t, who: str, what: str = "t"):
         f"{who} needs a positive noise variance `{what}` (> 0).",
         detail=lambda t: f"Got {float(t)}.",
     )
-
-
-def check_key(key) -> None:
-    """A PRNG key: a typed key or a raw `uint32[2]` key array."""
-    try:
-        jax.random.key_data(key)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"`key` must be a JAX PRNG key (jax.random.PRNGKey / jax.random.key); got {key!r}."
-        ) from None

@@ -22,13 +22,13 @@ from .._sharding import give_back, place, resolve_layout
 from .._validate import (
     check_bool,
     check_finite,
+    check_key,
     check_positive_float,
     check_positive_int,
     check_value,
 )
 from ._checks import (
     check_concrete_time,
-    check_key,
     check_layers,
     check_noise,
     check_points,

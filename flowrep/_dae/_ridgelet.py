@@ -15,6 +15,7 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Key
 from .._validate import (
     check_finite,
+    check_key,
     check_memory,
     check_positive_float,
     check_positive_int,
@@ -25,7 +26,6 @@ from .._width._integral_net import IntegralNetwork, sample_network
 from .._width._nodes import grid_nodes, sample_parameters
 from .._width._ridgelets import GaussianDerivative
 from .._width._transform import ridgelet_transform
-from ._checks import check_key
 
 
 def displacement_network(

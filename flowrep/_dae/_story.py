@@ -17,8 +17,7 @@ import numpy as np
 
 from .._custom_types import Key
 from .._io import write_atomic
-from .._validate import check_bool
-from ._checks import check_key
+from .._validate import check_bool, check_key
 from ._closed_form import deep_dae_flow, entropy_curves, shallow_dae
 from ._laws import GaussianLaw, GaussianMixture
 from ._learned import relative_map_error, train_denoiser

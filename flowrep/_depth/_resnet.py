@@ -22,7 +22,13 @@ import numpy as np
 from jaxtyping import Array
 
 from .._custom_types import Key, Point, RealScalarLike
-from .._validate import check_finite, check_memory, is_concrete
+from .._validate import (
+    check_finite,
+    check_key,
+    check_memory,
+    check_positive_int,
+    is_concrete,
+)
 from .._width._activations import AbstractActivation, get_activation
 from .._width._integral_net import IntegralNetwork
 from ._vector_field import AbstractUnitField, AbstractVectorField, as_vector_field
@@ -331,6 +337,7 @@ class ResNet(AbstractResNet):
         for name, v in (("dim", dim), ("width", width), ("depth", depth)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"`{name}` must be a positive integer; got {v!r}.")
+        check_key(key)
         sigma = get_activation(activation)
         t0f, t1f = _check_interval(t0, t1)
         if isinstance(scale, bool) or not isinstance(
@@ -455,7 +462,7 @@ def euler_network(
         raise ValueError(
             "The field has no `dim` attribute: pass `dim=` to euler_network."
         )
-    dim = int(dim)
+    dim = check_positive_int(dim, "dim")
     # Checked before allocating: the knots (float64), and for a unit field the
     # stacked blocks a (L, J, d), b (L, J), c (L, J, d), bias (L, d).
     itemsize = jnp.dtype(jnp.result_type(float)).itemsize

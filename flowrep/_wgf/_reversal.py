@@ -17,6 +17,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import Array
 
 from .._custom_types import Key
@@ -24,7 +25,13 @@ from .._dae._closed_form import deep_dae_flow, DeepDAEField
 from .._dae._laws import AbstractLaw, GaussianLaw, GaussianMixture
 from .._depth._flow import flow
 from .._transport._w2 import wasserstein2
-from .._validate import as_points, check_memory, check_positive_int, is_concrete
+from .._validate import (
+    as_points,
+    check_key,
+    check_memory,
+    check_positive_int,
+    is_concrete,
+)
 from ._energies import check_positive, EntropyEnergy
 from ._flows import gradient_flow, jko
 
@@ -35,11 +42,6 @@ def _check_law(law) -> AbstractLaw:
             f"`law` must be a GaussianLaw or a GaussianMixture; got {type(law).__name__}."
         )
     return law
-
-
-def _check_key(key) -> None:
-    if key is None or not hasattr(key, "dtype"):
-        raise TypeError(f"`key` must be a PRNG key (jax.random.key); got {key!r}.")
 
 
 def gaussian_entropy_fisher(x: Array) -> tuple[Array, Array]:
@@ -101,6 +103,11 @@ def law_entropy_fisher(
         )
     if not jnp.issubdtype(ts.dtype, jnp.number) or jnp.issubdtype(ts.dtype, jnp.bool_):
         raise TypeError(f"`ts` must hold real numbers; got dtype {ts.dtype}.")
+    bad = [i for i, s in enumerate(np.asarray(ts)) if not (np.isfinite(s) and s >= 0)]
+    if bad:
+        raise ValueError(
+            f"`ts` must hold finite times >= 0; got ts[{bad[0]}] = {float(ts[bad[0]])}."
+        )
     hs, fs = [], []
     for i, s in enumerate(ts):
         mu = law.backward_heat(float(s))
@@ -228,7 +235,7 @@ def dae_reversal(
     counts or an unknown estimator.
     """
     law = _check_law(law)
-    _check_key(key)
+    check_key(key)
     if isinstance(t, str):
         raise TypeError(f"`t` must be a positive number; got {t!r}.")
     # Checked before any sampling or solve (the flow would check them later).
@@ -336,7 +343,7 @@ def reversal_scores(
             f"`rev` must be a DAEReversal (from dae_reversal); got {type(rev).__name__}."
         )
     law = _check_law(law)
-    _check_key(key)
+    check_key(key)
     for name in ("x0", "xt", "x_heat", "x_jko"):
         as_points(
             getattr(rev, name),

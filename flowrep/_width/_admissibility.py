@@ -124,7 +124,9 @@ def admissibility(sigma: Any, rho: Any, dim: int, *, s: float = 0.0) -> float | 
     _check_profile(sigma, "sigma")
     _check_profile(rho, "rho")
     dim = _check_dim(dim)
-    if not isinstance(s, numbers.Real) or not math.isfinite(s):
+    if isinstance(s, bool) or not isinstance(s, numbers.Real):
+        raise TypeError(f"`s` must be a finite real number; got {s!r}.")
+    if not math.isfinite(s):
         raise ValueError(f"`s` must be a finite real number; got {s!r}.")
     with jax.default_device(jax.devices("cpu")[0]):
         return pairing(sigma, rho, dim)

@@ -21,6 +21,7 @@ from .._device import device_default
 from .._validate import (
     as_points,
     check_finite,
+    check_key,
     check_memory,
     check_positive_int,
     check_value,
@@ -226,6 +227,7 @@ def sample_network(
         if num_units < 1:
             raise ValueError(f"num_units must be >= 1; got {num_units}.")
     num_units = check_positive_int(num_units, "num_units")
+    check_key(key)
     if refit is not None and (not isinstance(refit, (tuple, list)) or len(refit) != 2):
         raise TypeError(
             f"`refit` must be a pair (x (n, d), y (n,) or (n, k)); got {type(refit).__name__}."

@@ -18,6 +18,7 @@ from jaxtyping import Array
 from .._custom_types import ArrayInput, Key
 from .._validate import (
     check_finite,
+    check_key,
     check_memory,
     check_positive_float,
     check_positive_int,
@@ -157,6 +158,7 @@ def gaussian_nodes(
     if isinstance(num, (int, np.integer)) and not isinstance(num, bool) and num < 1:
         raise ValueError(f"num must be >= 1; got {num}.")
     num = check_positive_int(num, "num")
+    check_key(key)
     mean = as_real_array(mean, "mean", "a vector (d,)")
     cov = as_real_array(cov, "cov", "a matrix (d, d)")
     mean = jnp.atleast_1d(mean).astype(jnp.result_type(mean, float))
@@ -198,6 +200,7 @@ def uniform_nodes(
         raise TypeError(f"`num` must be an integer >= 1; got {num!r}.")
     if num < 1:
         raise ValueError(f"num must be >= 1; got {num}.")
+    check_key(key)
     x = jr.uniform(key, (num, dim), minval=lower, maxval=upper)
     return x, jnp.full(num, jnp.prod(upper - lower) / num)
 
@@ -235,6 +238,7 @@ def sample_parameters(
     """
     num = check_positive_int(num, "num")
     dim = check_positive_int(dim, "dim")
+    check_key(key)
     a_scale = check_positive_float(a_scale, "a_scale")
     x_radius = check_positive_float(x_radius, "x_radius")
     if isinstance(b_margin, bool) or not isinstance(
