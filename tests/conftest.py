@@ -51,6 +51,20 @@ SLOW_IDS = {
     "tests/test_laws.py::test_mixture_density_score_sampling",
     "tests/test_transport.py::test_adaptive_over_relaxation_saves_iterations",
     "tests/test_tracks_widths.py::test_pca_projection_retained_variance",
+    # second batch (measured 12-48 s on 2 cores with a background job)
+    "tests/test_flow.py::test_adaptive_loop_matches_diffeqsolve[dopri5-piecewise_constant]",
+    "tests/test_laws.py::test_smoothing_solves_heat_equation_and_backward_heat_its_reverse",
+    "tests/test_dae_stacked.py::test_stacked_mixture_dae_two_depths",
+    "tests/test_flow.py::test_backward_flow_inverts",
+    "tests/test_dae.py::test_entropy_decreases_and_matches_closed_form",
+    "tests/test_flow.py::test_gradient_matches_finite_differences[recursive]",
+    "tests/test_fit.py::test_fit_mse_pairs_deterministic_and_regularised",
+    "tests/test_flow.py::test_linear_basis_steps_onto_its_kinks",
+    "tests/test_dae.py::test_mixture_shallow_map_is_tweedie",
+    "tests/test_transport.py::test_sample_w2_matches_gaussian_closed_form",
+    "tests/test_affine.py::test_identity_tracks_refuse_and_point_to_affine_score",
+    "tests/test_reconstruct.py::test_reconstruction_error_falls[relu-sin]",
+    "tests/test_scores.py::test_plots",
 }
 
 
