@@ -21,6 +21,8 @@ import pytest
 
 import flowrep as fr
 
+from ._tables import raises_named, table_params
+
 
 X = jnp.asarray(np.random.default_rng(1).normal(size=(8, 2)))
 TR = jnp.asarray(np.random.default_rng(2).normal(size=(3, 8, 2)))
@@ -172,18 +174,9 @@ BAD = [
 SLOW_ROWS = {"flow_scores num_units 0"}
 
 
-@pytest.mark.parametrize(
-    "call,error,match",
-    [
-        pytest.param(*b[1:], id=b[0], marks=pytest.mark.slow)
-        if b[0] in SLOW_ROWS
-        else pytest.param(*b[1:], id=b[0])
-        for b in BAD
-    ],
-)
+@pytest.mark.parametrize("call,error,match", table_params(BAD, SLOW_ROWS))
 def test_bad_input_named(call, error, match):
-    with pytest.raises(error, match=re.escape(match)):
-        call()
+    raises_named(call, error, match)
 
 
 # ------------------------------------------------- legal but unusual inputs

@@ -22,6 +22,8 @@ import pytest
 
 import flowrep as fr
 
+from ._tables import raises_named, table_params
+
 
 matplotlib.use("Agg")
 
@@ -274,18 +276,9 @@ BAD = [
 SLOW_ROWS = {"displacement_network NaN values"}
 
 
-@pytest.mark.parametrize(
-    "call,error,match",
-    [
-        pytest.param(*b[1:], id=b[0], marks=pytest.mark.slow)
-        if b[0] in SLOW_ROWS
-        else pytest.param(*b[1:], id=b[0])
-        for b in BAD
-    ],
-)
+@pytest.mark.parametrize("call,error,match", table_params(BAD, SLOW_ROWS))
 def test_bad_input_named(call, error, match):
-    with pytest.raises(error, match=re.escape(match)):
-        call()
+    raises_named(call, error, match)
 
 
 # ------------------------------------------------- legal but unusual inputs

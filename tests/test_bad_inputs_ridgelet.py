@@ -10,7 +10,6 @@ Shapes are kept small and shared so that the file compiles few programs.
 """
 
 import math
-import re
 
 import equinox as eqx
 import jax
@@ -21,6 +20,8 @@ import pytest
 
 import flowrep as fr
 from flowrep import DAEReversal, Identity, NotAdmissibleError, ReLU, Tanh
+
+from ._tables import raises_named, table_params
 
 
 # (DAEReversal, Identity, NotAdmissibleError, ReLU, Tanh are exempt from the
@@ -376,18 +377,9 @@ SLOW_ROWS = {
 }
 
 
-@pytest.mark.parametrize(
-    "call,error,match",
-    [
-        pytest.param(*b[1:], id=b[0], marks=pytest.mark.slow)
-        if b[0] in SLOW_ROWS
-        else pytest.param(*b[1:], id=b[0])
-        for b in BAD
-    ],
-)
+@pytest.mark.parametrize("call,error,match", table_params(BAD, SLOW_ROWS))
 def test_bad_input_named(call, error, match):
-    with pytest.raises(error, match=re.escape(match)):
-        jax.block_until_ready(call())
+    raises_named(call, error, match)
 
 
 # ------------------------------------------------- legal but unusual inputs

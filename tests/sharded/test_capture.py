@@ -14,16 +14,7 @@ from flowrep._capture import _record
 from flowrep._sharding import resolve_layout
 
 
-pytestmark = pytest.mark.skipif(
-    jax.device_count() < 4, reason="needs 4 devices (run via tests/test_sharding.py)"
-)
-
-D = 4
-
-
-@pytest.fixture(scope="module")
-def mesh():
-    return jax.make_mesh((D,), ("data",))
+D = 4  # the devices tests/test_sharding.py starts (tests/sharded/conftest.py)
 
 
 def _mlp():

@@ -18,16 +18,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 import flowrep as fr
 
 
-pytestmark = pytest.mark.skipif(
-    jax.device_count() < 4, reason="needs 4 devices (run via tests/test_sharding.py)"
-)
-
-D = 4
-
-
-@pytest.fixture(scope="module")
-def mesh():
-    return jax.make_mesh((D,), ("data",))
+D = 4  # the devices tests/test_sharding.py starts (tests/sharded/conftest.py)
 
 
 def rel(a, b):

@@ -19,17 +19,10 @@ from flowrep._depth import _fit
 from flowrep._sharding import resolve_layout
 
 
-pytestmark = pytest.mark.skipif(
-    jax.device_count() < 4, reason="needs 4 devices (run via tests/test_sharding.py)"
-)
+D = 4  # the devices tests/test_sharding.py starts (tests/sharded/conftest.py)
 
-D = 4
+
 FLOW = dict(solver="euler", num_steps=4)
-
-
-@pytest.fixture(scope="module")
-def mesh():
-    return jax.make_mesh((D,), ("data",))
 
 
 def rows(mesh, x):
