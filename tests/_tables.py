@@ -1,12 +1,13 @@
 """The bad-input tables' shared parametrisation (tests/test_bad_inputs_*.py)."""
 
 import re
+from collections.abc import Collection
 
 import jax
 import pytest
 
 
-def table_params(bad, slow_rows=frozenset()):
+def table_params(bad, slow_rows: Collection[str] = ()):
     """`pytest.param(call, error, match, id=...)` per row `(id, call, error, match)`
     of `bad`, marked slow where the id is in `slow_rows`."""
     return [
