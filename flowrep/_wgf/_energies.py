@@ -105,7 +105,7 @@ class AbstractEnergy(eqx.Module):
         entropy's Scott bandwidth) held at their values for the cloud `x`.
 
         `jko` minimises each step with the bandwidth frozen at the previous
-        cloud $\mu_k$, so that the objective it evaluates and the gradient it
+        cloud $\\mu_k$, so that the objective it evaluates and the gradient it
         follows belong to one function (a bandwidth recomputed from each
         candidate cloud, with its gradient stopped, makes them disagree and
         stalls L-BFGS' line search). Default: the energy itself.
