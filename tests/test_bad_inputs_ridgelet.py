@@ -291,6 +291,9 @@ BAD = [
     ("antiderivative int", lambda: fr.antiderivative(3), TypeError, "`sigma`"),
     ("antiderivative None", lambda: fr.antiderivative(None), TypeError, "`sigma`"),
     ("antiderivative unknown name", lambda: fr.antiderivative("foo"), ValueError, "Unknown activation 'foo'"),
+    ("antiderivative quadrature |z| > 512", lambda: fr.antiderivative(jnp.cos)(600.0), ValueError, "|z| <= 512"),
+    ("antiderivative quadrature z inf", lambda: fr.antiderivative(jnp.cos)(jnp.array([0.0, jnp.inf])), ValueError, "|z| <= 512"),
+    ("antiderivative quadrature z 1e300 jit", lambda: jax.jit(fr.antiderivative(jnp.cos))(jnp.array(1e300)), Exception, "|z| <= 512"),
     ("ridgelet_potential field", lambda: fr.ridgelet_potential(3, 0.0, X), TypeError, "`field`"),  # pyright: ignore[reportArgumentType]
     ("ridgelet_potential x NaN", lambda: fr.ridgelet_potential(FIELD, 0.0, nan(X)), ValueError, "`x` contains NaN"),
     ("ridgelet_potential x dim", lambda: fr.ridgelet_potential(FIELD, 0.0, X[:, :1]), ValueError, "`x` has dimension 1"),
@@ -517,6 +520,16 @@ def test_custom_profiles_and_get_activation_unusual():
     )
     assert fr.get_activation("ReLU") == ReLU()
     assert fr.get_activation(TANH) is TANH
+
+
+def test_antiderivative_quadrature_to_its_limit():
+    """The composite rule against closed forms up to |z| = 512 (it returned
+    ~7e298 for cos at 1e300 with one 64-node panel; now refused)."""
+    z = jnp.linspace(-512.0, 512.0, 257)
+    err = jnp.max(jnp.abs(fr.antiderivative(jnp.cos)(z) - jnp.sin(z)))
+    assert float(err) < 1e-10
+    soft = fr.antiderivative(jax.nn.sigmoid)(z)
+    assert float(jnp.max(jnp.abs(soft - (jax.nn.softplus(z) - jnp.log(2.0))))) < 1e-10
 
 
 @pytest.mark.slow
