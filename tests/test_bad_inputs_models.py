@@ -30,6 +30,7 @@ matplotlib.use("Agg")
 X = jnp.asarray(np.random.default_rng(1).normal(size=(8, 2)))
 TR = jnp.asarray(np.random.default_rng(2).normal(size=(3, 8, 2)))
 K = jr.PRNGKey(0)
+GAUSS = jr.normal(jr.PRNGKey(5), (64, 2))
 LAW = fr.GaussianLaw(jnp.zeros(2), jnp.eye(2))
 RES = fr.ResNet.random(K, 2, 3, 4)
 EYE = [(jnp.eye(2), None)]
@@ -65,6 +66,7 @@ BAD = [
     ("mse_loss x empty", lambda: fr.mse_loss(jnp.ones((0, 2)), jnp.ones((0, 2))), ValueError, "`x` is empty"),
     ("mse_loss x str", lambda: fr.mse_loss("a", X), TypeError, "`x`"),  # pyright: ignore[reportArgumentType]
     ("mse_loss y bool", lambda: fr.mse_loss(X, X > 0), TypeError, "`y` must hold numbers"),
+    ("sinkhorn_loss not converged", lambda: fr.sinkhorn_loss(30 * GAUSS, 30 * GAUSS + 30, 1e-4), ValueError, "did not converge"),
     ("sinkhorn_loss x NaN", lambda: fr.sinkhorn_loss(nan(X), X), ValueError, "`x` contains NaN"),
     ("sinkhorn_loss y inf", lambda: fr.sinkhorn_loss(X, X.at[0, 0].set(jnp.inf)), ValueError, "`y` contains NaN"),
     ("sinkhorn_loss x empty", lambda: fr.sinkhorn_loss(jnp.ones((0, 2)), X), ValueError, "`x` is empty"),

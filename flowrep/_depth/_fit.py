@@ -90,7 +90,9 @@ def sinkhorn_loss(
     empty or of different dimensions, NaN/inf points (under `jit`: an
     `eqx.error_if` run-time error), a non-positive or non-finite `epsilon`,
     squared distances that overflow the working precision, a non-finite
-    result, or non-positive `stream_pairs`/`batch_size`; `TypeError` for non-numeric input.
+    result, a Sinkhorn solve that did not converge (ott-jax's iteration
+    budget; `fit`'s inner loop does not check this), or non-positive
+    `stream_pairs`/`batch_size`; `TypeError` for non-numeric input.
     """
     x, y = _loss_pair(x, y, paired=False)
     if isinstance(epsilon, bool) or not isinstance(
@@ -118,14 +120,27 @@ def sinkhorn_loss(
         "the working precision; rescale both (and `epsilon` by the square).",
         extent,
     )
-    value = _sinkhorn_loss(
-        x, y, epsilon, stream_pairs=stream_pairs, batch_size=batch_size
+    value, converged = _sinkhorn_loss(
+        x,
+        y,
+        epsilon,
+        stream_pairs=stream_pairs,
+        batch_size=batch_size,
+        with_converged=True,
     )
-    return check_finite(
+    value = check_finite(
         value,
         "value",
         "sinkhorn_loss: the Sinkhorn solve gave a non-finite divergence "
         "(`epsilon` is far too small for the squared distances of `x` and `y`).",
+    )
+    return check_value(
+        value,
+        lambda v, ok: ~jnp.all(ok),
+        "sinkhorn_loss: a Sinkhorn solve of the divergence did not converge "
+        "(ott-jax's default iteration budget); raise `epsilon` (it is absolute, "
+        "in units of the squared distance) or rescale `x` and `y`.",
+        jnp.stack([jnp.asarray(c) for c in converged]),
     )
 
 
@@ -136,8 +151,10 @@ def _sinkhorn_loss(
     *,
     stream_pairs: int = STREAM_PAIRS,
     batch_size: int = STREAM_BATCH,
-) -> Array:
-    """`sinkhorn_loss` without the input checks (`fit`'s inner loop)."""
+    with_converged: bool = False,
+) -> Any:
+    """`sinkhorn_loss` without the input checks (`fit`'s inner loop); with
+    `with_converged`, also the three solves' convergence flags."""
     from ott.geometry import pointcloud
     from ott.tools import sinkhorn_divergence
 
@@ -161,10 +178,10 @@ def _sinkhorn_loss(
     a = jnp.full(x.shape[0], 1.0 / x.shape[0], dtype)
     b = jnp.full(y.shape[0], 1.0 / y.shape[0], dtype)
     with ott_online_mode():
-        value, _ = sinkhorn_divergence.sinkhorn_divergence(
+        value, out = sinkhorn_divergence.sinkhorn_divergence(
             pointcloud.PointCloud, x, y, epsilon=epsilon, a=a, b=b, **kw
         )
-    return value
+    return (value, out.converged) if with_converged else value
 
 
 def mse_loss(x: Points, y: Points) -> Array:
