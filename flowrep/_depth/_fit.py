@@ -25,7 +25,13 @@ from jaxtyping import Array
 
 from .._custom_types import Key, Points
 from .._sharding import give_back, Layout, place, resolve_layout
-from .._validate import as_points, check_finite, check_positive_int, check_value
+from .._validate import (
+    as_points,
+    check_bool,
+    check_finite,
+    check_positive_int,
+    check_value,
+)
 from ._field import RidgeletField
 from ._flow import flow
 from ._vector_field import as_vector_field
@@ -67,6 +73,7 @@ def sinkhorn_loss(
     *,
     stream_pairs: int = STREAM_PAIRS,
     batch_size: int = STREAM_BATCH,
+    throw: bool = True,
 ) -> Array:
     """Debiased Sinkhorn divergence $S_\\varepsilon(\\hat\\mu_x,\\hat\\mu_y)$ between point clouds.
 
@@ -81,7 +88,8 @@ def sinkhorn_loss(
     **Arguments:** `x` `(n, d)`, `y` `(p, d)`; `epsilon` the entropic
     regularisation (absolute, in units of the squared distance);
     `stream_pairs` (default $2^{26}$) and `batch_size` (default 1024 rows):
-    when and how the cost is streamed. float16/bfloat16 and integer clouds
+    when and how the cost is streamed; `throw` (default `True`): raise when a
+    solve did not converge. float16/bfloat16 and integer clouds
     are promoted to float32; mixed precisions to the wider one.
 
     **Returns:** a scalar.
@@ -91,7 +99,8 @@ def sinkhorn_loss(
     `eqx.error_if` run-time error), a non-positive or non-finite `epsilon`,
     squared distances that overflow the working precision, a non-finite
     result, a Sinkhorn solve that did not converge (ott-jax's iteration
-    budget; `fit`'s inner loop does not check this), or non-positive
+    budget; not with `throw=False`, for training loops that tolerate an
+    unconverged step; `fit`'s inner loop does not check it), or non-positive
     `stream_pairs`/`batch_size`; `TypeError` for non-numeric input.
     """
     x, y = _loss_pair(x, y, paired=False)
@@ -134,6 +143,8 @@ def sinkhorn_loss(
         "sinkhorn_loss: the Sinkhorn solve gave a non-finite divergence "
         "(`epsilon` is far too small for the squared distances of `x` and `y`).",
     )
+    if not check_bool(throw, "throw"):
+        return value
     return check_value(
         value,
         lambda v, ok: ~jnp.all(ok),
