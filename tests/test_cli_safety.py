@@ -167,8 +167,32 @@ def test_umask_respected(tmp_path):
         assert stat.S_IMODE(p.stat().st_mode) == 0o640, p
 
 
+@pytest.fixture
+def default_signal_handlers():
+    """SIGTERM/SIGHUP at their defaults for the test, whatever the run
+    inherited (under `nohup` SIGHUP arrives ignored), restored after."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    for s in saved:
+        signal.signal(s, signal.SIG_DFL)
+    yield
+    for s, h in saved.items():
+        signal.signal(s, h)
+
+
+def test_ignored_signal_is_left_ignored(tmp_path, default_signal_handlers):
+    """A SIGHUP the user ignores (`nohup`) is not turned into a cleanup."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    with atomic_report(tmp_path / "r", "t") as report:
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGHUP)  # ignored: the job goes on
+        (report.dir / "f.png").write_bytes(b"png")
+        report.figures.append(("f.png", "c"))
+    assert (tmp_path / "r" / "f.png").exists()
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_signal_cleans_up_in_process(tmp_path, sig):
+def test_signal_cleans_up_in_process(tmp_path, sig, default_signal_handlers):
     out = tmp_path / "r"
     with pytest.raises(Terminated) as e:
         with atomic_report(out, "t") as report:
