@@ -275,7 +275,7 @@ BAD = [
 
 
 # rows whose check comes after a compile of the computation
-SLOW_ROWS = {"displacement_network NaN values"}
+SLOW_ROWS = {"displacement_network NaN values", "sinkhorn_loss not converged"}
 
 
 @pytest.mark.parametrize("call,error,match", table_params(BAD, SLOW_ROWS))
