@@ -435,6 +435,21 @@ def _slope_interval(slope: float, se: float | None, k: int) -> dict[str, Any] | 
     )
 
 
+def _not_run_claim(claim: str, source: Any, setting: str) -> dict[str, Any]:
+    """A claim that only full mode tests, marked not testable in quick mode."""
+    return make_claim(
+        claim=claim,
+        source=source,
+        setting=setting,
+        control=None,
+        value=None,
+        interval=None,
+        verdict="not testable",
+        rule="see full mode",
+        why=_NOT_RUN,
+    )
+
+
 def gradient_flow_claims(
     r: dict[str, Any],
     checks: dict[str, Any],
@@ -574,17 +589,11 @@ def gradient_flow_claims(
     )
     if mixture is None:
         claims.append(
-            make_claim(
-                claim="the heat flow reverses the deep DAE on a Gaussian mixture (by densities)",
-                source=_SONODA,
-                setting=mix_setting,
-                control=None,
-                value=None,
-                interval=None,
-                verdict="not testable",
-                rule="see full mode",
-                why=_NOT_RUN,
-            )  # fmt: skip
+            _not_run_claim(
+                "the heat flow reverses the deep DAE on a Gaussian mixture (by densities)",
+                _SONODA,
+                mix_setting,
+            )
         )
     else:
         m = mixture
@@ -623,19 +632,7 @@ def gradient_flow_claims(
         )
     mo_claim = "the JKO heat flow of a Gaussian mixture converges in tau at first order"
     if mixture_order is None:
-        claims.append(
-            make_claim(
-                claim=mo_claim,
-                source=_JKO,
-                setting=mix_setting,
-                control=None,
-                value=None,
-                interval=None,
-                verdict="not testable",
-                rule="see full mode",
-                why=_NOT_RUN,
-            )  # fmt: skip
-        )
+        claims.append(_not_run_claim(mo_claim, _JKO, mix_setting))
     else:
         mo = mixture_order
         taus = [row["tau"] for row in mo["rows"]]
@@ -668,17 +665,9 @@ def gradient_flow_claims(
     kinds = (("ridgelet", "RidgeletField"), ("resnet", "ResNet"))
     if trained is None:
         claims.append(
-            make_claim(
-                claim="fit(gradient=True) gives a gradient field (control)",
-                source=_BB,
-                setting=tc_setting,
-                control=None,
-                value=None,
-                interval=None,
-                verdict="not testable",
-                rule="see full mode",
-                why=_NOT_RUN,
-            )  # fmt: skip
+            _not_run_claim(
+                "fit(gradient=True) gives a gradient field (control)", _BB, tc_setting
+            )
         )
         for _, label in kinds:
             claims.append(
