@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from flowrep._cli import _gradient_flow_job as job
@@ -232,3 +233,72 @@ def test_mixture_jko_order():
     # against the exact law the error levels off at the estimator's bias, not at 0
     last = out["rows"][-1]["cov_error_exact"]
     assert abs(last - out["cov_error_continuous"]) < 0.5 * out["cov_error_continuous"]
+
+
+def _trained_seeds(plain: list[float], reg: list[float]) -> dict[str, Any]:
+    """Per-seed curl fractions, aggregated the way `trained_curl` does."""
+    from flowrep._cli._claims import make_interval
+
+    t: dict[str, Any] = _trained(float(np.mean(plain)), float(np.mean(reg)))
+    t.update(num_samples=256, seeds=list(range(len(plain))), paired={})
+    for kind in ("ridgelet", "resnet"):
+        t[kind]["plain"]["per_seed"] = dict(curl_fraction=plain)
+        t[kind]["weight_decay+kinetic"]["per_seed"] = dict(curl_fraction=reg)
+        for row in t[kind].values():
+            row["curl_fraction_se"] = 1e-4  # tiny sampling error: the seeds decide
+        diffs = [r - p for p, r in zip(plain, reg)]
+        t["paired"][kind] = dict(
+            regularised_minus_plain=diffs, interval=make_interval(diffs)
+        )
+    t["verdicts"] = job.trained_curl_verdicts(t)
+    return t
+
+
+def test_trained_curl_claims_use_seeds_when_there_are_several():
+    checks = job.gradient_flow_verdicts(_R)
+    mix = None
+    # every seed lower: the paired interval is below 0
+    t = _trained_seeds([0.20, 0.17, 0.15], [0.08, 0.07, 0.06])
+    claims = job.gradient_flow_claims(_R, checks, t, mix, None, quick=False, seed=0)
+    curl = [c for c in claims if "less curl" in c["claim"]]
+    assert [c["verdict"] for c in curl] == ["reproduced"] * 2
+    iv = curl[0]["interval"]
+    assert iv["n"] == 3 and iv["high"] < 0 and "paired by training seed" in iv["method"]
+    assert "training seeds [0, 1, 2]" in curl[0]["setting"]
+    assert curl[0]["value"]["plain"]["curl_fraction_per_seed"] == [0.20, 0.17, 0.15]
+    # lower mean, but one seed goes the other way: the interval reaches 0
+    t = _trained_seeds([0.20, 0.17, 0.05], [0.08, 0.07, 0.15])
+    claims = job.gradient_flow_claims(_R, checks, t, mix, None, quick=False, seed=0)
+    curl = [c for c in claims if "less curl" in c["claim"]]
+    assert [c["verdict"] for c in curl] == ["not reproduced"] * 2
+
+
+def test_trained_curl_aggregates_seeds(monkeypatch):
+    """The aggregation over training seeds, on stand-in per-seed runs."""
+
+    def one(*, n, steps, seed):
+        def row(c):
+            return dict(
+                curl_fraction=c, curl_fraction_se=0.01, non_gradient_fraction=c / 2,
+                final_loss=0.1 * seed,
+            )  # fmt: skip
+
+        names = ("plain", "weight_decay", "weight_decay+kinetic")
+        rf = {k: row(0.2 + 0.01 * seed - 0.05 * i) for i, k in enumerate(names)}
+        rf["gradient_flag"] = row(0.0)
+        rn = {k: row(0.3 - 0.1 * i + 0.02 * seed) for i, k in enumerate(names)}
+        return dict(ridgelet=rf, resnet=rn)
+
+    monkeypatch.setattr(job, "_trained_curl_one", one)
+    out = job.trained_curl(quick=False, seed=5)
+    assert out["seeds"] == [5, 6, 7] and out["num_samples"] == 256
+    plain = out["ridgelet"]["plain"]
+    assert plain["per_seed"]["curl_fraction"] == pytest.approx([0.25, 0.26, 0.27])
+    assert plain["curl_fraction"] == pytest.approx(0.26)
+    assert plain["final_loss"] == pytest.approx(0.6)
+    d = out["paired"]["resnet"]
+    assert d["regularised_minus_plain"] == pytest.approx([-0.2] * 3)
+    assert d["interval"]["n"] == 3 and d["interval"]["high"] < 0
+    assert all(out["verdicts"].values())
+    with pytest.raises(ValueError, match="num_seeds"):
+        job.trained_curl(quick=True, seed=0, num_seeds=0)
