@@ -200,6 +200,31 @@ def test_gai_zhang_accuracy_floor_excludes_a_destructive_regulariser():
     assert "l2=0.001" in claims[0]["rule"]
 
 
+def test_gai_zhang_mlp_rules_on_synthetic_numbers():
+    """The changing-width MLP's claims: L2 helps, AdamW does not, training
+    straightens the tracks, which are not line-shaped (LSS 3 > 1.5)."""
+    sweep = [
+        dict(_row("mlp", "adam", 3.0, 1.10, 0.95), weight_decay=0.0),
+        dict(_row("mlp", "adamw", 3.2, 1.12, 0.95), weight_decay=0.1),
+        _row("mlp", "l2=0.001", 2.0, 1.02, 0.95, l2=1e-3),
+    ]
+    res = dict(
+        task="digits MLP", embedding="e", widths="64-128-64-32", n_scored=10,
+        sweep=sweep, at_init=dict(mlp=_row("mlp", "init", 4.0, 1.3, 0.1)),
+    )  # fmt: skip
+    claims = _gai_zhang._mlp_claims(res, seeds=[0], steps=1, lr=0.1)
+    _claims.check_claims(claims)
+    assert [c["verdict"] for c in claims] == [
+        "reproduced",
+        "not reproduced",
+        "reproduced",
+        "not reproduced",
+    ]
+    assert all("MLP" in c["claim"] or "changing width" in c["claim"] for c in claims)
+    assert "unregularised changing-width MLP's" in claims[0]["rule"]
+    assert "64-128-64-32" in claims[0]["setting"]
+
+
 def test_truncation_factor_and_a_needed():
     import scipy.special
 
@@ -253,6 +278,12 @@ def test_gai_zhang_quick_verdicts_follow_the_rules(tmp_path):
     assert out["reproduced"] == all(
         r["claims"][0]["verdict"] == "reproduced" for r in out["datasets"].values()
     )
+    mlp = out["mlp"]
+    assert mlp["widths"] == "64-128-64-32" and len(mlp["claims"]) == 4
+    assert mlp["claims"][0]["verdict"] == _recompute_gz(
+        dict(mlp, sweep=[dict(r, arch="resnet") for r in mlp["sweep"]])
+    )
+    assert all(c in out["claims"] for c in mlp["claims"])
 
 
 @pytest.mark.slow

@@ -35,10 +35,35 @@ class _PlainNet(eqx.Module):
         return jax.lax.scan(body, x, (self.weights, self.biases))[0]
 
 
-class _Classifier(eqx.Module):
-    """Features through `body` (dimension kept), then a linear head."""
+# the changing-width MLP of examples/digits_networks.py (and issue 15): 64 -> 128 -> 64 -> 32
+MLP_WIDTHS = (128, 64, 32)
 
-    body: _PlainNet | ResNet
+
+class _MLP(eqx.Module):
+    """An MLP of ReLU layers whose width changes, $x\\mapsto\\mathrm{relu}(W_lx+b_l)$."""
+
+    linears: tuple[eqx.nn.Linear, ...]
+
+    def __init__(self, key: jax.Array, dim: int, widths: tuple[int, ...]):
+        keys = jr.split(key, len(widths))
+        sizes = (dim, *widths)
+        self.linears = tuple(
+            eqx.nn.Linear(a, b, key=k) for a, b, k in zip(sizes[:-1], sizes[1:], keys)
+        )
+
+    def layer(self, index: int) -> Callable[[jax.Array], jax.Array]:
+        return lambda x: jax.nn.relu(self.linears[index](x))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for lin in self.linears:
+            x = jax.nn.relu(lin(x))
+        return x
+
+
+class _Classifier(eqx.Module):
+    """Features through `body`, then a linear head."""
+
+    body: _PlainNet | ResNet | _MLP
     head: eqx.nn.Linear
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -46,12 +71,17 @@ class _Classifier(eqx.Module):
 
 
 def make_model(arch: str, key: jax.Array, dim: int, depth: int, classes: int):
+    """`arch`: "plain" (tanh, width `dim`, `depth` layers), "resnet" (tanh
+    blocks of `dim` units, `depth` blocks) or "mlp" (ReLU, widths `dim` ->
+    `MLP_WIDTHS`; `depth` unused)."""
     k_body, k_head = jr.split(key)
     if arch == "plain":
-        body = _PlainNet(k_body, dim, depth)
+        body, out = _PlainNet(k_body, dim, depth), dim
+    elif arch == "mlp":
+        body, out = _MLP(k_body, dim, MLP_WIDTHS), MLP_WIDTHS[-1]
     else:
-        body = ResNet.random(k_body, dim, dim, depth, "tanh")
-    return _Classifier(body, eqx.nn.Linear(dim, classes, key=k_head))
+        body, out = ResNet.random(k_body, dim, dim, depth, "tanh"), dim
+    return _Classifier(body, eqx.nn.Linear(out, classes, key=k_head))
 
 
 def train_models(
@@ -137,4 +167,5 @@ def model_tracks(model: _Classifier, x: jax.Array) -> Tracks:
         return Tracks(_resnet_tracks(body, x))
     from .._transport._tracks import record_tracks
 
-    return record_tracks([body.layer(i) for i in range(body.weights.shape[0])], x)
+    num = len(body.linears) if isinstance(body, _MLP) else body.weights.shape[0]
+    return record_tracks([body.layer(i) for i in range(num)], x)

@@ -61,3 +61,28 @@ def digits_task(seed: int, dim: int, n_test: int) -> dict[str, Any]:
         input_dim=64,
         embedding=f"PCA 64 -> {dim} fitted on the training split, standardised",
     )
+
+
+def digits_pixels_task(seed: int, n_test: int) -> dict[str, Any]:
+    """Digits as raw 64-pixel inputs (for the changing-width MLP), the same
+    train/test split as `digits_task` with the same seed; every pixel
+    standardised on the training split (constant pixels only centred)."""
+    pca_task = digits_task(seed, 2, n_test)  # the scikit-learn check and the split
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    perm = np.random.default_rng(seed).permutation(len(x))
+    test, train = perm[:n_test], perm[n_test:]
+    mean, std = x[train].mean(0), x[train].std(0)
+    std = np.where(std > 0, std, 1.0)
+    assert np.array_equal(y[test], pca_task["y_test"])
+    return dict(
+        name="digits-pixels",
+        x_train=(x[train] - mean) / std,
+        y_train=y[train],
+        x_test=(x[test] - mean) / std,
+        y_test=y[test],
+        classes=10,
+        input_dim=64,
+        embedding="raw 64 pixels, standardised on the training split",
+    )

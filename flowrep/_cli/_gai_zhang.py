@@ -16,9 +16,16 @@ import numpy as np
 from .._transport._scores import score_tracks
 from .._transport._tracks import Tracks
 from ._claims import below, make_claim, make_interval, verdict_of
-from ._classifiers import make_model, model_tracks, predict, train_models, unbatch
+from ._classifiers import (
+    make_model,
+    MLP_WIDTHS,
+    model_tracks,
+    predict,
+    train_models,
+    unbatch,
+)
 from ._common import has_matplotlib, subplots, verdict_line, x64
-from ._data import digits_task, spirals_task
+from ._data import digits_pixels_task, digits_task, spirals_task
 from ._report import Report
 
 
@@ -80,6 +87,56 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, Any]:
     return row
 
 
+def _train_and_score(
+    arch: str,
+    task: dict[str, Any],
+    seeds: list[int],
+    settings: list[tuple[str, float, float]],
+    *,
+    depth: int,
+    steps: int,
+    lr: float,
+    n_score: int,
+) -> tuple[
+    dict[str, list[dict[str, float]]], list[dict[str, float]], dict[str, Tracks]
+]:
+    """Train `arch` under every setting for every seed (one vmapped scan) and
+    score each model's held-out tracks; also score the untrained models.
+
+    **Returns:** per-setting runs (one row per seed), the untrained rows (one
+    per seed) and the tracks shown in the figures (first seed, adam/adamw).
+    """
+    x_test = jnp.asarray(task["x_test"])
+    y_test = np.asarray(task["y_test"])
+    x_score = x_test[:n_score]
+    dim, classes = x_score.shape[1], int(task["classes"])
+    seed_keys = [jr.fold_in(jr.PRNGKey(s), 1 + (arch == "resnet")) for s in seeds]
+    keys = jnp.stack([k for k in seed_keys for _ in settings])
+    decays = jnp.asarray([wd for _ in seeds for _, wd, _ in settings])
+    lams = jnp.asarray([lam for _ in seeds for _, _, lam in settings])
+    params, static, losses = train_models(
+        arch, task, keys, decays, lams, depth=depth, steps=steps, lr=lr
+    )
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in settings}
+    shown: dict[str, Tracks] = {}
+    for i in range(len(keys)):
+        name = settings[i % len(settings)][0]
+        model = unbatch(params, static, i)
+        row = _score_row(model, x_score, x_test, y_test)
+        row["final_loss"] = float(losses[i, -1])
+        runs[name].append(row)
+        if i < len(settings) and name in ("adam", "adamw"):
+            shown[arch + ("+wd" if name == "adamw" else "")] = model_tracks(
+                model, x_score
+            )
+    # control: the same architecture untrained, one initialisation per seed
+    init = [
+        _score_row(make_model(arch, k, dim, depth, classes), x_score, x_test, y_test)
+        for k in seed_keys
+    ]
+    return runs, init, shown
+
+
 def _gz_dataset(
     task: dict[str, Any],
     *,
@@ -101,35 +158,13 @@ def _gz_dataset(
     init_runs: dict[str, list[dict[str, float]]] = {}
     shown: dict[str, Tracks] = {}
     x_test = jnp.asarray(task["x_test"])
-    y_test = np.asarray(task["y_test"])
     x_score = x_test[:n_score]
-    dim, classes = x_score.shape[1], int(task["classes"])
     for arch in ("plain", "resnet"):
-        seed_keys = [jr.fold_in(jr.PRNGKey(s), 1 + (arch == "resnet")) for s in seeds]
-        keys = jnp.stack([k for k in seed_keys for _ in settings])
-        decays = jnp.asarray([wd for _ in seeds for _, wd, _ in settings])
-        lams = jnp.asarray([lam for _ in seeds for _, _, lam in settings])
-        params, static, losses = train_models(
-            arch, task, keys, decays, lams, depth=depth, steps=steps, lr=lr
-        )
-        runs[arch] = {name: [] for name, _, _ in settings}
-        for i in range(len(keys)):
-            name = settings[i % len(settings)][0]
-            model = unbatch(params, static, i)
-            row = _score_row(model, x_score, x_test, y_test)
-            row["final_loss"] = float(losses[i, -1])
-            runs[arch][name].append(row)
-            if i < len(settings) and name in ("adam", "adamw"):
-                shown[arch + ("+wd" if name == "adamw" else "")] = model_tracks(
-                    model, x_score
-                )
-        # control: the same architecture untrained, one initialisation per seed
-        init_runs[arch] = [
-            _score_row(
-                make_model(arch, k, dim, depth, classes), x_score, x_test, y_test
-            )
-            for k in seed_keys
-        ]
+        runs[arch], init_runs[arch], shown_arch = _train_and_score(
+            arch, task, seeds, settings, depth=depth, steps=steps, lr=lr,
+            n_score=n_score,
+        )  # fmt: skip
+        shown.update(shown_arch)
     legacy = {
         "plain": runs["plain"]["adam"],
         "plain+wd": runs["plain"]["adamw"],
@@ -189,6 +224,113 @@ def _gz_dataset(
     return out, shown
 
 
+_MLP_NETS = "changing-width MLPs"
+
+
+def _mlp_dataset(
+    task: dict[str, Any],
+    *,
+    seeds: list[int],
+    steps: int,
+    lr: float,
+    weight_decay: float,
+    l2s: list[float],
+    n_score: int,
+) -> dict[str, Any]:
+    """The changing-width digits MLP (64 -> 128 -> 64 -> 32 ReLU, a linear
+    head) under every setting for every seed; tracks scored in the zero-padded
+    common embedding (`record_tracks`), with the untrained MLPs as control."""
+    settings = _settings(l2s, weight_decay)
+    runs, init, _ = _train_and_score(
+        "mlp", task, seeds, settings, depth=len(MLP_WIDTHS), steps=steps, lr=lr,
+        n_score=n_score,
+    )  # fmt: skip
+    sweep = [
+        dict(arch="mlp", setting=name, weight_decay=wd, l2=lam, **_summary(runs[name]))
+        for name, wd, lam in settings
+    ]
+    widths = "-".join(str(w) for w in (task["x_train"].shape[1], *MLP_WIDTHS))
+    out: dict[str, Any] = dict(
+        task="digits MLP",
+        embedding=task["embedding"],
+        widths=widths,
+        classes=task["classes"],
+        n_train=int(len(task["x_train"])),
+        n_test=int(len(task["x_test"])),
+        n_scored=int(min(n_score, len(task["x_test"]))),
+        sweep=sweep,
+        at_init={"mlp": _summary(init)},
+        runs={"mlp": runs},
+    )
+    out["claims"] = _mlp_claims(out, seeds=seeds, steps=steps, lr=lr)
+    return out
+
+
+def _training_claim(res, name, setting_text, arch, nets) -> dict[str, Any]:
+    """Training vs the untrained control: is the line shape learned or built in?"""
+    init = res["at_init"][arch]
+    trained = _row(res, arch, "adam")
+    checks = {
+        m: below(trained["interval"][m], init["interval"][m]) for m in _CLAIM_METRICS
+    }
+    verdict, part = verdict_of(checks)
+    return make_claim(
+        claim=f"trained {nets} learn tracks closer to the W2 geodesic than at initialisation ({name})",
+        source=_V3,
+        setting=setting_text + "; Adam, no regulariser",
+        control=f"the same {nets} untrained (their initialisations)",
+        value=dict(
+            trained={m: trained[m] for m in _CLAIM_METRICS},
+            untrained={m: init[m] for m in _CLAIM_METRICS},
+        ),
+        interval=trained["interval"]["lss"],
+        verdict=verdict,
+        rule=f"LSS and cost-ratio intervals of the trained {nets} wholly below the untrained ones'",
+        part=part,
+    )
+
+
+def _mlp_claims(res: dict[str, Any], *, seeds, steps, lr) -> list[dict[str, Any]]:
+    """The changing-width MLP's claims: the regulariser claims and the
+    training control as for the ResNets, and v1's line shape of plain nets."""
+    name = res["task"]
+    l2_settings = [r["setting"] for r in res["sweep"] if r["l2"] > 0]
+    setting_text = (
+        f"digits ({res['embedding']}), MLP widths {res['widths']} (ReLU) + linear head, "
+        f"{len(seeds)} seed(s), {steps} full-batch steps, lr {lr}, {res['n_scored']} "
+        "held-out tracks scored exactly in the zero-padded common embedding"
+    )
+    kw = dict(arch="mlp", nets=_MLP_NETS)
+    claims = [
+        _regulariser_claim(
+            res, name, l2_settings, _V3,
+            setting_text + "; Adam on CE + lambda/2 ||theta||^2", "coupled L2 penalty", **kw,
+        ),
+        _regulariser_claim(
+            res, name, ["adamw"], dict(_V3, section=_V3["section"] + "; variant: decoupled"),
+            setting_text + "; AdamW (decoupled weight decay), labelled variant",
+            "AdamW decoupled weight decay (variant)", **kw,
+        ),
+        _training_claim(res, name, setting_text, "mlp", _MLP_NETS),
+    ]  # fmt: skip
+    row = _row(res, "mlp", "adam")
+    verdict, part = verdict_of({"mlp": row["interval"]["lss"]["high"] <= LINE_SHAPED})
+    claims.append(
+        make_claim(
+            claim=f"the tracks of plain nets tend to be line-shaped ({name}: a plain net of changing width)",
+            source=_V1,
+            setting=setting_text + "; Adam, no regulariser",
+            control=None,
+            value={"mlp": row["lss"]},
+            interval=row["interval"]["lss"],
+            verdict=verdict,
+            rule=f"upper end of the LSS interval at most {LINE_SHAPED} (1 = a segment)",
+            part=part,
+        )
+    )
+    return claims
+
+
 def _row(res: dict[str, Any], arch: str, setting: str) -> dict[str, Any]:
     return next(
         r for r in res["sweep"] if r["arch"] == arch and r["setting"] == setting
@@ -200,14 +342,16 @@ def _admissible(res: dict[str, Any], arch: str, setting: str) -> bool:
     return _row(res, arch, setting)["accuracy"] >= base - ACCURACY_DROP
 
 
-def _regulariser_claim(res, name, settings, source, setting_text, label) -> dict:
-    """Does the regulariser move trained ResNet tracks toward the geodesic?"""
-    base = _row(res, "resnet", "adam")
+def _regulariser_claim(
+    res, name, settings, source, setting_text, label, arch="resnet", nets="ResNets"
+) -> dict:
+    """Does the regulariser move trained `arch` tracks toward the geodesic?"""
+    base = _row(res, arch, "adam")
     checks, value, dropped = {}, {}, []
     for st in settings:
-        row = _row(res, "resnet", st)
+        row = _row(res, arch, st)
         value[st] = {m: row[m] for m in (*_CLAIM_METRICS, "accuracy")}
-        if not _admissible(res, "resnet", st):
+        if not _admissible(res, arch, st):
             dropped.append(st)
             continue
         for m in _CLAIM_METRICS:
@@ -217,15 +361,15 @@ def _regulariser_claim(res, name, settings, source, setting_text, label) -> dict
         f"for every {label} setting whose mean test accuracy is at least the "
         f"unregularised one minus {ACCURACY_DROP} (others excluded: "
         f"{', '.join(dropped) or 'none'}), the interval of LSS and of the cost ratio "
-        "lies wholly below the unregularised ResNet's (same seeds, same inits): all -> "
-        "reproduced, some -> partly, none -> not reproduced"
+        f"lies wholly below the unregularised {nets[:-1]}'s (same seeds, same inits): "
+        "all -> reproduced, some -> partly, none -> not reproduced"
     )
     if not checks:
         return make_claim(
-            claim=f"{label} moves trained ResNets' tracks toward the W2 geodesic",
+            claim=f"{label} moves trained {nets}' tracks toward the W2 geodesic ({name})",
             source=source,
             setting=setting_text,
-            control="the same ResNets trained with Adam and no regulariser",
+            control=f"the same {nets} trained with Adam and no regulariser",
             value=value,
             interval=None,
             verdict="not testable",
@@ -235,16 +379,16 @@ def _regulariser_claim(res, name, settings, source, setting_text, label) -> dict
     verdict, part = verdict_of(checks)
     best = min(
         (st for st in settings if st not in dropped),
-        key=lambda st: _row(res, "resnet", st)["lss"],
+        key=lambda st: _row(res, arch, st)["lss"],
     )
     return make_claim(
-        claim=f"{label} moves trained ResNets' tracks toward the W2 geodesic ({name})",
+        claim=f"{label} moves trained {nets}' tracks toward the W2 geodesic ({name})",
         source=source,
         setting=setting_text,
-        control="the same ResNets trained with Adam and no regulariser",
+        control=f"the same {nets} trained with Adam and no regulariser",
         value=value,
         interval=dict(
-            lowest_lss_setting=best, **_row(res, "resnet", best)["interval"]["lss"]
+            lowest_lss_setting=best, **_row(res, arch, best)["interval"]["lss"]
         ),
         verdict=verdict,
         rule=rule,
@@ -282,28 +426,8 @@ def _gz_claims(res: dict[str, Any], *, seeds, steps, lr) -> list[dict[str, Any]]
         ),
     ]
     # training vs the untrained control: is the line shape learned or built in?
-    init = res["at_init"]["resnet"]
+    claims.append(_training_claim(res, name, setting_text, "resnet", "ResNets"))
     trained = _row(res, "resnet", "adam")
-    checks = {
-        m: below(trained["interval"][m], init["interval"][m]) for m in _CLAIM_METRICS
-    }
-    verdict, part = verdict_of(checks)
-    claims.append(
-        make_claim(
-            claim=f"trained ResNets learn tracks closer to the W2 geodesic than at initialisation ({name})",
-            source=_V3,
-            setting=setting_text + "; Adam, no regulariser",
-            control="the same ResNets untrained (their initialisations)",
-            value=dict(
-                trained={m: trained[m] for m in _CLAIM_METRICS},
-                untrained={m: init[m] for m in _CLAIM_METRICS},
-            ),
-            interval=trained["interval"]["lss"],
-            verdict=verdict,
-            rule="LSS and cost-ratio intervals of the trained ResNets wholly below the untrained ones'",
-            part=part,
-        )
-    )
     # architecture: ResNet vs plain net, overall and at the same accuracy
     settings = [r["setting"] for r in res["sweep"] if r["arch"] == "resnet"]
     checks = {}
@@ -414,7 +538,12 @@ def gai_zhang(
     untrained networks as control. `claims` holds each sub-claim with its
     interval over seeds (mean $\\pm$ 2 s.e.) and the verdict of its stated
     rule. `config` overrides the mode's settings (keys: `seeds`, `l2s`,
-    `n_score`, `lr`, `wd`, `spirals`, `digits`).
+    `n_score`, `lr`, `wd`, `spirals`, `digits`, `mlp`; `mlp=None` skips it).
+    The changing-width digits MLP of examples/digits_networks.py (raw 64
+    pixels -> 128 -> 64 -> 32, ReLU, a linear head; `mlp` in the result) is
+    trained under the same settings and seeds and scored in the zero-padded
+    common embedding: the regulariser claims, the untrained control and v1's
+    line shape of plain nets, for a plain net whose width changes.
     """
     t_start = time.perf_counter()
     if quick:
@@ -423,6 +552,7 @@ def gai_zhang(
             # one width and depth for both tasks: the scorer compiles once
             spirals=dict(dim=8, depth=6, steps=400, n_train=400, n_test=200),
             digits=dict(dim=8, depth=6, steps=300, n_test=297),
+            mlp=dict(steps=300, n_test=297),
             n_score=128,
             lr=1e-2,
             wd=0.1,
@@ -433,6 +563,7 @@ def gai_zhang(
             seeds=[seed + i for i in range(5)],
             spirals=dict(dim=16, depth=10, steps=2000, n_train=2000, n_test=500),
             digits=dict(dim=16, depth=10, steps=2000, n_test=497),
+            mlp=dict(steps=2000, n_test=497),
             n_score=500,
             lr=5e-3,
             wd=0.1,
@@ -454,6 +585,18 @@ def gai_zhang(
             seeds=seeds,
             depth=c["depth"],
             steps=c["steps"],
+            lr=lr,
+            weight_decay=wd,
+            l2s=l2s,
+            n_score=n_score,
+        )
+    # the changing-width digits MLP (64-128-64-32, examples/digits_networks.py)
+    mlp = None
+    if cfg.get("mlp") is not None:
+        mlp = _mlp_dataset(
+            digits_pixels_task(seed, cfg["mlp"]["n_test"]),
+            seeds=seeds,
+            steps=cfg["mlp"]["steps"],
             lr=lr,
             weight_decay=wd,
             l2s=l2s,
@@ -483,7 +626,9 @@ def gai_zhang(
             interval="mean ± 2 standard errors over seeds (a point with one seed)",
         ),
         datasets=results,
-        claims=[c for r in results.values() for c in r["claims"]],
+        mlp=mlp,
+        claims=[c for r in results.values() for c in r["claims"]]
+        + (mlp["claims"] if mlp is not None else []),
         verdicts=verdicts,
         # secondary: does weight decay itself move ResNet tracks toward the geodesic?
         weight_decay_helps_resnet={
@@ -609,7 +754,9 @@ def gai_zhang(
     report.section(
         "Gai & Zhang: do trained ResNets learn the Wasserstein geodesic?",
         f"Plain nets and ResNets of equal width and depth, trained with Adam, with Adam on a coupled "
-        f"L2 penalty (lambda in {l2s}) and with AdamW (decoupled weight decay {wd}), {len(seeds)} seed(s). "
+        f"L2 penalty (lambda in {l2s}) and with AdamW (decoupled weight decay {wd}), {len(seeds)} seed(s); "
+        f"on digits also the changing-width MLP 64-128-64-32 (ReLU) under the same settings, its "
+        f"tracks scored in the zero-padded common embedding. "
         f"Tracks of held-out samples through the hidden layers are scored against the W2 geodesic "
         f"(1 = geodesic). Verdicts: " + "; ".join(lines) + ".",
     )
