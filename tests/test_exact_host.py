@@ -105,3 +105,29 @@ def test_admissibility_runs_on_the_cpu_device(monkeypatch):
     value = flowrep.admissibility(flowrep.Gaussian(), flowrep.GaussianDerivative(2), 1)
     assert np.isfinite(value)
     assert seen == [{jax.devices("cpu")[0]}]
+
+
+def test_score_tracks_host_option(getkey, monkeypatch):
+    """`score_tracks(host=True)` solves its assignments with scipy and
+    gives the in-program solver's scores; a non-boolean `host` is refused."""
+    tr = jnp.cumsum(jr.normal(getkey(), (4, 30, 2)), axis=0)
+    calls = []
+    solve = _exact._host_assignment
+
+    def spy(x, y):
+        calls.append(x.shape)
+        return solve(x, y)
+
+    monkeypatch.setattr(_exact, "_host_assignment", spy)
+    on_host = flowrep.score_tracks(tr, method="exact", host=True)
+    # endpoint, layer steps, from-source and interpolant deviations: >= 3L solves
+    assert len(calls) >= 3 * 3 and set(calls) == {(30, 2)}
+    calls.clear()
+    in_program = flowrep.score_tracks(tr, method="exact", host=False)
+    assert calls == []
+    for name in ("w2_sq", "cost_ratio", "lss", "path_ratio", "kinetic_ratio"):
+        np.testing.assert_allclose(
+            getattr(on_host, name), getattr(in_program, name), rtol=1e-12
+        )
+    with pytest.raises(TypeError, match="`host`"):
+        flowrep.score_tracks(tr, method="exact", host="yes")  # type: ignore[arg-type]

@@ -62,7 +62,8 @@ def _settings(l2s: list[float], wd: float) -> list[tuple[str, float, float]]:
 
 def _score_row(model, x_score, x_test, y_test) -> dict[str, float]:
     tracks = model_tracks(model, x_score)
-    sc = score_tracks(tracks, method="exact")
+    # the host's assignment solver: the same optimum, ~5x faster at n = 500 on a CPU
+    sc = score_tracks(tracks, method="exact", host=True)
     row = {k: float(getattr(sc, k)) for k in _GZ_METRICS}
     row.update(
         accuracy=float(np.mean(np.asarray(predict(model, x_test)) == y_test)),
