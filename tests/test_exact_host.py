@@ -39,10 +39,8 @@ def test_host_under_jit_and_vmap(getkey):
         np.testing.assert_array_equal(perms[b], _scipy_perm(xs[b], ys[b]))
 
 
-def test_accelerator_backend_takes_host_path(getkey, monkeypatch):
-    x = jr.normal(getkey(), (30, 2))
-    y = jr.normal(getkey(), (30, 2)) * 0.5
-    ref = flowrep.wasserstein2(x, y, method="exact")
+def _spy_on_host_solver(monkeypatch) -> list:
+    """Record the shape of every host assignment solved from now on."""
     calls = []
     solve = _exact._host_assignment
 
@@ -51,6 +49,14 @@ def test_accelerator_backend_takes_host_path(getkey, monkeypatch):
         return solve(x, y)
 
     monkeypatch.setattr(_exact, "_host_assignment", spy)
+    return calls
+
+
+def test_accelerator_backend_takes_host_path(getkey, monkeypatch):
+    x = jr.normal(getkey(), (30, 2))
+    y = jr.normal(getkey(), (30, 2)) * 0.5
+    ref = flowrep.wasserstein2(x, y, method="exact")
+    calls = _spy_on_host_solver(monkeypatch)
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     got = flowrep.wasserstein2(x, y, method="exact")
     assert calls == [(30, 2)]
@@ -111,14 +117,7 @@ def test_score_tracks_host_option(getkey, monkeypatch):
     """`score_tracks(host=True)` solves its assignments with scipy and
     gives the in-program solver's scores; a non-boolean `host` is refused."""
     tr = jnp.cumsum(jr.normal(getkey(), (4, 30, 2)), axis=0)
-    calls = []
-    solve = _exact._host_assignment
-
-    def spy(x, y):
-        calls.append(x.shape)
-        return solve(x, y)
-
-    monkeypatch.setattr(_exact, "_host_assignment", spy)
+    calls = _spy_on_host_solver(monkeypatch)
     on_host = flowrep.score_tracks(tr, method="exact", host=True)
     # endpoint, layer steps, from-source and interpolant deviations: >= 3L solves
     assert len(calls) >= 3 * 3 and set(calls) == {(30, 2)}

@@ -291,6 +291,26 @@ def _training_claim(res, name, setting_text, arch, nets) -> dict[str, Any]:
     )
 
 
+def _line_shaped_claim(res, archs, claim: str, setting_text: str) -> dict[str, Any]:
+    """v1's claim: the unregularised tracks of each of `archs` are line-shaped."""
+    rows = {arch: _row(res, arch, "adam") for arch in archs}
+    verdict, part = verdict_of(
+        {a: r["interval"]["lss"]["high"] <= LINE_SHAPED for a, r in rows.items()}
+    )
+    return make_claim(
+        claim=claim,
+        source=_V1,
+        setting=setting_text + "; Adam, no regulariser",
+        control=None,
+        value={a: r["lss"] for a, r in rows.items()},
+        interval=rows[archs[0]]["interval"]["lss"],
+        verdict=verdict,
+        rule=f"upper end of the LSS interval at most {LINE_SHAPED} (1 = a segment)"
+        + (", per architecture" if len(archs) > 1 else ""),
+        part=part,
+    )
+
+
 def _mlp_claims(res: dict[str, Any], *, seeds, steps, lr) -> list[dict[str, Any]]:
     """The changing-width MLP's claims: the regulariser claims and the
     training control as for the ResNets, and v1's line shape of plain nets."""
@@ -314,19 +334,12 @@ def _mlp_claims(res: dict[str, Any], *, seeds, steps, lr) -> list[dict[str, Any]
         ),
         _training_claim(res, name, setting_text, "mlp", _MLP_NETS),
     ]  # fmt: skip
-    row = _row(res, "mlp", "adam")
-    verdict, part = verdict_of({"mlp": row["interval"]["lss"]["high"] <= LINE_SHAPED})
     claims.append(
-        make_claim(
-            claim=f"the tracks of plain nets tend to be line-shaped ({name}: a plain net of changing width)",
-            source=_V1,
-            setting=setting_text + "; Adam, no regulariser",
-            control=None,
-            value={"mlp": row["lss"]},
-            interval=row["interval"]["lss"],
-            verdict=verdict,
-            rule=f"upper end of the LSS interval at most {LINE_SHAPED} (1 = a segment)",
-            part=part,
+        _line_shaped_claim(
+            res,
+            ("mlp",),
+            f"the tracks of plain nets tend to be line-shaped ({name}: a plain net of changing width)",
+            setting_text,
         )
     )
     return claims
@@ -497,24 +510,12 @@ def _gz_claims(res: dict[str, Any], *, seeds, steps, lr) -> list[dict[str, Any]]
             )
         )
     # v1: tracks of both architectures are line-shaped
-    checks = {
-        arch: _row(res, arch, "adam")["interval"]["lss"]["high"] <= LINE_SHAPED
-        for arch in ("plain", "resnet")
-    }
-    verdict, part = verdict_of(checks)
     claims.append(
-        make_claim(
-            claim=f"the tracks of both plain nets and ResNets tend to be line-shaped ({name})",
-            source=_V1,
-            setting=setting_text + "; Adam, no regulariser",
-            control=None,
-            value={
-                arch: _row(res, arch, "adam")["lss"] for arch in ("plain", "resnet")
-            },
-            interval=_row(res, "plain", "adam")["interval"]["lss"],
-            verdict=verdict,
-            rule=f"upper end of the LSS interval at most {LINE_SHAPED} (1 = a segment), per architecture",
-            part=part,
+        _line_shaped_claim(
+            res,
+            ("plain", "resnet"),
+            f"the tracks of both plain nets and ResNets tend to be line-shaped ({name})",
+            setting_text,
         )
     )
     return claims
