@@ -597,6 +597,13 @@ def fit(
             "fit is not jittable: it runs a Python loop of compiled optimiser steps and "
             "reads the losses back; call it outside jax.jit / vmap / grad."
         )
+    if not isinstance(sinkhorn_backend, str) or sinkhorn_backend not in (
+        "ott",
+        "flowrep",
+    ):
+        raise ValueError(
+            f"`sinkhorn_backend` must be 'ott' or 'flowrep'; got {sinkhorn_backend!r}."
+        )
     vf = as_vector_field(field)
     layout = resolve_layout(mesh, source, target)
     source = _check_cloud(source, "source", vf.dim, finite=False)
@@ -636,13 +643,6 @@ def fit(
     ):
         raise ValueError(
             f"`learning_rate` must be a finite number >= 0 or an optax schedule; got {learning_rate!r}."
-        )
-    if not isinstance(sinkhorn_backend, str) or sinkhorn_backend not in (
-        "ott",
-        "flowrep",
-    ):
-        raise ValueError(
-            f"`sinkhorn_backend` must be 'ott' or 'flowrep'; got {sinkhorn_backend!r}."
         )
     if isinstance(loss, str) and loss == "sinkhorn":
         if not _finite_number(epsilon) or epsilon <= 0:
