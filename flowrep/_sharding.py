@@ -35,6 +35,8 @@ left to the compiler, while the heavy pair sums run in `shard_map`.
 """
 
 import dataclasses
+import functools
+import inspect
 
 import jax
 import jax.numpy as jnp
@@ -139,7 +141,7 @@ def place(x, layout: Layout):
     return jax.device_put(x, layout.replicated())
 
 
-def pad_rows(x, layout: Layout, fill=0):
+def pad_rows(x, layout: Layout, fill: float = 0):
     """Pad axis 0 to a multiple of $D$ with `fill` and shard it by rows (under
     `jit`: the padding is part of the compiled computation)."""
     n = x.shape[0]
@@ -193,3 +195,87 @@ def finite_on_mesh(x, name: str):
         return check_finite(x, name)
     bad = jnp.where(jnp.all(jnp.isfinite(x)), 0.0, jnp.nan).astype(x.dtype)
     return x + check_finite(bad, name, f"`{name}` contains NaN or inf values.")
+
+
+def explicit_mesh(x):
+    """The (abstract) mesh of a traced `x` whose type is sharded over a mesh
+    with `Explicit` axes (an outer `jit` of inputs placed on such a mesh), or
+    `None`."""
+    if not is_traced(x):
+        return None
+    try:
+        sharding = jax.typeof(x).sharding
+    except (AttributeError, TypeError):
+        return None
+    mesh = getattr(sharding, "mesh", None)
+    types = tuple(getattr(mesh, "axis_types", ()) or ())
+    if mesh is None or AxisType.Explicit not in types or mesh.size <= 1:
+        return None
+    return mesh
+
+
+def _sample_sharding(mesh, axis: str, n: int | None):
+    """For an output leaf: the data axis on its sample axis (axis 1 of a
+    time-major `(T, n, ...)` leaf, axis 0 of a per-sample `(n, ...)` one),
+    when `n` divides over the axis; replicated otherwise."""
+
+    def spec_of(leaf):
+        shape = tuple(getattr(leaf, "shape", ()))
+        if n is not None and n % int(mesh.shape[axis]) == 0:
+            for i in (1, 0) if len(shape) >= 2 else (0,):
+                if i < len(shape) and shape[i] == n:
+                    return NamedSharding(mesh, PartitionSpec(*([None] * i), axis))
+        return NamedSharding(mesh, PartitionSpec())
+
+    return spec_of
+
+
+def auto_axes_for(arg: str):
+    """Decorate an entry point so that, under an outer `jit`, an input `arg`
+    typed on a mesh with `Explicit` axes runs it in `jax.sharding.auto_axes`:
+    inside, the axes are `Auto` (the partitioning is left to XLA, as for an
+    `Auto` mesh) and the outputs come back typed on the explicit mesh, sharded
+    by samples (see `_sample_sharding`; $n$ = the length of `arg`'s axis 0)
+    or replicated. A `mesh=` argument is dropped inside (an explicit mesh's
+    sharding cannot be mixed with the auto copy the sharded paths run on, and
+    the input's own sharding already says where the samples live). Without
+    such an input the call is untouched.
+
+    (Explicit axes type every intermediate's sharding, and a solver's
+    reductions over the samples, e.g. diffrax's error norms, then raise
+    JAX's `ShardingTypeError`.)"""
+
+    def decorate(fn):
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            x = bound.arguments.get(arg)
+            mesh = explicit_mesh(x)
+            if mesh is None:
+                return fn(*args, **kwargs)
+            assert x is not None
+            spec = jax.typeof(x).sharding.spec
+            first = spec[0] if len(spec) else None
+            if isinstance(first, tuple) and len(first) == 1:
+                first = first[0]
+            axis = first if isinstance(first, str) else _default_axis(mesh)
+            n = int(x.shape[0]) if jnp.ndim(x) >= 2 else None
+
+            def run(value):
+                bound.arguments[arg] = value
+                if "mesh" in bound.arguments:  # the input's sharding says it
+                    bound.arguments["mesh"] = None
+                return fn(*bound.args, **bound.kwargs)
+
+            replicated = NamedSharding(mesh, PartitionSpec())
+            shapes = jax.eval_shape(
+                jax.sharding.auto_axes(run, out_sharding=replicated), x
+            )
+            out = jax.tree_util.tree_map(_sample_sharding(mesh, axis, n), shapes)
+            return jax.sharding.auto_axes(run, out_sharding=out)(x)
+
+        return wrapper
+
+    return decorate

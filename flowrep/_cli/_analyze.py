@@ -126,6 +126,19 @@ def _capture_mesh(devices: int | None):
     return jax.make_mesh((devices,), ("data",), devices=jax.devices()[:devices])
 
 
+def transport_scores(tracks, project: int | None, mesh):
+    """`score_tracks` of the captured tracks (PCA-projected to `project`
+    dimensions when a layer is wider), over `mesh` when one is given: the
+    samples sharded by rows, the Sinkhorn $W_2$s on the ring (with the exact
+    assignment, $n\\le$ `exact_max`, the layers are gathered: docs/scaling.md).
+    Returns the scores and the projection (or `None`)."""
+    projection = None
+    scored = tracks
+    if project is not None and max(tracks.widths) > project:
+        scored, projection = tracks.project(project, "pca")
+    return score_tracks(scored, mesh=mesh), projection
+
+
 def run_analyze(report: Report, args) -> None:
     from tqdm.auto import tqdm
 
@@ -155,11 +168,7 @@ def run_analyze(report: Report, args) -> None:
         raise CLIError(str(e)) from None
     tracks = feats.to_tracks()
     bar = tqdm(total=2, desc="scores")
-    projection = None
-    scored = tracks
-    if args.project is not None and max(feats.widths) > args.project:
-        scored, projection = tracks.project(args.project, "pca")
-    scores = score_tracks(scored)
+    scores, projection = transport_scores(tracks, args.project, mesh)
     bar.update(1)
     cf = coordinate_free_scores(tracks, max_samples=args.gw_samples)
     bar.update(1)

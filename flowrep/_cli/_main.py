@@ -113,7 +113,7 @@ def _analyze_arguments(ana: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="run the model's forward passes sharded over the first N devices (a 'data' mesh)",
+        help="run the model's forward passes and the transport scores sharded over the first N devices (a 'data' mesh)",
     )
 
 

@@ -23,7 +23,7 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Points, VectorFieldFn
-from .._sharding import give_back, place, resolve_layout
+from .._sharding import auto_axes_for, give_back, place, resolve_layout
 from .._validate import check_positive_int
 from ._integrate import adaptive_solve, last_finite_step, scan_solve
 from ._result import FlowResult
@@ -342,6 +342,7 @@ _solve_counted = eqx.debug.assert_max_traces(_solve_impl, max_traces=None)
 _solve = eqx.filter_jit(_solve_counted)
 
 
+@auto_axes_for("x0")  # under an outer jit, Explicit mesh axes (_sharding.py)
 def flow(
     field: AbstractVectorField | VectorFieldFn,
     x0: Points | Array,
