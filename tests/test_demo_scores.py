@@ -3,11 +3,13 @@
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import pytest
 
 import flowrep as fr
 from flowrep._cli._demo import gradient_fractions, through_data
 
 
+@pytest.mark.slow  # ~25 s CPU: compiles flow_scores' transport scores and both fits
 def test_gradient_fractions_match_flow_scores():
     # the same keys per time as flow_scores, so the same numbers, compiled once
     field = fr.RidgeletField.random(
