@@ -1,0 +1,39 @@
+"""The demo's compiled gradient-flow scores agree with `flowrep.flow_scores`."""
+
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import flowrep as fr
+from flowrep._cli._demo import gradient_fractions, through_data
+
+
+@pytest.mark.slow  # ~25 s CPU: compiles flow_scores' transport scores and both fits
+def test_gradient_fractions_match_flow_scores():
+    # the same keys per time as flow_scores, so the same numbers, compiled once
+    field = fr.RidgeletField.random(
+        jr.PRNGKey(0), 2, 8, sigma="tanh", basis="linear", num_knots=2
+    )
+    points = jr.normal(jr.PRNGKey(1), (3, 24, 2)) * jnp.array(
+        [[[1.0]], [[1.5]], [[2.0]]]
+    )
+    times = jnp.array([0.0, 0.5, 1.0])
+    key = jr.PRNGKey(2)
+    ref = fr.flow_scores(field, fr.Tracks(points, times), key=key, num_units=32)
+    curls, ngfs = gradient_fractions(field, points, times, key=key, num_units=32)
+    np.testing.assert_allclose(curls, ref.curl_fractions, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ngfs, ref.non_gradient_fractions, rtol=1e-4, atol=1e-6)
+
+
+def test_through_data_puts_every_hyperplane_through_its_point():
+    field = fr.RidgeletField.random(
+        jr.PRNGKey(0), 2, 16, sigma="tanh", basis="linear", num_knots=3, scale=6.0
+    )
+    points = jr.normal(jr.PRNGKey(1), (16, 2))
+    moved = through_data(field, points)
+    # a_j(t_k) . p_j - b_j(t_k) = 0 at every knot, a and c untouched
+    np.testing.assert_allclose(
+        jnp.einsum("kjd,jd->kj", moved.a, points) - moved.b, 0.0, atol=1e-5
+    )
+    assert (moved.a == field.a).all() and (moved.c == field.c).all()
