@@ -15,12 +15,14 @@ on the same data: torchdiffeq's `odeint` (backpropagating through the
 solver, its fastest mode) and a plain-JAX Euler ResNet of equal cost (400
 Euler steps = 100 RK4 steps' evaluations, one `lax.scan`). Compile time is
 reported separately. Timings are `min(timeit.repeat(...))`, except flowrep's
-default row against the diffrax peer: medians of at least 5 interleaved rounds,
-wall and user CPU time.
+default row against the diffrax peer: interleaved rounds (`--rounds`, at least
+5; the order reversed every other round), wall and user CPU time, the ratio
+reported as the median (and range) of the per-round ratios.
 
     python benchmarks/flow.py --quick        # m in {2, 64}, n = 1024
     python benchmarks/flow.py                # J = 256, n = 4096, m in {2, 64}
     python benchmarks/flow.py --json out.json
+    python benchmarks/flow.py --diffrax-only --rounds 9   # the plain-diffrax rows only
 """
 
 import argparse
@@ -130,21 +132,29 @@ def make_diffrax(mode: str):
 
 
 def _interleaved(fns: dict, repeat: int) -> tuple[dict, dict]:
-    """Median wall time and median user CPU time (`time.process_time`, less
-    sensitive to other jobs' load) over `repeat` rounds of one call of each
-    fn, the rounds interleaved (A/B/A/B...) so load from other jobs on a
-    shared machine hits all alike. Only the jitted call is timed (compiled
-    beforehand)."""
+    """Wall times and user CPU times (`time.process_time`, all threads: less
+    sensitive to other jobs' load) of `repeat` rounds of one call of each fn,
+    the rounds interleaved (A/B/A/B...) so load from other jobs on a shared
+    machine hits all alike, the order reversed every other round (B/A) so
+    neither side always runs right after the other. Only the jitted call is
+    timed (compiled beforehand). Returns per-fn lists, one entry a round."""
     wall: dict = {k: [] for k in fns}
     cpu: dict = {k: [] for k in fns}
-    for _ in range(repeat):
-        for k, fn in fns.items():
+    keys = list(fns)
+    for r in range(repeat):
+        for k in keys if r % 2 == 0 else keys[::-1]:
             t, c = time.perf_counter(), time.process_time()
-            fn()
+            fns[k]()
             wall[k].append(time.perf_counter() - t)
             cpu[k].append(time.process_time() - c)
-    med = lambda d: {k: float(np.median(v)) for k, v in d.items()}  # noqa: E731
-    return med(wall), med(cpu)
+    return wall, cpu
+
+
+def _paired(times: dict, mine: str, peer: str) -> tuple[float, float, float]:
+    """Median and range over rounds of the per-round ratio peer/mine (> 1:
+    `mine` faster). Pairing by round cancels the load both saw in it."""
+    q = np.asarray(times[peer]) / np.asarray(times[mine])
+    return float(np.median(q)), float(q.min()), float(q.max())
 
 
 def make_euler_resnet(num_evals: int):
@@ -242,7 +252,18 @@ def make_torch(mode: str, tfield, tx0):
 # ----------------------------------------------------------------------------- main
 
 
-def run_config(m: int, num_units: int, n: int, repeat: int, with_torch: bool, adjoints):
+def run_config(
+    m: int,
+    num_units: int,
+    n: int,
+    repeat: int,
+    with_torch: bool,
+    adjoints,
+    *,
+    rounds: int = 5,
+    modes=("fixed", "adaptive"),
+    with_euler: bool = True,
+):
     key = jr.PRNGKey(0)
     kf, kx = jr.split(key)
     field = flowrep.RidgeletField.random(
@@ -264,7 +285,7 @@ def run_config(m: int, num_units: int, n: int, repeat: int, with_torch: bool, ad
         except ImportError:
             print("# torch/torchdiffeq not installed: skipping the torchdiffeq peer")
             torch_ok = False
-    for mode in ("fixed", "adaptive"):
+    for mode in modes:
         cfg = dict(m=m, J=num_units, n=n, mode=mode)
         peers = {}
         if torch_ok:
@@ -318,29 +339,36 @@ def run_config(m: int, num_units: int, n: int, repeat: int, with_torch: bool, ad
                 dfwd, dgrad = make_diffrax(mode)
                 dxs, dsteps = _block(dfwd(field, x0))
                 _block(dgrad(field, x0))
-                times, cpu = _interleaved(
+                wall, cpu = _interleaved(
                     {
                         "fwd": lambda: _block(fwd(field, x0)),
                         "dfwd": lambda: _block(dfwd(field, x0)),
                         "fwd_bwd": lambda: _block(grad(field, x0)),
                         "dfwd_bwd": lambda: _block(dgrad(field, x0)),
                     },
-                    max(repeat, 5),
+                    rounds,
                 )
-                row.update(fwd=times["fwd"], fwd_bwd=times["fwd_bwd"])
-                row["ratio_vs_diffrax"] = dict(
-                    fwd=times["dfwd"] / times["fwd"],
-                    fwd_bwd=times["dfwd_bwd"] / times["fwd_bwd"],
+                med = {k: float(np.median(v)) for k, v in wall.items()}
+                cmed = {k: float(np.median(v)) for k, v in cpu.items()}
+                row.update(
+                    fwd=med["fwd"],
+                    fwd_bwd=med["fwd_bwd"],
+                    cpu_fwd=cmed["fwd"],
+                    cpu_fwd_bwd=cmed["fwd_bwd"],
+                    rounds=rounds,
                 )
-                row["ratio_vs_diffrax_cpu"] = dict(
-                    fwd=cpu["dfwd"] / cpu["fwd"],
-                    fwd_bwd=cpu["dfwd_bwd"] / cpu["fwd_bwd"],
-                )
+                pw = {k: _paired(wall, k, "d" + k) for k in ("fwd", "fwd_bwd")}
+                pc = {k: _paired(cpu, k, "d" + k) for k in ("fwd", "fwd_bwd")}
+                # Medians of the per-round ratios; ranges: their min and max.
+                row["ratio_vs_diffrax"] = {k: v[0] for k, v in pw.items()}
+                row["ratio_vs_diffrax_cpu"] = {k: v[0] for k, v in pc.items()}
+                row["ratio_vs_diffrax_range"] = {k: v[1:] for k, v in pw.items()}
+                row["ratio_vs_diffrax_cpu_range"] = {k: v[1:] for k, v in pc.items()}
                 peers["diffrax"] = dict(
-                    fwd=times["dfwd"],
-                    fwd_bwd=times["dfwd_bwd"],
-                    cpu_fwd=cpu["dfwd"],
-                    cpu_fwd_bwd=cpu["dfwd_bwd"],
+                    fwd=med["dfwd"],
+                    fwd_bwd=med["dfwd_bwd"],
+                    cpu_fwd=cmed["dfwd"],
+                    cpu_fwd_bwd=cmed["dfwd_bwd"],
                     steps=int(dsteps),
                     max_abs_diff_vs_flowrep=float(
                         np.max(np.abs(np.asarray(dxs) - np.asarray(xs)))
@@ -352,7 +380,7 @@ def run_config(m: int, num_units: int, n: int, repeat: int, with_torch: bool, ad
                     fwd_bwd=_time(lambda: _block(grad(field, x0)), repeat),
                 )
             peers[f"flowrep[{adjoint or 'auto'}]"] = row
-        if mode == "fixed":
+        if mode == "fixed" and with_euler:
             efwd, egrad = make_euler_resnet(4 * NUM_STEPS)
             _block(efwd(field, x0))
             _block(egrad(field, x0))
@@ -370,9 +398,12 @@ def run_config(m: int, num_units: int, n: int, repeat: int, with_torch: bool, ad
             if "ratio_vs_diffrax" in r:
                 q = r["ratio_vs_diffrax"]
                 qc = r["ratio_vs_diffrax_cpu"]
+                rc = r["ratio_vs_diffrax_cpu_range"]
                 line += (
-                    f"  speed vs diffrax (median wall) fwd {q['fwd']:.2f}x fwd+bwd {q['fwd_bwd']:.2f}x"
-                    f" (median CPU time) fwd {qc['fwd']:.2f}x fwd+bwd {qc['fwd_bwd']:.2f}x"
+                    f"  speed vs diffrax over {r['rounds']} rounds (median per-round wall ratio)"
+                    f" fwd {q['fwd']:.2f}x fwd+bwd {q['fwd_bwd']:.2f}x"
+                    f" (CPU time) fwd {qc['fwd']:.2f}x [{rc['fwd'][0]:.2f}-{rc['fwd'][1]:.2f}]"
+                    f" fwd+bwd {qc['fwd_bwd']:.2f}x [{rc['fwd_bwd'][0]:.2f}-{rc['fwd_bwd'][1]:.2f}]"
                 )
             if "nfe" in r:
                 line += f"  nfe(fwd) {r['nfe']}"
@@ -396,6 +427,23 @@ def main(argv=None):
         help="timing repeats (default 3; 2 with --quick)",
     )
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument(
+        "--diffrax-only",
+        action="store_true",
+        help="only flowrep's default path against plain diffrax (no torchdiffeq, no Euler ResNet)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="interleaved rounds of the flowrep/diffrax comparison (default max(repeat, 5))",
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="*",
+        default=["fixed", "adaptive"],
+        choices=["fixed", "adaptive"],
+    )
     parser.add_argument(
         "--n", type=int, default=None, help="override the number of points"
     )
@@ -441,8 +489,13 @@ def main(argv=None):
                 num_units,
                 n,
                 repeat,
-                not args.no_torch,
-                [None if a == "auto" else a for a in args.adjoints],
+                not (args.no_torch or args.diffrax_only),
+                [None]
+                if args.diffrax_only
+                else [None if a == "auto" else a for a in args.adjoints],
+                rounds=args.rounds or max(repeat, 5),
+                modes=tuple(args.modes),
+                with_euler=not args.diffrax_only,
             )
     if args.json:
         with open(args.json, "w") as f:

@@ -3,6 +3,7 @@ from typing import Any
 import diffrax
 import equinox as eqx
 import jax
+import jax.extend
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -458,6 +459,59 @@ def test_jit_and_vmap_of_flow(getkey):
     np.testing.assert_allclose(a, b)
     assert c.shape == a.shape
     np.testing.assert_allclose(a, flowrep.flow(field, x0, 0.0, 1.0, **FIXED).xs)
+
+
+def _sub_jaxprs(eqn):
+    for v in eqn.params.values():
+        for u in v if isinstance(v, (tuple, list)) else (v,):
+            if isinstance(u, jax.extend.core.ClosedJaxpr):
+                yield u.jaxpr
+            elif isinstance(u, jax.extend.core.Jaxpr):
+                yield u
+
+
+def _primitives(jaxpr, counts):
+    for eqn in jaxpr.eqns:
+        counts[eqn.primitive.name] = counts.get(eqn.primitive.name, 0) + 1
+        for sub in _sub_jaxprs(eqn):
+            _primitives(sub, counts)
+    return counts
+
+
+def _step_loops(jaxpr):
+    """(kind, primitive counts of the body) of every loop that evaluates the field."""
+    out = []
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        if name in ("scan", "while"):
+            body = eqn.params["jaxpr" if name == "scan" else "body_jaxpr"].jaxpr
+            counts = _primitives(body, {})
+            if counts.get("tanh"):
+                out.append((name, counts))
+        for sub in _sub_jaxprs(eqn):
+            out += _step_loops(sub)
+    return out
+
+
+@pytest.mark.parametrize("kw", [FIXED, TIGHT])
+def test_step_loops_hold_no_checks(getkey, kw):
+    # The run-time checks act on the final state, never per step: the loop
+    # body of the solve is the field evaluations and the solver's arithmetic
+    # (issue 19: the fixed-step body is 4 fused field calls, one per RK4
+    # stage, and nothing else).
+    field = smooth_field(getkey())
+    x0 = jr.normal(getkey(), (8, 2))
+    jaxpr = jax.make_jaxpr(lambda x: flowrep.flow(field, x, 0.0, 1.0, **kw).tracks)(
+        x0
+    ).jaxpr
+    loops = _step_loops(jaxpr)
+    checks = ("cond", "pure_callback", "io_callback", "debug_callback", "is_finite")
+    # The solve's loop is the first; later ones (the failure diagnosis, run
+    # only on failure inside a `lax.cond`) may check.
+    kind, counts = loops[0]
+    assert not [c for c in checks if c in counts], counts
+    if "num_steps" in kw:
+        assert kind == "scan" and counts["tanh"] == 4
 
 
 # ----------------------------------------------------------------------------- bad input
