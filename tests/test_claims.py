@@ -255,7 +255,9 @@ def _recompute_gz(res):
         if r["accuracy"] < base["accuracy"] - _gai_zhang.ACCURACY_DROP:
             continue
         for m in ("lss", "cost_ratio"):
-            checks[(st, m)] = r["interval"][m]["high"] < base["interval"][m]["low"]
+            checks[f"{m} at {st}"] = (
+                r["interval"][m]["high"] < base["interval"][m]["low"]
+            )
     if not checks:
         return "not testable"
     return _claims.verdict_of(checks)[0]
