@@ -157,6 +157,8 @@ BAD = [
     ("pushforward law", lambda: fr.shallow_dae_pushforward(3, 0.1), TypeError, "GaussianLaw"),  # pyright: ignore[reportArgumentType]
     ("RidgeletField.random dim 2.5", lambda: fr.RidgeletField.random(K, 2.5, 4), ValueError, "`dim` must be an integer"),  # pyright: ignore[reportArgumentType]
     ("RidgeletField.random num_units True", lambda: fr.RidgeletField.random(K, 2, True), ValueError, "`num_units` must be an integer"),
+    ("GaussianLaw cov str", lambda: fr.GaussianLaw(jnp.zeros(2), "abc"), TypeError, "`cov` must be a numeric array"),  # pyright: ignore[reportArgumentType]
+    ("GaussianLaw mean object", lambda: fr.GaussianLaw(object(), jnp.eye(2)), TypeError, "`mean` must be a numeric array"),  # pyright: ignore[reportArgumentType]
     ("mean_shift 1e200 overflow", lambda: fr.mean_shift(X * 1e200, 0.5), ValueError, "mean_shift: the result is NaN/inf"),
     ("shallow_dae mixture x 1e200", lambda: fr.shallow_dae(fr.GaussianMixture(jnp.array([0.5, 0.5]), jnp.zeros((2, 2)), jnp.stack([jnp.eye(2)] * 2)), 0.1, X * 1e200), ValueError, "at the points `x`"),
     ("gaussian_w2 jit indefinite S2", lambda: jax.jit(lambda s: fr.gaussian_w2(jnp.zeros(2), jnp.eye(2), jnp.zeros(2), s))(jnp.diag(jnp.array([1.0, -1.0]))), Exception, "`S2` must be positive semi-definite"),
