@@ -62,6 +62,27 @@ def is_concrete(*xs: Any) -> bool:
     return True
 
 
+def as_float_array(value: Any, name: str, dtype: Any = None) -> Array:
+    """`value` as a floating array (`dtype`, or at least the default float).
+
+    A `TypeError` naming the argument for strings, objects and other values
+    jnp cannot read as numbers (jnp's own message does not name it).
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(
+            f"`{name}` must be a numeric array; got {type(value).__name__}."
+        )
+    try:
+        arr = jnp.asarray(value)
+        if not (jnp.issubdtype(arr.dtype, jnp.number) or arr.dtype == jnp.bool_):
+            raise TypeError
+        return jnp.asarray(arr, dtype=dtype or jnp.result_type(arr, float))
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"`{name}` must be a numeric array; got {type(value).__name__}."
+        ) from e
+
+
 def check_finite(x: Array, name: str, message: str | None = None) -> Array:
     """Return `x`, raising if it holds NaN or inf.
 

@@ -155,6 +155,14 @@ BAD = [
     ("pushforward t<0", lambda: fr.shallow_dae_pushforward(fr.GaussianLaw(jnp.zeros(2), jnp.eye(2)), -1.0), ValueError, "`t`"),
     ("pushforward t NaN", lambda: fr.shallow_dae_pushforward(fr.GaussianLaw(jnp.zeros(2), jnp.eye(2)), float("nan")), ValueError, "`t`"),
     ("pushforward law", lambda: fr.shallow_dae_pushforward(3, 0.1), TypeError, "GaussianLaw"),  # pyright: ignore[reportArgumentType]
+    ("RidgeletField.random dim 2.5", lambda: fr.RidgeletField.random(K, 2.5, 4), ValueError, "`dim` must be an integer"),  # pyright: ignore[reportArgumentType]
+    ("RidgeletField.random num_units True", lambda: fr.RidgeletField.random(K, 2, True), ValueError, "`num_units` must be an integer"),
+    ("GaussianLaw cov str", lambda: fr.GaussianLaw(jnp.zeros(2), "abc"), TypeError, "`cov` must be a numeric array"),  # pyright: ignore[reportArgumentType]
+    ("GaussianLaw mean object", lambda: fr.GaussianLaw(object(), jnp.eye(2)), TypeError, "`mean` must be a numeric array"),  # pyright: ignore[reportArgumentType]
+    ("mean_shift 1e200 overflow", lambda: fr.mean_shift(X * 1e200, 0.5), ValueError, "mean_shift: the result is NaN/inf"),
+    ("shallow_dae mixture x 1e200", lambda: fr.shallow_dae(fr.GaussianMixture(jnp.array([0.5, 0.5]), jnp.zeros((2, 2)), jnp.stack([jnp.eye(2)] * 2)), 0.1, X * 1e200), ValueError, "at the points `x`"),
+    ("gaussian_w2 jit indefinite S2", lambda: jax.jit(lambda s: fr.gaussian_w2(jnp.zeros(2), jnp.eye(2), jnp.zeros(2), s))(jnp.diag(jnp.array([1.0, -1.0]))), Exception, "`S2` must be positive semi-definite"),
+    ("gaussian_ot_map jit indefinite S1", lambda: jax.jit(lambda s: fr.gaussian_ot_map(jnp.zeros(2), s, jnp.zeros(2), jnp.eye(2)).matrix)(jnp.diag(jnp.array([1.0, -1.0]))), Exception, "`S1` must be positive definite"),
     ("rotation_log shape", lambda: fr.rotation_log(jnp.ones((2, 3))), ValueError, "square"),
     ("rotation_log NaN", lambda: fr.rotation_log(jnp.eye(2) * jnp.nan), ValueError, "NaN"),
     ("rotation_log not orthogonal", lambda: fr.rotation_log(2 * jnp.eye(2)), ValueError, "orthogonal"),
@@ -341,3 +349,22 @@ def test_every_public_name_is_tabled():
     assert not untabled, f"exemptions that are only a to-do: {untabled}"
     both = sorted(set(EXEMPT) & tabled)
     assert not both, f"tabled names still listed as exempt: {both}"
+
+
+def test_mean_shift_float32_offset_and_shallow_dae_far_points():
+    """mean_shift centres inside: float32 at an offset of 1e4 agrees with a
+    float64 reference on the same inputs to the output's rounding (it was off
+    by 2 before); one Gaussian's shallow DAE is linear and stays finite at
+    1e200 (its softmax of one -inf gave NaN before)."""
+    x = (X + 1e4).astype(jnp.float32)
+    c = np.asarray(x, np.float64)
+    logits = -np.sum((c[:, None] - c[None]) ** 2, -1) / (2 * 0.5)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    want = (p / p.sum(1, keepdims=True)) @ c
+    got = np.asarray(fr.mean_shift(x, 0.5), np.float64)
+    assert np.max(np.abs(got - want)) < 2e-3  # float32 spacing at 1e4 is 1e-3
+    far = X * 1e200
+    law = fr.GaussianLaw(jnp.zeros(2), jnp.eye(2))
+    np.testing.assert_allclose(
+        np.asarray(fr.shallow_dae(law, 0.1, far)), np.asarray(far) / 1.1, rtol=1e-12
+    )

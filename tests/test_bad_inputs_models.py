@@ -228,6 +228,15 @@ BAD = [
     ("BlurringMeanShiftField chunk_size 0", lambda: fr.BlurringMeanShiftField(1.0, 2, 0), ValueError, "`chunk_size`"),
     ("BlurringMeanShiftField x length", lambda: BMS(0.0, jnp.ones(5)), ValueError, "flattened cloud `x`"),
     ("BlurringMeanShiftField x 2-D", lambda: BMS(0.0, X), ValueError, "flattened cloud `x`"),
+    ("DeepDAEField batch_call t past collapse", lambda: DEEP.batch_call(0.7, X), ValueError, "`t` must be finite and below the collapse time"),
+    ("DeepDAEField batch_divergence t NaN", lambda: DEEP.batch_divergence(float("nan"), X), ValueError, "`t` must be finite"),
+    ("DeepDAEField batch_call x NaN", lambda: DEEP.batch_call(0.1, nan(X)), ValueError, "score grad log mu_t is NaN/inf at the points `x`"),
+    ("DeepDAEField x 1e200", lambda: DEEP(0.1, X[0] * 1e200), ValueError, "score grad log mu_t is NaN/inf at the points `x`"),
+    ("flow DeepDAEField past collapse", lambda: fr.flow(DEEP, X, 0.0, 0.8, solver="euler", num_steps=4).tracks, Exception, "DeepDAEField: `t` must be finite and below the collapse time"),
+    ("deep_dae_flow x0 1e200", lambda: fr.deep_dae_flow(LAW, X * 1e200, 0.1), ValueError, "overflows at the starting points `x0`"),
+    ("BlurringMeanShiftField x NaN", lambda: BMS(0.0, nan(X).ravel()), ValueError, "velocity is NaN/inf on the cloud `x`"),
+    ("blurring_mean_shift x0 1e200", lambda: fr.blurring_mean_shift_flow(X * 1e200, 1.0, 0.5), ValueError, "`x0` with this `bandwidth`"),
+    ("flow BlurringMeanShiftField 1e200", lambda: fr.flow(BMS, (X * 1e200).reshape(1, -1), 0.0, 1.0, solver="euler", num_steps=2).tracks, Exception, "BlurringMeanShiftField: the velocity is NaN/inf"),
     # displacement_network
     ("displacement_network center NaN", lambda: fr.displacement_network(lambda x: -x, jnp.array([jnp.nan, 0.0]), 1.0, **DISP), ValueError, "`center` contains NaN"),
     ("displacement_network center 2-D", lambda: fr.displacement_network(lambda x: -x, jnp.zeros((2, 2)), 1.0, **DISP), ValueError, "`center`"),
@@ -275,7 +284,12 @@ BAD = [
 
 
 # rows whose check comes after a compile of the computation
-SLOW_ROWS = {"displacement_network NaN values", "sinkhorn_loss not converged"}
+SLOW_ROWS = {
+    "displacement_network NaN values",
+    "sinkhorn_loss not converged",
+    "flow DeepDAEField past collapse",
+    "flow BlurringMeanShiftField 1e200",
+}
 
 
 @pytest.mark.parametrize("call,error,match", table_params(BAD, SLOW_ROWS))
@@ -473,6 +487,17 @@ def test_blurring_mean_shift_field_against_a_numpy_loop():
         want[i] = (w @ xs / w.sum() - xs[i]) / h
     got = BMS(0.0, X.ravel()).reshape(X.shape)
     np.testing.assert_allclose(_f64(got), want, rtol=1e-5, atol=1e-6)
+    # float32 at an offset of 1e4: the field centres the cloud, so it agrees
+    # with the same reference on the same rounded inputs (the expanded
+    # q.x_j - |x_j|^2 / 2 lost everything at 1e8 before).
+    x32 = (X + 1e4).astype(jnp.float32)
+    xs32 = _f64(x32) - _f64(x32).mean(0)
+    want32 = np.empty_like(xs32)
+    for i in range(len(xs32)):
+        w = np.exp(-np.sum((xs32 - xs32[i]) ** 2, 1) / (2 * h))
+        want32[i] = (w @ xs32 / w.sum() - xs32[i]) / h
+    got32 = BMS(0.0, x32.ravel()).reshape(X.shape)
+    np.testing.assert_allclose(_f64(got32), want32, rtol=1e-4, atol=1e-5)
 
 
 def test_denoiser_integer_point_and_jit_nan():
@@ -511,3 +536,31 @@ def test_plot_scores_and_layer_w2_write_files(tmp_path):
     fr.plot_layer_w2(sc, path=str(tmp_path / "w2.png"))
     fr.plot_scores({"a": sc, "b": sc}, path=str(tmp_path / "s.png"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.png", "w2.png"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("epsilon", [1e-12, 1e-20])
+def test_fit_tiny_epsilon_is_a_finite_field_or_a_clear_error(epsilon):
+    """fit's inner Sinkhorn loss is not checked for convergence: with an
+    epsilon far below the squared distances the result must still be a
+    field with finite parameters, or a FloatingPointError from fit."""
+    src = jr.normal(jr.PRNGKey(1), (16, 2))
+    tgt = jr.normal(jr.PRNGKey(2), (16, 2)) * 0.5 + 2.0
+    field = fr.RidgeletField.random(jr.PRNGKey(3), 2, 4)
+    try:
+        trained, history = fr.fit(
+            field,
+            src,
+            tgt,
+            key=K,
+            steps=4,
+            steps_per_call=4,
+            epsilon=epsilon,
+            progress=False,
+        )
+    except FloatingPointError as e:
+        assert str(e).startswith("fit: the loss")
+        return
+    leaves = jax.tree.leaves(eqx.filter(trained, eqx.is_inexact_array))
+    assert leaves and all(bool(jnp.all(jnp.isfinite(a))) for a in leaves)
+    assert np.all(np.isfinite(history["loss"]))

@@ -294,6 +294,11 @@ BAD = [
     ("antiderivative quadrature |z| > 512", lambda: fr.antiderivative(jnp.cos)(600.0), ValueError, "|z| <= 512"),
     ("antiderivative quadrature z inf", lambda: fr.antiderivative(jnp.cos)(jnp.array([0.0, jnp.inf])), ValueError, "|z| <= 512"),
     ("antiderivative quadrature z 1e300 jit", lambda: jax.jit(fr.antiderivative(jnp.cos))(jnp.array(1e300)), Exception, "|z| <= 512"),
+    ("antiderivative under-resolved sin(50 z)", lambda: fr.antiderivative(lambda z: jnp.sin(50 * z)), ValueError, "is not resolved by the quadrature"),
+    ("antiderivative under-resolved cos(200 z) gaussian", lambda: fr.antiderivative(lambda z: jnp.cos(200 * z) * jnp.exp(-(z**2) / 100)), ValueError, "`sigma` (no closed form) is not resolved"),
+    ("antiderivative NaN profile sqrt", lambda: fr.antiderivative(jnp.sqrt), ValueError, "NaN/inf somewhere"),
+    ("antiderivative not elementwise", lambda: fr.antiderivative(lambda z: jnp.sum(z, -1)), ValueError, "`sigma` must act elementwise"),
+    ("antiderivative traced sin(50 z) jit", lambda: jax.jit(lambda f, z: fr.antiderivative(lambda u: jnp.sin(f * u))(z))(50.0, 1.0), Exception, "is not resolved by the quadrature"),
     ("ridgelet_potential field", lambda: fr.ridgelet_potential(3, 0.0, X), TypeError, "`field`"),  # pyright: ignore[reportArgumentType]
     ("ridgelet_potential x NaN", lambda: fr.ridgelet_potential(FIELD, 0.0, nan(X)), ValueError, "`x` contains NaN"),
     ("ridgelet_potential x dim", lambda: fr.ridgelet_potential(FIELD, 0.0, X[:, :1]), ValueError, "`x` has dimension 1"),
@@ -530,6 +535,17 @@ def test_antiderivative_quadrature_to_its_limit():
     assert float(err) < 1e-10
     soft = fr.antiderivative(jax.nn.sigmoid)(z)
     assert float(jnp.max(jnp.abs(soft - (jax.nn.softplus(z) - jnp.log(2.0))))) < 1e-10
+
+
+def test_antiderivative_resolved_fast_profile_against_closed_form():
+    """sin(5 z) is resolved (~25 periods per 32-long panel at |z| = 512): the
+    probe passes and the values match (1 - cos 5z)/5. sin(50 z) is refused
+    (the rule returned -4.76 at z = 512 for the true 0.03 before the probe)."""
+    z = jnp.linspace(-512.0, 512.0, 129)
+    got = fr.antiderivative(lambda u: jnp.sin(5 * u))(z)
+    assert float(jnp.max(jnp.abs(got - (1 - jnp.cos(5 * z)) / 5))) < 1e-9
+    with pytest.raises(ValueError, match="not resolved"):
+        fr.antiderivative(lambda u: jnp.sin(50 * u))
 
 
 @pytest.mark.slow

@@ -66,12 +66,21 @@ def shallow_dae(law: AbstractLaw, t, x: Points) -> Points:
 
     **Returns:** $g_t(x_i)$, `(n, d)`.
 
-    **Raises:** `ValueError` for $t<0$ or a dimension mismatch.
+    **Raises:** `ValueError` for $t<0$, a dimension mismatch, or a NaN/inf
+    result (points so far out that a mixture's quadratic forms overflow;
+    one Gaussian is linear and never overflows before `x` does).
     """
     mix = as_mixture(law)
     x = check_points(x, mix.dim)
     t = check_time(t)
-    return _shallow_dae(mix.weights, mix.means, mix.covs, jnp.asarray(t, x.dtype), x)
+    out = _shallow_dae(mix.weights, mix.means, mix.covs, jnp.asarray(t, x.dtype), x)
+    return check_value(
+        out,
+        lambda g: ~jnp.isfinite(g),
+        "shallow_dae: the result is NaN/inf at the points `x`: they are so far "
+        "from the mixture's means that the responsibilities' quadratic forms "
+        "overflow their dtype; centre or rescale them, or use float64.",
+    )
 
 
 @jax.jit
@@ -81,8 +90,10 @@ def _shallow_dae(weights, means, covs, t, x):
     gains = jax.vmap(lambda c, cs: jnp.linalg.solve(cs, c).T)(covs, smoothed)
 
     def one(xi):
-        r = jax.nn.softmax(jnp.log(weights) + component_logpdfs(xi, means, smoothed))
         targets = means + jnp.einsum("kij,kj->ki", gains, xi - means)
+        if means.shape[0] == 1:  # one Gaussian: linear, finite wherever x is
+            return targets[0]
+        r = jax.nn.softmax(jnp.log(weights) + component_logpdfs(xi, means, smoothed))
         return r @ targets
 
     return jax.vmap(one)(x)
@@ -180,7 +191,10 @@ class DeepDAEField(AbstractVectorField):
 
         **Raises:** `ValueError` for a point of the wrong shape; `t` NaN or
         at/past the collapse time $t^*$ (eagerly, or at run time when traced;
-        there $\\mu_t$ does not exist and the field would be NaN).
+        there $\\mu_t$ does not exist and the field would be NaN); a NaN/inf
+        score (NaN points, or points so far out that the quadratic form
+        overflows their dtype). `batch_call` and `batch_divergence`, which
+        `flow` uses, check the same.
         """
         x = jnp.asarray(x)
         if x.ndim not in (1, 2) or x.shape[-1] != self.dim:
@@ -188,24 +202,45 @@ class DeepDAEField(AbstractVectorField):
                 f"DeepDAEField takes one point `x` ({self.dim},) or a batch (n, {self.dim}); "
                 f"got shape {x.shape}."
             )
-        t = check_value(
+        t = self._checked_t(t)
+        if x.ndim == 2:
+            return self.batch_call(t, x, args)
+        return self._checked_score(self._one(t, x))
+
+    def _checked_t(self, t):
+        return check_value(
             jnp.asarray(t),
             lambda t, ts: ~jnp.isfinite(t) | ~(t < ts),
             "DeepDAEField: `t` must be finite and below the collapse time "
             "t* = lambda_min/2 (mu_t does not exist there).",
             self.collapse_time,
         )
-        if x.ndim == 2:
-            return self.batch_call(t, x, args)
-        return self._one(t, x)
+
+    @staticmethod
+    def _checked_score(v):
+        # Every evaluation is checked (also `batch_call`, which `flow` uses):
+        # a NaN here names its cause instead of flow's generic "the field
+        # returned NaN".
+        return check_value(v, lambda v: ~jnp.isfinite(v), _SCORE_MESSAGE)
 
     def batch_call(self, t, xs, args=None):
-        """$v_t$ on a batch `(n, d)`."""
-        return jax.vmap(lambda xi: self._one(t, xi))(xs)
+        """$v_t$ on a batch `(n, d)`; checked as `__call__` is."""
+        t = self._checked_t(t)
+        return self._checked_score(jax.vmap(lambda xi: self._one(t, xi))(xs))
 
     def batch_divergence(self, t, xs, args=None):
         """`(v, div)` of shapes `(n, d)` and `(n,)` with the closed form $\\nabla\\cdot v=\\Delta\\log\\mu_t$."""
-        return jax.vmap(lambda xi: self._one_div(t, xi))(xs)
+        t = self._checked_t(t)
+        v, div = jax.vmap(lambda xi: self._one_div(t, xi))(xs)
+        return self._checked_score(v), self._checked_score(div)
+
+
+_SCORE_MESSAGE = (
+    "DeepDAEField: the score grad log mu_t is NaN/inf at the points `x` (t is "
+    "valid): they are NaN/inf, or so far from the law's means that "
+    "(x - m)^T Sigma_t^-1 (x - m) overflows their dtype; centre or rescale "
+    "them, or use float64."
+)
 
 
 def deep_dae_map(law: GaussianLaw, t, x: Points) -> Points:
@@ -253,11 +288,22 @@ def deep_dae_flow(
 
     **Raises:** `CollapseError` if $t_1\\ge t^*=\\min_k\\lambda_{\\min}(\\Sigma_k)/2$
     (raised before integrating, so no NaN is ever returned); `ValueError`
-    for $t_1<0$, bad `ts` or a dimension mismatch.
+    for $t_1<0$, bad `ts`, a dimension mismatch, or `x0` so far from the
+    law's means that the score overflows its dtype (before integrating; at
+    run time when traced).
     """
     field = DeepDAEField(law)
     x0 = check_points(x0, field.means.shape[1], "x0")
     t1, ts = check_horizon(t1, ts, field.collapse_time)
+    x0 = check_value(
+        x0,
+        lambda x, *_: ~jnp.isfinite(jax.vmap(lambda xi: field._one(0.0, xi))(x)),
+        "deep_dae_flow: the score grad log mu_0 overflows at the starting points "
+        "`x0` (too far from the law's means for their dtype: "
+        "(x - m)^T Sigma^-1 (x - m) is past its range); centre or rescale "
+        "them, or use float64.",
+        *jax.tree.leaves(field),  # eager only when the law is concrete too
+    )
     return flow(
         field,
         x0,

@@ -33,7 +33,7 @@ from .._sharding import (
     unpad_rows,
     valid_rows,
 )
-from .._validate import check_positive_int
+from .._validate import check_positive_int, check_value
 from .._width._precision import exact_matmul
 from ._checks import check_horizon, check_noise, check_points, check_weights
 
@@ -211,7 +211,8 @@ def mean_shift(
     **Returns:** $g_t(q)$, `[n_q, m]`.
 
     **Raises:** `ValueError` for $t\\le0$, mismatched shapes, NaN/inf or
-    non-positive weights.
+    non-positive weights, or a NaN/inf result (squared distances over `t`
+    past the dtype's range; at run time under `jit`).
     """
     cloud = check_points(cloud, what="cloud")
     n, m = cloud.shape
@@ -230,7 +231,24 @@ def mean_shift(
             )
         weights = check_weights(weights)
         logw = jnp.log(weights)
-    layout = resolve_layout(mesh, cloud, queries, weights)
+    # Mean shift commutes with translations: centre both at the cloud's mean,
+    # so that offset features keep their precision in the squared distances
+    # (float32 at 1e4 was off by ~2 before).
+    layout = resolve_layout(mesh, cloud, queries, weights)  # from the inputs as given
+    centre = jnp.mean(cloud, axis=0)
+    cloud, queries = cloud - centre, queries.astype(cloud.dtype) - centre
+    out = _mean_shift_any(cloud, logw, t, queries, chunk_size, layout)
+    return check_value(
+        out + centre,
+        lambda g: ~jnp.isfinite(g),
+        "mean_shift: the result is NaN/inf: the squared distances between "
+        "`queries` and `cloud` over `t` overflow their dtype (values near its "
+        "limit, or `t` far too small for their spread); rescale them, or use "
+        "float64.",
+    )
+
+
+def _mean_shift_any(cloud, logw, t, queries, chunk_size, layout):
     if layout is not None:
         out = _mean_shift_sharded(
             place(cloud, layout),
@@ -284,7 +302,12 @@ class BlurringMeanShiftField(AbstractVectorField):
         return None
 
     def __call__(self, t, x, args=None):
-        """The velocities of the flattened cloud `x` `(n * point_dim,)`."""
+        """The velocities of the flattened cloud `x` `(n * point_dim,)`.
+
+        **Raises:** `ValueError` for a wrong shape, or a NaN/inf velocity (a
+        NaN/inf cloud, or squared distances over the bandwidth past the
+        dtype's range): eagerly, or at run time when traced (inside `flow`).
+        """
         x = jnp.asarray(x)
         if x.ndim != 1 or x.size == 0 or x.size % self.point_dim:
             raise ValueError(
@@ -292,6 +315,9 @@ class BlurringMeanShiftField(AbstractVectorField):
                 f"got shape {x.shape}."
             )
         cloud = x.reshape(-1, self.point_dim)
+        # The velocity is translation invariant: centre, so that a cloud at an
+        # offset keeps its precision in the squared distances.
+        cloud = cloud - jnp.mean(cloud, axis=0)
         logw = jnp.zeros(cloud.shape[:1], cloud.dtype)
         ms = _mean_shift(
             cloud,
@@ -300,7 +326,18 @@ class BlurringMeanShiftField(AbstractVectorField):
             cloud,
             self.chunk_size,
         )
-        return ((ms - cloud) / self.bandwidth).reshape(x.shape)
+        v = ((ms - cloud) / self.bandwidth).reshape(x.shape)
+        # Checked on every call (`flow` calls it through a vmap), so a NaN
+        # names its cause instead of flow's generic "the field returned NaN".
+        return check_value(v, lambda v: ~jnp.isfinite(v), _BMS_MESSAGE)
+
+
+_BMS_MESSAGE = (
+    "BlurringMeanShiftField: the velocity is NaN/inf on the cloud `x`: it is "
+    "NaN/inf, or its squared distances over `bandwidth` overflow its dtype "
+    "(a cloud spread far beyond sqrt(bandwidth), or values near the dtype's "
+    "limit); rescale the cloud or the bandwidth, or use float64."
+)
 
 
 def blurring_mean_shift_flow(
@@ -323,7 +360,9 @@ def blurring_mean_shift_flow(
 
     **Returns:** `(ts, tracks [T, n, m])`.
 
-    **Raises:** `ValueError` for a bad bandwidth, times or points.
+    **Raises:** `ValueError` for a bad bandwidth, times or points, or a
+    velocity that is NaN/inf at `x0` (distances over the bandwidth past the
+    dtype's range; at run time when traced, with the field's message).
     """
     x0 = check_points(x0, what="x0")
     if not (math.isfinite(bandwidth) and bandwidth > 0):
@@ -331,6 +370,15 @@ def blurring_mean_shift_flow(
     t1, ts = check_horizon(t1, ts)
     n, m = x0.shape
     field = BlurringMeanShiftField(float(bandwidth), m, chunk_size)
+    try:
+        field(0.0, x0.reshape(-1))  # eager when concrete: name x0 and bandwidth
+    except ValueError as e:
+        raise ValueError(
+            "blurring_mean_shift_flow: the velocity is NaN/inf at the starting "
+            "cloud `x0` with this `bandwidth` (squared distances over the "
+            "bandwidth overflow x0's dtype); rescale x0 or the bandwidth, or use "
+            "float64."
+        ) from e
     ts_arr = jnp.asarray([0.0, float(t1)] if ts is None else ts, x0.dtype)
     res = flow(field, x0.reshape(1, n * m), 0.0, t1, ts=ts_arr, **flow_kwargs)
     tracks = jnp.asarray(res.tracks).reshape(ts_arr.shape[0], n, m)

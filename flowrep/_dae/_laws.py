@@ -29,7 +29,7 @@ from jax.scipy.special import logsumexp
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Point, Points
-from .._validate import check_finite
+from .._validate import as_float_array, check_finite
 from ._checks import (
     check_before_collapse,
     check_cov,
@@ -134,8 +134,8 @@ class GaussianLaw(AbstractLaw):
     cov: Array
 
     def __init__(self, mean: ArrayLike, cov: ArrayLike):
-        mean = jnp.asarray(mean, dtype=jnp.result_type(mean, float))
-        cov = jnp.asarray(cov, dtype=mean.dtype)
+        mean = as_float_array(mean, "mean")
+        cov = as_float_array(cov, "cov", mean.dtype)
         if mean.ndim != 1 or mean.shape[0] == 0:
             raise ValueError(
                 f"`mean` must have shape (d,) with d >= 1; got {mean.shape}."

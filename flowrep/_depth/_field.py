@@ -24,6 +24,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Point, Points, UnitBiases, UnitScales
+from .._validate import check_positive_int
 from .._width._activations import AbstractActivation, get_activation
 from .._width._precision import exact_matmul
 from ._vector_field import AbstractUnitField
@@ -289,13 +290,10 @@ class RidgeletField(AbstractUnitField):
 
         **Returns:** a `RidgeletField`.
         """
-        if dim < 1 or num_units < 1:
-            raise ValueError(
-                f"Need dim >= 1 and num_units >= 1; got {dim}, {num_units}."
-            )
-        num = 1 if basis == "constant" else num_knots
-        if num < 1:
-            raise ValueError(f"num_knots must be >= 1; got {num_knots}.")
+        # named checks: `dim=2.5` failed deep in jax.random with a shape error
+        dim = check_positive_int(dim, "dim")
+        num_units = check_positive_int(num_units, "num_units")
+        num = 1 if basis == "constant" else check_positive_int(num_knots, "num_knots")
         dtype = jnp.result_type(float) if dtype is None else dtype
         ka, kb, kc = jr.split(key, 3)
         lead = () if fixed_units else (num,)

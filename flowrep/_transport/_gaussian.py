@@ -106,7 +106,9 @@ def gaussian_w2(
 def _check_cov(S: Array, name: str, definite: bool) -> Array:
     """Symmetric, finite and PSD (PD when `definite`), eager or traced."""
     S = check_finite(S, name)
-    tol = jnp.sqrt(jnp.finfo(S.dtype).eps)
+    # A Python float: computed with jnp it is a tracer under `jit`, and
+    # `float(tol)` below raised a ConcretizationTypeError there.
+    tol = float(np.sqrt(np.finfo(S.dtype).eps))
     if is_concrete(S):
         Sn = np.asarray(S, np.float64)
         scale = max(float(np.max(np.abs(Sn))), np.finfo(np.float64).tiny)
