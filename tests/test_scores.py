@@ -171,3 +171,27 @@ def test_gaussian_init_rank_deficient_clouds(getkey):
     ref = flowrep.sinkhorn_divergence(x, y, init="zero")
     assert bool(out.converged) and bool(ref.converged)
     assert float(out.divergence) == pytest.approx(float(ref.divergence), rel=1e-3)
+
+
+def test_dense_engine_survives_a_poor_start(getkey):
+    # the dense engine absorbs one exact log-domain iteration into its start,
+    # so a poor initialiser cannot underflow whole kernel columns (it did on
+    # the benchmark network's layers: every such solve fell back to the
+    # online engine, ~d times dearer per iteration at n = 1e4)
+    from flowrep._transport._engines import solve_dense, solve_online
+    from flowrep._transport._sinkhorn import solve_options
+
+    k1, k2 = jr.split(getkey())
+    x, y = jr.normal(k1, (40, 2)), jr.normal(k2, (30, 2)) + 1.0
+    eps = 0.5
+    opts = solve_options(1e-10, 1, 5000, 1, 1.0, 64)
+    p, q = -jnp.sum(x**2, -1), -jnp.sum(y**2, -1)
+    bad_q = q.at[::2].add(-800 * eps)  # half the columns start e^-800 too low
+    du, dv, _, err, bad = solve_dense(x, y, eps, p, bad_q, opts)
+    assert not bool(bad) and float(err) <= 1e-10
+    du0, dv0, _, _, _ = solve_online(x, y, eps, p, q, opts)
+    f, f0 = p + du, p + du0
+    g, g0 = bad_q + dv, q + dv0
+    shift = float(jnp.mean(f - f0))  # potentials are defined up to f+c, g-c
+    assert np.allclose(f - shift, f0, atol=1e-6)
+    assert np.allclose(g + shift, g0, atol=1e-6)
