@@ -96,7 +96,9 @@ def iterate(step, error_of, state, opts: SolverOptions, dtype):
 def solve_dense(x, y, eps, p, q, opts: SolverOptions):
     """Absorbed-kernel Sinkhorn in scaling form on a dense `(n, m)` kernel.
 
-    $K_{ij}=\\exp((p_i+q_j+2x_i\\cdot y_j)/\\varepsilon)\\le1$ is built once;
+    $K_{ij}=\\exp((p_i+q_j+2x_i\\cdot y_j)/\\varepsilon)$ is built once, after one
+    exact log-domain iteration absorbed into $p, q$ (so $K\\le1$ with no row or
+    column underflowing);
     the scalings are kept as logs and renormalised by their max before each
     matrix-vector product, so nothing overflows (Schmitzer 2019, absorption).
     Each iteration is two matrix-vector products; the column marginal of the
@@ -105,14 +107,20 @@ def solve_dense(x, y, eps, p, q, opts: SolverOptions):
     """
     n, m = x.shape[0], y.shape[0]
     dtype = x.dtype
-    K = jnp.exp(
-        jnp.minimum(
-            (p[:, None] + q[None, :] + 2 * jnp.matmul(x, y.T, precision=HIGHEST)) / eps,
-            0.0,
-        )
-    )
     log_a = -jnp.log(jnp.asarray(n, dtype))
     log_b = -jnp.log(jnp.asarray(m, dtype))
+    Z = (p[:, None] + q[None, :] + 2 * jnp.matmul(x, y.T, precision=HIGHEST)) / eps
+    # One exact log-domain Sinkhorn iteration absorbed into the starting
+    # potentials: every column, then every row, of the kernel gets its
+    # marginal, so no row or column underflows (each column keeps mass
+    # >= 1/(n^2 m)) and no exponent is positive, whatever the initialiser.
+    # Without it a poor Gaussian start (non-Gaussian, rank-deficient layers)
+    # underflowed whole columns and sent the solve to the online engine.
+    dq = log_b - jax.nn.logsumexp(Z, axis=0)
+    Z = Z + dq[None, :]
+    dp = log_a - jax.nn.logsumexp(Z, axis=1)
+    K = jnp.exp(jnp.minimum(Z + dp[:, None], 0.0))
+    del Z
     tiny = jnp.finfo(dtype).tiny
 
     def col(lu):
@@ -141,7 +149,7 @@ def solve_dense(x, y, eps, p, q, opts: SolverOptions):
     lKu, bad = col(lu)
     state = (lu, jnp.zeros(m, dtype), lKu, bad)
     (lu, lv, _, _), it, err, bad = iterate(step, error_of, state, opts, dtype)
-    return eps * lu, eps * lv, it, err, bad
+    return eps * (lu + dp), eps * (lv + dq), it, err, bad
 
 
 def solve_online(x, y, eps, p, q, opts: SolverOptions):

@@ -58,7 +58,12 @@ def _gauss_init(x, y):
     d = x.shape[1]
     m1, S1 = moments(x)
     m2, S2 = moments(y)
-    reg = 1e-6 * (jnp.trace(S1) + jnp.trace(S2)) / d + jnp.finfo(x.dtype).tiny
+    tr = jnp.trace(S1) + jnp.trace(S2)
+    # The ridge must exceed the eigensolver's rounding (about eps * trace): a
+    # rank-deficient covariance (a narrow layer zero-padded or projected into a
+    # wider space) otherwise gets negative eigenvalues, and the map NaNs.
+    fin = jnp.finfo(x.dtype)
+    reg = 1e-6 * tr / d + 10 * float(fin.eps) * tr + fin.tiny
     eye = jnp.eye(d, dtype=x.dtype)
     T = bures_map(m1, S1 + reg * eye, m2, S2 + reg * eye)
     A = T.matrix.astype(x.dtype) + 1e-6 * eye
@@ -68,7 +73,13 @@ def _gauss_init(x, y):
     )
     yc = y - c
     phistar = 0.5 * jnp.sum(yc * jnp.linalg.solve(A, yc.T).T, -1)
-    return -2 * phi, -2 * phistar
+    p, q = -2 * phi, -2 * phistar
+    # Only a starting point: should it still be non-finite, start from zero.
+    ok = jnp.all(jnp.isfinite(p)) & jnp.all(jnp.isfinite(q))
+    return (
+        jnp.where(ok, p, -jnp.sum(x**2, -1)),
+        jnp.where(ok, q, -jnp.sum(y**2, -1)),
+    )
 
 
 def resolve_mode(mode: str, n: int, m: int, dense_limit: int) -> str:
