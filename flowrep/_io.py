@@ -111,9 +111,16 @@ def write_atomic(path: "str | os.PathLike", write: Callable[[str], object]) -> N
 
     **Raises:** `FileNotFoundError` / `PermissionError` / `IsADirectoryError`
     naming `path` when its directory is missing or not writable, or `path`
-    is a directory.
+    is a directory (any other `OSError` of creating the file names `path`
+    too); `TypeError` when `path` is not a str or `os.PathLike`.
     """
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise TypeError(
+            f"`path` must be a str or os.PathLike; got {type(path).__name__}."
+        )
     path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"`path` must be a str or os.PathLike; got {path!r}.")
     if path == "":
         raise FileNotFoundError("cannot write to an empty path ''")
     folder = os.path.dirname(os.path.abspath(path))
@@ -124,11 +131,16 @@ def write_atomic(path: "str | os.PathLike", write: Callable[[str], object]) -> N
         mode = 0o666 & ~current_umask()
     with signals_as_interrupts():
         with signals_blocked():
-            fd, tmp = tempfile.mkstemp(
-                dir=folder,
-                prefix=f".{os.path.basename(path)}.tmp-",
-                suffix=os.path.splitext(path)[1],
-            )
+            try:
+                fd, tmp = tempfile.mkstemp(
+                    dir=folder,
+                    prefix=f".{os.path.basename(path)}.tmp-",
+                    suffix=os.path.splitext(path)[1],
+                )
+            except OSError as e:  # e.g. a read-only or special file system
+                raise type(e)(
+                    e.errno, f"cannot write {path!r}: {e.strerror} in {folder!r}"
+                ) from None
             os.close(fd)
         try:
             write(tmp)

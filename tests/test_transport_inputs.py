@@ -303,3 +303,60 @@ def test_huge_and_tiny_values():
     # Under the caller's jit the same check fires at run time.
     with pytest.raises(Exception, match="overflows"):
         jax.block_until_ready(jax.jit(fr.gaussian_fit)(big))
+
+
+def test_float32_overflow_of_the_cost_is_named():
+    """At 1e30 in float32 the inputs are finite but W2^2 (~1e60) is not: a
+    named error instead of a silent inf, for every method and for the scores;
+    a hundred times smaller everything is finite again."""
+    x = (X * 1e30).astype(np.float32)
+    y = (Y * 1e30 + 1e30).astype(np.float32)
+    for method in ("exact", "sinkhorn", "gaussian"):
+        with pytest.raises(ValueError, match="W2\\^2 of `x` and `y` overflows float32"):
+            fr.wasserstein2(x, y, method=method)
+    tracks = np.stack([x, (x + y) / 2, y])
+    with pytest.raises(ValueError, match="`tracks` overflows float32"):
+        fr.score_tracks(tracks)
+    small = fr.wasserstein2(x * 1e-16, y * 1e-16, method="exact").cost
+    ref = fr.wasserstein2(X, Y + 1.0, method="exact").cost
+    assert float(small) == pytest.approx(float(ref) * 1e28, rel=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_ott_backend_with_low_precision_clouds(dtype):
+    """`sinkhorn_divergence(backend="ott")` on float16/float32 clouds (under
+    x64 ott's default float64 weights broke its `lax.cond`): promoted to
+    float32 and within float32 accuracy of the float64 solve."""
+    x, y = X[:40], Y[:40] + 1.0
+    ref = fr.sinkhorn_divergence(x, y, backend="ott").divergence
+    out = fr.sinkhorn_divergence(x.astype(dtype), y.astype(dtype), backend="ott")
+    assert out.divergence.dtype == np.float32
+    tol = 1e-3 if dtype == np.float16 else 1e-5
+    assert float(out.divergence) == pytest.approx(float(ref), rel=tol)
+
+
+def test_affine_score_float32_far_from_the_origin():
+    """float32 clouds at an offset of 1e4: the score agrees with a float64
+    run on the same inputs (it was 7.5e-4 off: X @ A^T + shift cancelled the
+    offset in float32) and with the unshifted score."""
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(200, 3))
+    b = np.tanh(a @ rng.normal(size=(3, 3))) + 0.1 * rng.normal(size=(200, 3))
+    x, y = (a + 1e4).astype(np.float32), (b + 1e4).astype(np.float32)
+    s32 = float(fr.affine_score(x, y))
+    s64 = float(fr.affine_score(x.astype(np.float64), y.astype(np.float64)))
+    assert s32 == pytest.approx(s64, rel=1e-5)
+    assert s32 == pytest.approx(float(fr.affine_score(a, b)), rel=1e-3)
+
+
+def test_save_field_names_the_path():
+    """A non-path `path`, and a folder where no file can be created (even
+    root may not create files in /proc): the error names `path`, not a
+    temporary file."""
+    import jax.random as jr
+
+    f = fr.RidgeletField.random(jr.PRNGKey(0), 2, 4)
+    with pytest.raises(TypeError, match="`path` must be a str or os.PathLike"):
+        fr.save_field(3, f)  # pyright: ignore[reportArgumentType]
+    with pytest.raises(OSError, match="cannot write '/proc/x.eqx'"):
+        fr.save_field("/proc/x.eqx", f)

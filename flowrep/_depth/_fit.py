@@ -565,6 +565,11 @@ def fit(
         `sinkhorn_backend="flowrep"` up to float rounding, and the default
         one-device fit (ott-jax) to the solvers' tolerance. Sizes need not divide by $D$: uneven clouds are
         placed replicated and sharded inside the step.
+    - The inner Sinkhorn loss is not checked for convergence (it is a
+        training loss, evaluated at every step, for speed); an unconverged or
+        underflowing solve shows up as a non-finite loss, which raises a
+        `FloatingPointError`, not as silent NaN parameters. Check a trained
+        field with [`sinkhorn_loss`][] (which checks convergence) on its output.
     - `sinkhorn_backend`: the solver of `loss="sinkhorn"`. `None` (default):
         `"flowrep"` when the step runs over a mesh (so that nothing gathers a
         whole cloud), `"ott"` on one device. `"ott"`:

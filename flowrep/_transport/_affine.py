@@ -49,6 +49,10 @@ def _score(X, Y, ddof, ridge, relative, squared):
     big = jnp.maximum(jnp.max(jnp.abs(X)), jnp.max(jnp.abs(Y)))
     k = jnp.exp2(jnp.floor(jnp.log2(jnp.maximum(big, 1.0)))).astype(X.dtype)
     X, Y, ridge = X / k, Y / k, ridge / k**2
+    # the score is invariant under separate translations of X and Y (the Bures
+    # map sends mean to mean): centre each cloud first, so that X @ A^T + shift
+    # does not cancel large offsets in float32
+    X, Y = X - jnp.mean(X, 0), Y - jnp.mean(Y, 0)
     m1, m2 = jnp.mean(X, 0), jnp.mean(Y, 0)
     S1 = jnp.matmul((X - m1).T, X - m1, precision=HIGHEST) / (n - ddof)
     S2 = jnp.matmul((Y - m2).T, Y - m2, precision=HIGHEST) / (n - ddof)

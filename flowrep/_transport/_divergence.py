@@ -283,6 +283,10 @@ def _ott_divergence(x, y, epsilon, relative, *, online, opts: SolverOptions):
             x,
             y,
             epsilon=eps,
+            # uniform weights in the clouds' dtype (ott's default is float64
+            # under x64, which breaks its `lax.cond` for float32 clouds)
+            a=jnp.full(x.shape[0], 1.0 / x.shape[0], x.dtype),
+            b=jnp.full(y.shape[0], 1.0 / y.shape[0], y.dtype),
             solve_kwargs=solve_kwargs,
             **kw,
         )
@@ -296,7 +300,9 @@ def _ott_divergence(x, y, epsilon, relative, *, online, opts: SolverOptions):
 
     # Solved in the normalised frame, as flowrep's solver.
     (x, y), _, k = normalise(x, y)
-    eps = frame_epsilon(x, y, epsilon, relative, k)
+    # in the clouds' dtype: a float64 epsilon with float32 clouds (under x64)
+    # breaks ott's `lax.cond` branches
+    eps = jnp.asarray(frame_epsilon(x, y, epsilon, relative, k), x.dtype)
     # ott's online mode needs the shim while it is traced, and while its
     # implicit gradient is traced by `jax.grad`.
     div, out = (traced_in_online_mode(solve) if online else solve)(x, y, eps)

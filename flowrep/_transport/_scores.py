@@ -23,7 +23,7 @@ from .._sharding import (
     unpad_rows,
     valid_rows,
 )
-from .._validate import check_positive_int, is_traced
+from .._validate import check_positive_int, check_value, is_traced
 from ._clouds import HIGHEST, normalise, promote, scale_by
 from ._divergence import solve_divergence
 from ._exact import default_host, hungarian
@@ -430,6 +430,18 @@ def score_tracks(
     )
     if layout is not None:
         out = give_back(out, layout)
+    out = eqx.tree_at(
+        lambda o: o.w2_sq,
+        out,
+        check_value(
+            out.w2_sq,
+            lambda c, k: ~(jnp.isfinite(c) & jnp.isfinite(k)),
+            f"score_tracks: the W2^2 or kinetic energy of `tracks` overflows "
+            f"{points.dtype.name} (values too large for it): pass float64 tracks "
+            "(jax_enable_x64) or rescale them",
+            out.kinetic_energy,
+        ),
+    )
     if not is_traced(out.w2_sq) and float(out.w2_sq) <= 0:
         raise ValueError(
             "the first and last layers have the same distribution (W2 = 0), so "

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Int
 
 from .._custom_types import FloatScalar, OtherPoints, Points
-from .._validate import check_bool, check_positive_int
+from .._validate import check_bool, check_positive_int, check_value
 from ._clouds import as_pair, normalise, scale_by
 from ._divergence import sinkhorn_divergence
 from ._exact import default_host, hungarian
@@ -108,7 +108,7 @@ def wasserstein2(
         )
     if method in ("exact", "gaussian"):
         host = method == "exact" and default_host()
-        cost = _closed(x, y, method=method, host=host)
+        cost = _finite_cost(_closed(x, y, method=method, host=host), x.dtype)
         zero = jnp.zeros((), x.dtype)
         return W2Result(
             cost, jnp.sqrt(cost), jnp.array(True), zero, jnp.array(0), method
@@ -121,13 +121,25 @@ def wasserstein2(
         throw=throw,
         **sinkhorn_kwargs,
     )
+    divergence = _finite_cost(out.divergence, x.dtype)
     return W2Result(
-        out.divergence,
-        jnp.sqrt(out.divergence),
+        divergence,
+        jnp.sqrt(divergence),
         out.converged,
         jnp.max(out.errors),
         out.num_iterations[0],
         "sinkhorn",
+    )
+
+
+def _finite_cost(cost, dtype):
+    """`cost`, refused if it overflowed the working precision (a silent inf)."""
+    return check_value(
+        cost,
+        lambda c: ~jnp.isfinite(c),
+        f"wasserstein2: W2^2 of `x` and `y` overflows {jnp.dtype(dtype).name} "
+        "(the clouds' values are too large for it): pass float64 clouds "
+        "(jax_enable_x64) or rescale them",
     )
 
 
