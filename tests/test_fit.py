@@ -201,3 +201,19 @@ def test_fit_bad_input(getkey):
         flowrep.fit(field, x, x, key=getkey(), steps=0)
     with pytest.raises(ValueError, match="batch_size"):
         flowrep.fit(field, x, x, key=getkey(), steps=1, batch_size=11)
+
+
+def test_fit_blames_a_tiny_epsilon_not_the_learning_rate():
+    """float32 and epsilon = 1e-12: the Sinkhorn solve underflows to -inf;
+    the error names `epsilon` (a divergence is >= 0), not the learning rate."""
+    import jax.random as jr
+
+    import flowrep as fr
+
+    x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    field = fr.RidgeletField.random(jr.PRNGKey(0), 2, 8)
+    with pytest.raises(FloatingPointError, match="`epsilon` \\(1e-12\\) is too small"):
+        fr.fit(
+            field, x, 2 * x + 3, key=jr.PRNGKey(1), steps=4, epsilon=1e-12,
+            progress=False, flow_kwargs=dict(solver="euler", num_steps=2),
+        )  # fmt: skip

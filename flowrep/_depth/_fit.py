@@ -743,6 +743,18 @@ def fit(
         if bad.any():
             j = lo + int(np.argmax(bad))
             bar.close()
+            if loss == "sinkhorn" and (
+                history[j, 1] == -np.inf or np.any(history[lo : j + 1, 1] < 0)
+            ):
+                # a Sinkhorn divergence is >= 0: a negative or -inf value is
+                # the solve underflowing, not the optimiser diverging
+                raise FloatingPointError(
+                    f"fit: the Sinkhorn loss became {history[j, 1]} at step {j}; a "
+                    "Sinkhorn divergence is >= 0, so its solve underflowed: "
+                    f"`epsilon` ({epsilon!r}) is too small for the data's scale in "
+                    f"{source.dtype}. Raise `epsilon` (absolute, in squared data "
+                    "units) or use float64."
+                )
             if j == 0:
                 raise FloatingPointError(
                     f"fit: the loss is {history[0, 0]} at step 0, before any "
@@ -752,7 +764,12 @@ def fit(
                 )
             raise FloatingPointError(
                 f"fit: the loss became {history[j, 0]} at step {j} (it was finite before); "
-                "lower the learning rate or regularise the field."
+                "lower the learning rate or regularise the field"
+                + (
+                    ", or raise `epsilon` if it is far below the clouds' squared distances."
+                    if loss == "sinkhorn"
+                    else "."
+                )
             )
         bar.update(hi - lo)
         if progress:
