@@ -360,3 +360,10 @@ def test_save_field_names_the_path():
         fr.save_field(3, f)  # pyright: ignore[reportArgumentType]
     with pytest.raises(OSError, match="cannot write '/proc/x.eqx'"):
         fr.save_field("/proc/x.eqx", f)
+
+
+def test_track_scores_name_tracks():
+    """A non-array `tracks` is named as the caller's argument, not `points`."""
+    for fn in (fr.score_tracks, fr.coordinate_free_scores):
+        with pytest.raises(TypeError, match="`tracks` must be an array"):
+            fn("abc")  # pyright: ignore[reportArgumentType]

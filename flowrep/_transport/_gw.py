@@ -17,7 +17,7 @@ from .._custom_types import FloatScalar
 from .._validate import check_positive_float, check_positive_int
 from ._clouds import HIGHEST, promote
 from ._projection import fields_to_dict
-from ._tracks import Tracks
+from ._tracks import as_tracks, Tracks
 
 
 class CoordinateFreeScores(eqx.Module):
@@ -275,8 +275,7 @@ def coordinate_free_scores(
     first and last layer that are isometric on the sampled points (GW = 0:
     the path ratio is undefined).
     """
-    if not isinstance(tracks, Tracks):
-        tracks = Tracks(tracks)
+    tracks = as_tracks(tracks)
     if rank is not None:
         rank = check_positive_int(rank, "rank")
     if epsilon is None:

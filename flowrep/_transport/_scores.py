@@ -31,7 +31,7 @@ from ._gaussian import bures_map
 from ._maps import barycentric_images, plan_argmax
 from ._projection import fields_to_dict
 from ._sinkhorn import check_epsilon, solve_options
-from ._tracks import Tracks
+from ._tracks import as_tracks, Tracks
 
 
 class TransportScores(eqx.Module):
@@ -395,8 +395,7 @@ def score_tracks(
     `max_iterations`, `chunk_size`), or a source and target that coincide
     ($W_2=0$: ratios undefined); `TypeError` for arguments of the wrong type.
     """
-    if not isinstance(tracks, Tracks):
-        tracks = Tracks(tracks)
+    tracks = as_tracks(tracks)
     n = tracks.num_samples
     if not isinstance(method, str) or method not in ("auto", "exact", "sinkhorn"):
         raise ValueError(

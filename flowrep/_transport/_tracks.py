@@ -445,3 +445,14 @@ def record_tracks(
             )
         feats.append(h.reshape(x.shape[0], -1))
     return Tracks(feats, embedding=embedding)
+
+
+def as_tracks(tracks: "Tracks | ArrayLike", name: str = "tracks") -> "Tracks":
+    """`tracks` as [`Tracks`][], its construction errors naming the caller's
+    argument `name` (not `Tracks`' own `points`)."""
+    if isinstance(tracks, Tracks):
+        return tracks
+    try:
+        return Tracks(tracks)  # pyright: ignore[reportArgumentType]
+    except (TypeError, ValueError) as e:
+        raise type(e)(str(e).replace("`points`", f"`{name}`")) from None
