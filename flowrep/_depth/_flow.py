@@ -117,7 +117,10 @@ def _failure_messages() -> tuple[str, ...]:
     msgs += [
         f"flow: the maximum number of solver steps (max_steps) was reached {w}, "
         "with a finite field on a bounded state: the flow is stiff or needs more "
-        "steps; raise `max_steps`, loosen `rtol`/`atol`, or shorten [t0, t1]."
+        "steps, or it nears a blow-up in finite time that the steps shrink "
+        f"towards before the state passes {_GROWTH:g} (1 + max|x0|) (e.g. x' = x^3); "
+        "raise `max_steps` to tell these apart, loosen `rtol`/`atol`, or shorten "
+        "[t0, t1]."
         for w in where
     ]
     msgs.append(
