@@ -491,7 +491,7 @@ def fit(
     steps_per_call: int = 20,
     gradient: bool = False,
     mesh: jax.sharding.Mesh | None = None,
-    sinkhorn_backend: Literal["ott", "flowrep"] | None = None,
+    sinkhorn_backend: Literal["ott", "flowrep"] = "ott",
 ) -> tuple[Any, dict[str, np.ndarray]]:
     """Train `field` so that its time-$t_1$ flow map pushes `source` onto `target`.
 
@@ -558,21 +558,16 @@ def fit(
         flow and the loss by samples and all-reduces the gradients. The
         trained parameters equal one device's up to float rounding and come
         back replicated on the mesh. With `loss="mse"`, or the Sinkhorn loss
-        with `sinkhorn_backend="flowrep"` (the default over a mesh), the
-        per-device step memory falls as $1/D$; ott-jax's Sinkhorn loss,
-        partitioned by XLA, does not (docs/scaling.md). So with the default
-        backend a mesh fit equals the one-device fit with
-        `sinkhorn_backend="flowrep"` up to float rounding, and the default
-        one-device fit (ott-jax) to the solvers' tolerance. Sizes need not divide by $D$: uneven clouds are
+        with `sinkhorn_backend="flowrep"`, the per-device step memory falls
+        as $1/D$; ott-jax's Sinkhorn loss, partitioned by XLA, does not
+        (docs/scaling.md). Sizes need not divide by $D$: uneven clouds are
         placed replicated and sharded inside the step.
     - The inner Sinkhorn loss is not checked for convergence (it is a
         training loss, evaluated at every step, for speed); an unconverged or
         underflowing solve shows up as a non-finite loss, which raises a
         `FloatingPointError`, not as silent NaN parameters. Check a trained
         field with [`sinkhorn_loss`][] (which checks convergence) on its output.
-    - `sinkhorn_backend`: the solver of `loss="sinkhorn"`. `None` (default):
-        `"flowrep"` when the step runs over a mesh (so that nothing gathers a
-        whole cloud), `"ott"` on one device. `"ott"`:
+    - `sinkhorn_backend`: the solver of `loss="sinkhorn"`. `"ott"` (default):
         ott-jax's `sinkhorn_divergence`, differentiated implicitly. `"flowrep"`:
         flowrep's own log-domain solver (plain Sinkhorn for the cross
         problem, the averaged symmetric update for the self problems, L1
@@ -607,18 +602,15 @@ def fit(
             "fit is not jittable: it runs a Python loop of compiled optimiser steps and "
             "reads the losses back; call it outside jax.jit / vmap / grad."
         )
-    if sinkhorn_backend is not None and (
-        not isinstance(sinkhorn_backend, str)
-        or sinkhorn_backend not in ("ott", "flowrep")
+    if not isinstance(sinkhorn_backend, str) or sinkhorn_backend not in (
+        "ott",
+        "flowrep",
     ):
         raise ValueError(
-            "`sinkhorn_backend` must be 'ott', 'flowrep' or None; got "
-            f"{sinkhorn_backend!r}."
+            f"`sinkhorn_backend` must be 'ott' or 'flowrep'; got {sinkhorn_backend!r}."
         )
     vf = as_vector_field(field)
     layout = resolve_layout(mesh, source, target)
-    if sinkhorn_backend is None:
-        sinkhorn_backend = "ott" if layout is None else "flowrep"
     source = _check_cloud(source, "source", vf.dim, finite=False)
     target = _check_cloud(target, "target", source.shape[1], finite=False)
     params_inexact = [a for a in leaves if jnp.issubdtype(a.dtype, jnp.inexact)]
