@@ -206,7 +206,8 @@ for m in ("exact", "sinkhorn", "gaussian"):
     )
     case(
         f"w2 {m} 1e30 f32",
-        ok() if m == "gaussian" else err("`x`", "`y`", "overflow", "range"),
+        # W2^2 ~ 1e60 is past float32's range for every method: a named error
+        err("`x`", "`y`", "overflow", "range"),
         lambda m=m: w2(X * 1e30, Y * 1e30, method=m),
     )
     case(
@@ -338,7 +339,9 @@ case(
 )
 case(
     "sinkhorn_divergence ott float16",
-    ok(),
+    # the divergence and potentials; `reg_ot_cost` is NaN for the ott backend
+    # by design (documented: ott does not return it)
+    ok(lambda r: finite((r.divergence, r.cross.f, r.cross.g))),
     lambda: fr.sinkhorn_divergence(
         X.astype(jnp.float16), Y.astype(jnp.float16), backend="ott"
     ),
