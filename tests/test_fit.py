@@ -211,7 +211,7 @@ def test_fit_blames_a_tiny_epsilon_not_the_learning_rate():
 
     import flowrep as fr
 
-    x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(64, 2)), jnp.float32)
     field = fr.RidgeletField.random(jr.PRNGKey(0), 2, 8)
     with pytest.raises(FloatingPointError, match="`epsilon` \\(1e-300\\) is too small"):
         fr.fit(
