@@ -90,13 +90,15 @@ def current_umask() -> int:
 def _check_folder(path: str, folder: str) -> None:
     if not os.path.isdir(folder):
         what = "is not a directory" if os.path.exists(folder) else "does not exist"
-        raise FileNotFoundError(f"cannot write {path!r}: directory {folder!r} {what}")
+        raise FileNotFoundError(
+            f"cannot write `path` {path!r}: directory {folder!r} {what}"
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(
-            f"cannot write {path!r}: directory {folder!r} is not writable"
+            f"cannot write `path` {path!r}: directory {folder!r} is not writable"
         )
     if os.path.isdir(path):
-        raise IsADirectoryError(f"cannot write {path!r}: it is a directory")
+        raise IsADirectoryError(f"cannot write `path` {path!r}: it is a directory")
 
 
 def write_atomic(path: "str | os.PathLike", write: Callable[[str], object]) -> None:
@@ -139,7 +141,7 @@ def write_atomic(path: "str | os.PathLike", write: Callable[[str], object]) -> N
                 )
             except OSError as e:  # e.g. a read-only or special file system
                 raise type(e)(
-                    e.errno, f"cannot write {path!r}: {e.strerror} in {folder!r}"
+                    e.errno, f"cannot write `path` {path!r}: {e.strerror} in {folder!r}"
                 ) from None
             os.close(fd)
         try:

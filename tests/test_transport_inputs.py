@@ -358,7 +358,7 @@ def test_save_field_names_the_path():
     f = fr.RidgeletField.random(jr.PRNGKey(0), 2, 4)
     with pytest.raises(TypeError, match="`path` must be a str or os.PathLike"):
         fr.save_field(3, f)  # pyright: ignore[reportArgumentType]
-    with pytest.raises(OSError, match="cannot write '/proc/x.eqx'"):
+    with pytest.raises(OSError, match="cannot write `path` '/proc/x.eqx'"):
         fr.save_field("/proc/x.eqx", f)
 
 
