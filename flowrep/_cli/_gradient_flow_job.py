@@ -719,18 +719,12 @@ def gradient_flow_claims(
         )
         for _, label in kinds:
             claims.append(
-                make_claim(
-                    claim=f"regularised training gives a {label} flow with less curl "
+                _not_run_claim(
+                    f"regularised training gives a {label} flow with less curl "
                     "(closer to a gradient velocity)",
-                    source=_BB,
-                    setting=tc_setting,
-                    control=None,
-                    value=None,
-                    interval=None,
-                    verdict="not testable",
-                    rule="see full mode",
-                    why=_NOT_RUN,
-                )  # fmt: skip
+                    _BB,
+                    tc_setting,
+                )
             )
         return claims
 

@@ -12,13 +12,12 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-import optax
 import pytest
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 import flowrep as fr
-from flowrep._depth import _fit
-from flowrep._sharding import resolve_layout
+
+from ._fit_step import compiled_fit_step, temp_bytes
 
 
 D = 4  # the devices tests/test_sharding.py starts (tests/sharded/conftest.py)
@@ -63,33 +62,9 @@ def test_fit_ring_sinkhorn_equals_one_device(mesh, n, p):
 
 
 def _compiled_step(d: int, n: int = 1024, units: int = 16):
-    sub = jax.make_mesh((d,), ("data",), devices=jax.devices()[:d])
-    layout = resolve_layout(sub)
-    assert layout is not None
-    field = fr.RidgeletField.random(jr.PRNGKey(0), 2, units, basis="constant")
-    params, static = eqx.partition(field, eqx.is_inexact_array)
-    optimizer = optax.adam(1e-2)
-    params = jax.device_put(params, layout.replicated())
-    opt_state = optimizer.init(params)
-    x = jax.device_put(jnp.ones((n, 2)), layout.rows(2))
-    config: dict[str, Any] = dict(
-        optimizer=optimizer,
-        loss="sinkhorn",
-        epsilon=0.05,
-        batch_size=None,
-        kinetic_reg=0.0,
-        jacobian_reg=0.0,
-        t0=0.0,
-        t1=1.0,
-        flow_kwargs=dict(solver="euler", num_steps=8, throw=False),
-        layout=layout,
-        sinkhorn_backend="flowrep",
+    return compiled_fit_step(
+        d, n=n, units=units, loss="sinkhorn", epsilon=0.05, sinkhorn_backend="flowrep"
     )
-
-    def step(p, s, key, source, target):
-        return _fit._step(p, s, key, source, target, static, **config)
-
-    return jax.jit(step).lower(params, opt_state, jr.PRNGKey(1), x, x).compile()
 
 
 def test_ring_sinkhorn_step_memory_falls_with_D():
@@ -98,11 +73,7 @@ def test_ring_sinkhorn_step_memory_falls_with_D():
     against 33.7 / 25.3 / 21.1 MB with ott-jax's loss), and no float array
     is all-gathered: both clouds stay sharded."""
     compiled = {d: _compiled_step(d) for d in (2, 4)}
-    temps = {}
-    for d, c in compiled.items():
-        analysis = c.memory_analysis()
-        assert analysis is not None
-        temps[d] = int(analysis.temp_size_in_bytes)
+    temps = {d: temp_bytes(c) for d, c in compiled.items()}
     assert 0.3 < temps[4] / temps[2] < 0.7, temps
     hlo = compiled[4].as_text()
     assert hlo is not None

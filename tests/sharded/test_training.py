@@ -9,14 +9,13 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-import optax
 import pytest
 from jax._src import array as jax_array
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 import flowrep as fr
-from flowrep._depth import _fit
-from flowrep._sharding import resolve_layout
+
+from ._fit_step import compiled_fit_step, temp_bytes
 
 
 D = 4  # the devices tests/test_sharding.py starts (tests/sharded/conftest.py)
@@ -112,39 +111,8 @@ def test_fit_mesh_type_error():
 
 
 def _compiled_step(d: int, n: int = 2048, units: int = 64):
-    """One data-parallel `fit` step compiled over `d` devices."""
-    sub = jax.make_mesh((d,), ("data",), devices=jax.devices()[:d])
-    layout = resolve_layout(sub)
-    assert layout is not None
-    field = fr.RidgeletField.random(jr.PRNGKey(0), 2, units, basis="constant")
-    params, static = eqx.partition(field, eqx.is_inexact_array)
-    optimizer = optax.adam(1e-2)
-    params = jax.device_put(params, layout.replicated())
-    opt_state = optimizer.init(params)
-    x = jax.device_put(jnp.ones((n, 2)), layout.rows(2))
-    config: dict[str, Any] = dict(
-        optimizer=optimizer,
-        loss="mse",
-        epsilon=None,
-        batch_size=None,
-        kinetic_reg=0.0,
-        jacobian_reg=0.0,
-        t0=0.0,
-        t1=1.0,
-        flow_kwargs=dict(solver="euler", num_steps=8, throw=False),
-        layout=layout,
-    )
-
-    def step(p, s, key, source, target):
-        return _fit._step(p, s, key, source, target, static, **config)
-
-    return jax.jit(step).lower(params, opt_state, jr.PRNGKey(1), x, x).compile()
-
-
-def _temp_bytes(compiled) -> int:
-    analysis = compiled.memory_analysis()
-    assert analysis is not None
-    return int(analysis.temp_size_in_bytes)
+    """One data-parallel `fit` step (mse loss) compiled over `d` devices."""
+    return compiled_fit_step(d, n=n, units=units, loss="mse", epsilon=None)
 
 
 def test_fit_step_memory_per_device_falls_with_D():
@@ -155,7 +123,7 @@ def test_fit_step_memory_per_device_falls_with_D():
     all-reduce of the (n, d) batch per step remains, from `flow`'s
     finiteness check on x0: docs/scaling.md.)"""
     compiled = {d: _compiled_step(d) for d in (2, 4)}
-    temps = {d: _temp_bytes(c) for d, c in compiled.items()}
+    temps = {d: temp_bytes(c) for d, c in compiled.items()}
     ratio = temps[4] / temps[2]
     assert 0.3 < ratio < 0.7, temps
     hlo = compiled[4].as_text()

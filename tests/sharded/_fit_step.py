@@ -1,0 +1,51 @@
+"""One data-parallel `fit` step compiled over the first `d` devices, and its
+per-device temporaries: shared by the memory tests of tests/sharded."""
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import optax
+
+import flowrep as fr
+from flowrep._depth import _fit
+from flowrep._sharding import resolve_layout
+
+
+def compiled_fit_step(d: int, *, n: int, units: int, **loss_config: Any):
+    """`fit`'s step on `n` row-sharded samples of a `units`-unit field;
+    `loss_config` holds `loss`, `epsilon` and, if any, `sinkhorn_backend`."""
+    sub = jax.make_mesh((d,), ("data",), devices=jax.devices()[:d])
+    layout = resolve_layout(sub)
+    assert layout is not None
+    field = fr.RidgeletField.random(jr.PRNGKey(0), 2, units, basis="constant")
+    params, static = eqx.partition(field, eqx.is_inexact_array)
+    optimizer = optax.adam(1e-2)
+    params = jax.device_put(params, layout.replicated())
+    opt_state = optimizer.init(params)
+    x = jax.device_put(jnp.ones((n, 2)), layout.rows(2))
+    config: dict[str, Any] = dict(
+        optimizer=optimizer,
+        batch_size=None,
+        kinetic_reg=0.0,
+        jacobian_reg=0.0,
+        t0=0.0,
+        t1=1.0,
+        flow_kwargs=dict(solver="euler", num_steps=8, throw=False),
+        layout=layout,
+        **loss_config,
+    )
+
+    def step(p, s, key, source, target):
+        return _fit._step(p, s, key, source, target, static, **config)
+
+    return jax.jit(step).lower(params, opt_state, jr.PRNGKey(1), x, x).compile()
+
+
+def temp_bytes(compiled) -> int:
+    """Per-device temporaries of a compiled computation."""
+    analysis = compiled.memory_analysis()
+    assert analysis is not None
+    return int(analysis.temp_size_in_bytes)
