@@ -60,3 +60,14 @@ def test_training_loop_reduces_loss(arch):
     tracks = _classifiers.model_tracks(model, x)
     assert tracks.points.shape == (3, 16, 3)  # input + one point per layer
     assert np.allclose(tracks.points[0], x)
+
+
+def test_digits_pixels_task_shares_the_split():
+    """The MLP's raw-pixel task uses `digits_task`'s split (same seed), with
+    every non-constant pixel standardised on the training split."""
+    pixels, pca = _data.digits_pixels_task(0, 297), _data.digits_task(0, 6, 297)
+    assert np.array_equal(pixels["y_test"], pca["y_test"])
+    assert np.array_equal(pixels["y_train"], pca["y_train"])
+    assert pixels["x_train"].shape == (len(pca["x_train"]), 64)
+    std = pixels["x_train"].std(0)
+    assert np.allclose(std[std > 0], 1.0)
