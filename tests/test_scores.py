@@ -197,3 +197,21 @@ def test_dense_engine_survives_a_poor_start(getkey):
     shift = float(jnp.mean(f - f0))  # potentials are defined up to f+c, g-c
     assert np.allclose(f - shift, f0, atol=1e-6)
     assert np.allclose(g + shift, g0, atol=1e-6)
+
+
+@pytest.mark.parametrize("L", [1, 3])
+def test_w2_from_source_against_brute_force(L):
+    # w2_from_source[l] = W2(mu_0, mu_l): checked layer by layer against the
+    # exact assignment of scipy; its last entry is the endpoint W2 itself
+    from scipy.optimize import linear_sum_assignment
+
+    X = np.array(jr.normal(jr.key(3), (L + 1, 12, 2)))
+    X[1:] += np.arange(1, L + 1)[:, None, None] * np.array([0.7, -0.2])
+    sc = flowrep.score_tracks(jnp.asarray(X))
+    ref = [0.0]
+    for layer in X[1:]:
+        C = ((X[0][:, None] - layer[None]) ** 2).sum(-1)
+        r, c = linear_sum_assignment(C)
+        ref.append(np.sqrt(C[r, c].mean()))
+    np.testing.assert_allclose(sc.w2_from_source, ref, rtol=1e-10, atol=1e-12)
+    assert float(sc.w2_from_source[-1]) == float(jnp.sqrt(sc.w2_sq))

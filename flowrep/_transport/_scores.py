@@ -271,10 +271,13 @@ def _score_frame(points, dt, eps, *, method, kw, layout=None, relative=0.01, hos
     lw_sq, ok1 = jax.lax.map(w2sq, (points[:-1], points[1:]))
     layer_w2 = jnp.sqrt(lw_sq)
     w2 = jnp.sqrt(w2_sq)
+    # W2(mu_0, mu_l) for 0 < l < L; the last one is the endpoint pair solved above
     src_sq, ok2 = jax.lax.map(
-        w2sq, (jnp.broadcast_to(x0, points[1:].shape), points[1:])
+        w2sq, (jnp.broadcast_to(x0, points[1:-1].shape), points[1:-1])
     )
-    w2_from_source = jnp.concatenate([jnp.zeros(1, points.dtype), jnp.sqrt(src_sq)])
+    w2_from_source = jnp.concatenate(
+        [jnp.zeros(1, points.dtype), jnp.sqrt(src_sq), w2[None]]
+    )
     speed = layer_w2 / dt
     mean_speed = jnp.sum(dt * speed)
     speed_cv = jnp.sqrt(jnp.sum(dt * (speed - mean_speed) ** 2)) / mean_speed
