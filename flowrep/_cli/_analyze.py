@@ -170,7 +170,7 @@ def run_analyze(report: Report, args) -> None:
     bar = tqdm(total=2, desc="scores")
     scores, projection = transport_scores(tracks, args.project, mesh)
     bar.update(1)
-    cf = coordinate_free_scores(tracks, max_samples=args.gw_samples)
+    cf = coordinate_free_scores(tracks, max_samples=args.gw_samples, mesh=mesh)
     bar.update(1)
     bar.close()
     d = report.data

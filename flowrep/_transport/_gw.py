@@ -5,15 +5,18 @@ Every layer is seen as a metric-measure space $(X_l, c_l, \\mu_l)$ with
 $c_l(x,x')=\\|x-x'\\|^2$ and $\\mu_l$ uniform on the n samples (Mémoli 2011).
 """
 
+import functools
 from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+from jax.sharding import NamedSharding, PartitionSpec as P
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
 
 from .._custom_types import FloatScalar
+from .._sharding import give_back, Layout, resolve_layout
 from .._validate import check_positive_float, check_positive_int
 from ._clouds import HIGHEST, promote
 from ._projection import fields_to_dict
@@ -176,24 +179,21 @@ def _gw_pair(x, y, *, epsilon, rank, threshold, max_iterations, outer_iterations
     return jnp.sqrt(val) * scale, ok
 
 
-@eqx.filter_jit
-def _cf_impl(
-    points, sub, *, epsilon, rank, threshold, max_iterations, outer_iterations
-):
-    def gw(pair):
-        return _gw_pair(
-            *pair,
-            epsilon=epsilon,
-            rank=rank,
-            threshold=threshold,
-            max_iterations=max_iterations,
-            outer_iterations=outer_iterations,
-        )
+def _gw_pairs(xs, ys, **kw):
+    """`_gw_pair` over stacked pairs `(k, m, d)`, one after the other."""
+    return jax.lax.map(lambda pair: _gw_pair(*pair, **kw), (xs, ys))
 
+
+def _gw_stacks(points, sub):
+    """The GW pairs: consecutive layers, then (first, last), on the subset."""
     ps = points[:, sub]
     xs = jnp.concatenate([ps[:-1], ps[:1]])
     ys = jnp.concatenate([ps[1:], ps[-1:]])
-    vals, ok = jax.lax.map(gw, (xs, ys))
+    return xs, ys
+
+
+def _cf_scores(points, vals, ok, num_samples, rank):
+    """The scores from the GW values and the tracks (the $\\delta$ scores)."""
     layer_gw, gw_st = vals[:-1], vals[-1]
 
     def dm(pair):
@@ -213,9 +213,44 @@ def _cf_impl(
         dm_path_ratio=ratio,
         dm_straightness=1 / ratio,
         converged=jnp.all(ok),
-        num_samples=sub.shape[0],
+        num_samples=num_samples,
         method="entropic" if rank is None else "low-rank",
     )
+
+
+@eqx.filter_jit
+def _cf_impl(points, sub, **kw):
+    vals, ok = _gw_pairs(*_gw_stacks(points, sub), **kw)
+    return _cf_scores(points, vals, ok, sub.shape[0], kw["rank"])
+
+
+@eqx.filter_jit
+def _cf_mesh(points, sub, layout: Layout, **kw):
+    """`_cf_impl` over a mesh: the L+1 GW pairs are spread over the devices
+    of the data axis (`shard_map`, each device solving its own pairs one
+    after the other, as `_cf_impl` solves all of them), padded to a multiple
+    of $D$ with copies of the last pair; the $\\delta$ scores run on the
+    tracks as placed (sharded by samples or replicated), partitioned by XLA."""
+    xs, ys = _gw_stacks(points, sub)
+    k = xs.shape[0]
+    extra = layout.padded(k) - k
+    if extra:  # a real pair, solved again and dropped
+        xs = jnp.concatenate([xs, jnp.repeat(xs[-1:], extra, 0)])
+        ys = jnp.concatenate([ys, jnp.repeat(ys[-1:], extra, 0)])
+    pairs = NamedSharding(layout.mesh, P(layout.axis, None, None))
+    xs = jax.lax.with_sharding_constraint(xs, pairs)
+    ys = jax.lax.with_sharding_constraint(ys, pairs)
+    fn = jax.shard_map(
+        functools.partial(_gw_pairs, **kw),
+        mesh=layout.mesh,
+        in_specs=(P(layout.axis), P(layout.axis)),
+        out_specs=(P(layout.axis), P(layout.axis)),
+        check_vma=False,
+    )
+    vals, ok = fn(xs, ys)
+    vals = jax.lax.with_sharding_constraint(vals[:k], layout.replicated())
+    ok = jax.lax.with_sharding_constraint(ok[:k], layout.replicated())
+    return _cf_scores(points, vals, ok, sub.shape[0], kw["rank"])
 
 
 def coordinate_free_scores(
@@ -228,6 +263,7 @@ def coordinate_free_scores(
     threshold: float = 1e-4,
     max_iterations: int = 5000,
     outer_iterations: int = 100,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> CoordinateFreeScores:
     """Scores of tracks that do not depend on the coordinates of any layer.
 
@@ -266,6 +302,16 @@ def coordinate_free_scores(
     - `outer_iterations`: cap on the entropic solver's outer
       (linearisation) iterations; a pair that reaches it is not converged.
       With the defaults the pairs of the benchmark network stop after 5-26.
+    - `mesh`: run over this `jax.sharding.Mesh` (default: the mesh of
+      `tracks.points` when it is a `jax.Array` sharded with a
+      `NamedSharding`, e.g. `P(None, "data", None)`, as for
+      [`score_tracks`][]; rule in `flowrep/_sharding.py`). The $L+1$ GW
+      solves (each needs its two sub-sampled layers whole: at most
+      `max_samples` points each) are spread over the devices of the data
+      axis, $\\lceil (L+1)/D\\rceil$ per device, one after the other; the
+      $\\delta$ scores run on the samples sharded (when $n$ is a multiple of
+      $D$, else replicated), partitioned by XLA. The results equal one
+      device's up to float rounding and come back replicated on the mesh.
 
     **Returns:** a [`CoordinateFreeScores`][]; `.to_dict()` gives plain JSON.
 
@@ -273,7 +319,8 @@ def coordinate_free_scores(
     `epsilon`, `rank`, `max_samples`, `threshold`, `max_iterations` or
     `outer_iterations`, or a
     first and last layer that are isometric on the sampled points (GW = 0:
-    the path ratio is undefined).
+    the path ratio is undefined); `TypeError` if `mesh` is not a
+    `jax.sharding.Mesh`.
     """
     tracks = as_tracks(tracks)
     if rank is not None:
@@ -303,15 +350,20 @@ def coordinate_free_scores(
             f"`rank` must be at most the number of samples {sub.shape[0]}; got {rank}."
         )
     points = promote(tracks.points, "tracks")
-    out = _cf_impl(
-        points,
-        sub,
+    kw = dict(
         epsilon=epsilon,
         rank=rank,
         threshold=threshold,
         max_iterations=max_iterations,
         outer_iterations=outer_iterations,
     )
+    layout = resolve_layout(mesh, points)
+    if layout is None:
+        out = _cf_impl(points, sub, **kw)
+    else:
+        spec = P(None, layout.axis, None) if n % layout.size == 0 else P()
+        points = jax.device_put(points, NamedSharding(layout.mesh, spec))
+        out = give_back(_cf_mesh(points, sub, layout, **kw), layout)
     # delta is in squared-distance units; compare it with the layers' variance.
     size = float(jnp.sum(jnp.var(points[0], 0)) + jnp.sum(jnp.var(points[-1], 0)))
     # (computed by cancellation, so zero only to about sqrt(machine eps)).

@@ -15,17 +15,20 @@ from flowrep._sharding import resolve_layout
 
 
 def compiled_fit_step(d: int, *, n: int, units: int, **loss_config: Any):
-    """`fit`'s step on `n` row-sharded samples of a `units`-unit field;
-    `loss_config` holds `loss`, `epsilon` and, if any, `sinkhorn_backend`."""
+    """`fit`'s step on `n` row-sharded samples of a `units`-unit field
+    (`d = 1`: the single-device step); `loss_config` holds `loss`, `epsilon`
+    and, if any, `sinkhorn_backend`."""
     sub = jax.make_mesh((d,), ("data",), devices=jax.devices()[:d])
     layout = resolve_layout(sub)
-    assert layout is not None
+    assert (layout is None) == (d == 1)
     field = fr.RidgeletField.random(jr.PRNGKey(0), 2, units, basis="constant")
     params, static = eqx.partition(field, eqx.is_inexact_array)
     optimizer = optax.adam(1e-2)
-    params = jax.device_put(params, layout.replicated())
+    x = jnp.ones((n, 2))
+    if layout is not None:
+        params = jax.device_put(params, layout.replicated())
+        x = jax.device_put(x, layout.rows(2))
     opt_state = optimizer.init(params)
-    x = jax.device_put(jnp.ones((n, 2)), layout.rows(2))
     config: dict[str, Any] = dict(
         optimizer=optimizer,
         batch_size=None,
