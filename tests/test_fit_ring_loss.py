@@ -79,6 +79,6 @@ def test_fit_sinkhorn_backend_errors():
     """Refused before any work (the field is not even looked at)."""
     x = np.zeros((4, 2))
     with pytest.raises(
-        ValueError, match="`sinkhorn_backend` must be 'ott' or 'flowrep'"
+        ValueError, match="`sinkhorn_backend` must be 'auto', 'ott' or 'flowrep'"
     ):
         fr.fit(None, x, x, key=jr.PRNGKey(0), sinkhorn_backend="pot", progress=False)  # pyright: ignore[reportArgumentType]

@@ -46,3 +46,40 @@ def test_streamed_loss_is_online(getkey, monkeypatch):
     seen.clear()
     _fit.sinkhorn_loss(x, x + 1, 0.5)
     assert seen and set(seen) == {None}
+
+
+def test_auto_backend_switches_to_the_ring_loss_beyond_the_threshold(monkeypatch):
+    # fit's default sinkhorn_backend="auto": ott-jax's divergence while dense,
+    # flowrep's streamed ring loss beyond STREAM_PAIRS (ott's online gradient
+    # keeps O(np) memory). The two losses agree to the solvers' tolerance
+    # (tests/test_fit_ring_loss.py); here, which one runs.
+    seen = []
+    monkeypatch.setattr(
+        _fit, "ring_sinkhorn_loss", lambda x, y, e, layout: seen.append("ring")
+    )
+    monkeypatch.setattr(
+        _fit, "_sinkhorn_loss", lambda x, y, e, layout: seen.append("ott")
+    )
+    x, y = jnp.zeros((8, 2)), jnp.zeros((6, 2))
+    for backend in ("auto", "ott", "flowrep"):
+        _fit._data_loss("sinkhorn", 0.5, x, y, backend)
+    monkeypatch.setattr(_fit, "STREAM_PAIRS", 47)  # 8 * 6 = 48 pairs
+    for backend in ("auto", "ott", "flowrep"):
+        _fit._data_loss("sinkhorn", 0.5, x, y, backend)
+    assert seen == ["ott", "ott", "ring", "ring", "ott", "ring"]
+
+
+def test_auto_backend_gradient_memory_is_linear_beyond_the_threshold():
+    # n = p = 8200 (just past 2**26 pairs): the compiled gradient of the
+    # default loss holds ~2 MB of temporaries per 1000 points, not an n x p
+    # block (538 MB in float64; ott-jax's online gradient: 1.6 GB, measured)
+    n = 8200
+    x = jnp.ones((n, 2))
+
+    def loss(x):
+        return _fit._data_loss("sinkhorn", 0.05, x, x + 1, "auto")
+
+    compiled = jax.jit(jax.grad(loss)).lower(x).compile()
+    analysis = compiled.memory_analysis()
+    assert analysis is not None
+    assert analysis.temp_size_in_bytes < 0.05 * n * n * x.dtype.itemsize
