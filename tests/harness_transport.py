@@ -2425,11 +2425,12 @@ def build(x64):
     )
     case(
         "gaussian_entropy_fisher scale 1e-20 f32",
-        ok(
+        either(
             lambda r: (
                 close(gauss_h(X * 1e-20)[0], 1e-4)(r[0])
                 or close(gauss_h(X * 1e-20)[1], 1e-3)(r[1])
-            )
+            ),
+            "`x`",  # tr(cov^-1) ~ 1e40 is beyond float32: a named error is right
         ),
         lambda: fr.gaussian_entropy_fisher(X * 1e-20),
     )
