@@ -203,7 +203,7 @@ def as_points(
     """
     try:
         arr = jnp.asarray(x)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:  # jnp's ValueError for None names no argument
         raise TypeError(
             f"`{name}` must be an array of shape (n, d); got {type(x).__name__}."
         ) from e

@@ -21,6 +21,7 @@ import numpy as np
 from jaxtyping import ArrayLike
 
 from .._custom_types import FloatScalar
+from .._validate import check_bool
 from ._clouds import as_cloud, HIGHEST
 from ._exact import hungarian
 from ._gaussian import bures_map
@@ -113,12 +114,14 @@ def affine_score(
     map with a symmetric positive-definite linear part, smaller the less affine.
 
     **Raises:** `ValueError` for an unknown `convention`, shapes that are not
-    `(n, d)` / `(n, c, h, w)` or differ, fewer than 2 samples, NaN/inf.
+    `(n, d)` / `(n, c, h, w)` or differ, fewer than 2 samples, NaN/inf;
+    `TypeError` for a non-boolean `squared`.
     """
     if not isinstance(convention, str) or convention not in _CONVENTIONS:
         raise ValueError(
             f"`convention` must be one of {_CONVENTIONS}; got {convention!r}."
         )
+    squared = check_bool(squared, "squared")
     X = _flatten_maps(x_in, "x_in")
     Y = _flatten_maps(x_out, "x_out")
     if X.shape != Y.shape:
@@ -137,5 +140,5 @@ def affine_score(
         jnp.asarray(0 if flow else 1, X.dtype),
         jnp.asarray(1e-6, X.dtype),
         jnp.asarray(flow),
-        jnp.asarray(bool(squared)),
+        jnp.asarray(squared),
     )

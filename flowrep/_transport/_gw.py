@@ -17,7 +17,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
 
 from .._custom_types import FloatScalar
 from .._sharding import give_back, Layout, resolve_layout
-from .._validate import check_positive_float, check_positive_int
+from .._validate import check_key, check_positive_float, check_positive_int
 from ._clouds import HIGHEST, promote
 from ._projection import fields_to_dict
 from ._tracks import as_tracks, Tracks
@@ -338,7 +338,10 @@ def coordinate_free_scores(
     outer_iterations = check_positive_int(outer_iterations, "outer_iterations")
     n = tracks.num_samples
     if max_samples is not None:
-        max_samples = check_positive_int(max_samples, "max_samples")
+        # one sample has no pairwise distances to compare
+        max_samples = check_positive_int(max_samples, "max_samples", minimum=2)
+    if key is not None:
+        key = check_key(key)
     if max_samples is None or n <= max_samples:
         sub = jnp.arange(n)
     else:

@@ -13,7 +13,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._validate import check_positive_int
+from .._validate import check_key, check_positive_int
 from ._clouds import HIGHEST
 from ._tracks import Tracks
 
@@ -181,7 +181,7 @@ def project_tracks(
         raise ValueError("`method='jl'` needs a PRNG `key` (the projection is random).")
     if key is None:
         key = jr.key(0)
-    kpairs, kproj = jr.split(key)
+    kpairs, kproj = jr.split(check_key(key))
     n = tracks.num_samples
     i, j = _pairs(kpairs, n, num_pairs)
     new, mx, mean, kept, bound = [], [], [], [], []

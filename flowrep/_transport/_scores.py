@@ -42,7 +42,10 @@ class TransportScores(eqx.Module):
     - `lss`: mean over samples of the line-shape score
       $\\mathrm{LSS}_i=L_i/\\|\\tilde x_i^L-\\tilde x_i^0\\|\\ge1$ (Gai & Zhang), where
       $\\tilde x$ advances by unit steps along $x^{l+1}-x^l$ and $L_i$ counts the
-      non-zero steps (a resting sample has $\\mathrm{LSS}_i=1$). The paper's
+      non-zero steps (a resting sample has $\\mathrm{LSS}_i=1$; a sample whose
+      unit steps return it to its start, as forward-then-back in 1-D, has
+      $\\mathrm{LSS}_i=\\infty$, or a huge value where rounding leaves a
+      residual, and so has `lss`). The paper's
       aggregation over samples is not stated; we report the mean, plus
       `lss_per_sample` `(n,)`.
     - `c_net`: $\\frac1n\\sum_i\\|x_i^L-x_i^0\\|^2$; `w2_sq`: $W_2^2(\\mu_0,\\mu_L)$.
@@ -444,9 +447,16 @@ def score_tracks(
             out.kinetic_energy,
         ),
     )
-    if not is_traced(out.w2_sq) and float(out.w2_sq) <= 0:
+    # W2^2 in the user's units may underflow (float32 tracks at scale 1e-20)
+    # while the frame's ratios are exact: only a W2 of 0 in the frame (an
+    # undefined cost ratio) is refused.
+    if (
+        not is_traced(out.w2_sq, out.cost_ratio)
+        and float(out.w2_sq) <= 0
+        and not np.isfinite(float(out.cost_ratio))
+    ):
         raise ValueError(
-            "the first and last layers have the same distribution (W2 = 0), so "
+            "the first and last layers of `tracks` have the same distribution (W2 = 0), so "
             "the transport ratios are undefined (for the affinity of an identity "
             "map, which is 1, use flowrep.affine_score)."
         )

@@ -136,7 +136,11 @@ def frame_epsilon(x, y, epsilon, relative, k):
     divided by $4^k$, or `relative` times the mean cost of the frame's clouds."""
     if epsilon is None:
         return relative * mean_cost(x, y)
-    return scale_by(jnp.asarray(epsilon, x.dtype), -2 * k)
+    # Split off the exponent in epsilon's own dtype first: an epsilon below
+    # the clouds' normal range (1e-42 for float32 clouds at scale 1e-20 under
+    # x64) is of order one in the frame.
+    mant, e = jnp.frexp(jnp.asarray(epsilon))
+    return scale_by(mant.astype(x.dtype), e.astype(jnp.int32) - 2 * k)
 
 
 def rescale_result(out: SinkhornResult, k) -> SinkhornResult:

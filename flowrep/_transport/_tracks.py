@@ -138,6 +138,8 @@ class Tracks(eqx.Module):
                         f"tracks need width d_l >= 1; layer {idx} has shape {p.shape}."
                     )
             dtype = jnp.result_type(*layers)
+            if jnp.issubdtype(dtype, jnp.complexfloating):
+                raise TypeError(f"`points` must hold real numbers; got dtype {dtype}.")
             if not jnp.issubdtype(dtype, jnp.floating):
                 dtype = jnp.result_type(float)
             layers = [p.astype(dtype) for p in layers]
@@ -165,7 +167,8 @@ class Tracks(eqx.Module):
         pts = jnp.asarray(points)
         if pts.ndim != 3:
             raise ValueError(
-                f"tracks must be an array of shape (L+1, n, d); got shape {pts.shape}."
+                "`points` must be a tracks array of shape (L+1, n, d); got shape "
+                f"{pts.shape}."
             )
         if pts.shape[0] < 2:
             raise ValueError(f"tracks need at least 2 layers; got {pts.shape[0]}.")
@@ -173,6 +176,11 @@ class Tracks(eqx.Module):
             raise ValueError(f"tracks need at least 2 samples; got {pts.shape[1]}.")
         if pts.shape[2] < 1:
             raise ValueError(f"tracks need dimension d >= 1; got shape {pts.shape}.")
+        if jnp.issubdtype(pts.dtype, jnp.complexfloating) or not (
+            jnp.issubdtype(pts.dtype, jnp.number) or pts.dtype == jnp.bool_
+        ):
+            # a cast to float would drop the imaginary part silently
+            raise TypeError(f"`points` must hold real numbers; got dtype {pts.dtype}.")
         if not jnp.issubdtype(pts.dtype, jnp.floating):
             pts = pts.astype(jnp.result_type(float))
         self.points = check_finite(pts, "tracks")
@@ -190,7 +198,14 @@ class Tracks(eqx.Module):
         if times is None:
             ts = jnp.linspace(0.0, 1.0, L + 1, dtype=pts.dtype)
         else:
-            ts = jnp.asarray(times, dtype=pts.dtype)
+            if isinstance(times, str | bytes):
+                raise TypeError(f"`times` must be an array of numbers; got {times!r}.")
+            try:
+                ts = jnp.asarray(times, dtype=pts.dtype)
+            except (TypeError, ValueError) as e:
+                raise TypeError(
+                    f"`times` must be an array of numbers; got {type(times).__name__}."
+                ) from e
             if ts.shape != (L + 1,):
                 raise ValueError(
                     f"`times` must have shape ({L + 1},) to match the tracks; got {ts.shape}."

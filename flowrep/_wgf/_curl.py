@@ -20,6 +20,8 @@ from .._depth._vector_field import AbstractVectorField
 from .._validate import (
     as_points,
     check_finite,
+    check_key,
+    check_positive_float,
     check_positive_int,
     check_value,
     is_concrete,
@@ -109,7 +111,8 @@ def curl_fraction(
         method = "exact" if d <= EXACT_MAX_DIM else "hutchinson"
     if method not in ("exact", "hutchinson"):
         raise ValueError(
-            f"Unknown method {method!r}; expected 'auto', 'exact' or 'hutchinson'."
+            f"Unknown method `method`={method!r}; expected 'auto', 'exact' or "
+            "'hutchinson'."
         )
 
     t = _check_time(t, x.dtype)
@@ -135,10 +138,13 @@ def curl_fraction(
         if key is None:
             raise ValueError("method='hutchinson' needs a PRNG `key`.")
         num_probes = check_positive_int(num_probes, "num_probes")
-        eps = jr.rademacher(key, (num_probes,) + x.shape, dtype=x.dtype)
+        # probes in the velocity's dtype: vjp needs cotangents of its type
+        # (a float64 field of float32 points under x64)
+        eps = jr.rademacher(key, (num_probes,) + x.shape, dtype=out.dtype)
 
         def parts_probe(y, e):
-            _, jv = jax.jvp(fn, (y,), (e,))
+            # tangents in the points' dtype, cotangents in the velocity's
+            _, jv = jax.jvp(fn, (y,), (e.astype(y.dtype),))
             _, vjp = jax.vjp(fn, y)
             (jtv,) = vjp(e)
             return jnp.sum((0.5 * (jv - jtv)) ** 2), jnp.sum(jv**2)
@@ -150,7 +156,14 @@ def curl_fraction(
         ~(den > 0),
         "curl_fraction: the field's Jacobian is zero (or NaN) on the samples; the fraction is undefined.",
     )
-    return _attach_time_check(num / den, t)
+    frac = num / den
+    if is_traced(x):
+        # the NaN check on `x` is dead code for a field whose Jacobian does
+        # not depend on x (a linear field): tie it to the result
+        frac = eqx.error_if(
+            frac, ~jnp.all(jnp.isfinite(x)), "`x` contains NaN or inf values."
+        )
+    return _attach_time_check(frac, t)
 
 
 # ---------------------------------------------------------------- potentials
@@ -374,6 +387,14 @@ def non_gradient_fraction(
     x = as_points(x, "x", min_samples=2)
     n, d = x.shape
     num_units = check_positive_int(num_units, "num_units")
+    scale = check_positive_float(scale, "scale")
+    if (
+        isinstance(ridge, bool)
+        or not isinstance(ridge, (int, float))
+        or not (math.isfinite(ridge) and ridge >= 0)
+    ):
+        raise ValueError(f"`ridge` must be a finite number >= 0; got {ridge!r}.")
+    key = check_key(key)
     v = jnp.asarray(jax.vmap(lambda y: f(t, y, args))(x))
     ka, kb = jr.split(key)
     spread = jnp.sqrt(jnp.mean(jnp.var(x, axis=0)))

@@ -23,14 +23,35 @@ from jaxtyping import Array
 
 from .._custom_types import Points
 from .._dae._laws import AbstractLaw, GaussianMixture
-from .._validate import as_points, check_finite, check_positive_int, is_concrete
+from .._validate import (
+    as_points,
+    check_finite,
+    check_positive_int,
+    check_value,
+    is_concrete,
+)
 
 
 DEFAULT_CHUNK_SIZE = 1024
 
 
 def check_positive(value: Any, name: str, allow_zero: bool = False) -> float:
-    """`value` as a finite float > 0 (>= 0 with `allow_zero`); `ValueError` naming `name`."""
+    """`value` as a finite float > 0 (>= 0 with `allow_zero`); `ValueError` naming
+    `name` (a `TypeError` for bools, strings, complex and other non-numbers,
+    which `float()` would read as 1.0 or parse)."""
+    dtype = getattr(value, "dtype", None)
+    if (
+        isinstance(value, (bool, str, bytes, complex))
+        or not (isinstance(value, (int, float)) or dtype is not None)
+        or (
+            dtype is not None
+            and not (
+                jnp.issubdtype(dtype, jnp.integer)
+                or jnp.issubdtype(dtype, jnp.floating)
+            )
+        )
+    ):
+        raise TypeError(f"`{name}` must be a positive real number; got {value!r}.")
     if jnp.ndim(value) != 0:
         raise ValueError(f"`{name}` must be a scalar; got shape {jnp.shape(value)}.")
     if not is_concrete(value):
@@ -136,6 +157,15 @@ class SumEnergy(AbstractEnergy):
 
     terms: tuple[AbstractEnergy, ...]
 
+    def __check_init__(self):
+        if not isinstance(self.terms, tuple) or not all(
+            isinstance(e, AbstractEnergy) for e in self.terms
+        ):
+            raise TypeError(
+                "`terms` must be a tuple of AbstractEnergy instances; got "
+                f"{tuple(type(e).__name__ for e in self.terms) if isinstance(self.terms, tuple) else type(self.terms).__name__}."
+            )
+
     def __call__(self, x):
         return sum((e(x) for e in self.terms), jnp.zeros(()))
 
@@ -177,6 +207,13 @@ class PotentialEnergy(AbstractEnergy):
 
     def __call__(self, x):
         x = _points(x)
+        out = jax.eval_shape(self.potential, x[0])
+        if getattr(out, "shape", None) != ():
+            # a vector V would be averaged over points and coordinates silently
+            raise ValueError(
+                "`potential` must return a scalar V(x) for one point (d,); got "
+                f"{getattr(out, 'shape', type(out).__name__)}."
+            )
         return jnp.mean(jax.vmap(self.potential)(x))
 
     def first_variation(self, x, y):
@@ -284,22 +321,30 @@ class EntropyEnergy(AbstractEnergy):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
     ):
         self.kappa = check_positive(kappa, "kappa")
-        if estimator not in ("blob", "gaussian"):
+        if not isinstance(estimator, str) or estimator not in ("blob", "gaussian"):
             raise ValueError(
-                f"Unknown entropy estimator {estimator!r}; expected 'blob' or 'gaussian'."
+                f"Unknown entropy estimator `estimator`={estimator!r}; expected "
+                "'blob' or 'gaussian'."
             )
         self.estimator = estimator
         self.bandwidth = (
             None if bandwidth is None else check_positive(bandwidth, "bandwidth")
         )
         self.frozen_bandwidth = None
-        self.chunk_size = chunk_size
+        self.chunk_size = check_positive_int(chunk_size, "chunk_size")
 
     def scott_bandwidth(self, x: Points) -> Array:
         """Scott's rule $h=\\bar s\\,n^{-1/(d+4)}$, $\\bar s^2=\\frac1d\\sum_k\\widehat{\\mathrm{Var}}(x_{\\cdot k})$."""
         n, d = x.shape
         s = jnp.sqrt(jnp.mean(jnp.var(x, axis=0, ddof=1)))
-        return jax.lax.stop_gradient(s * n ** (-1.0 / (d + 4)))
+        h = jax.lax.stop_gradient(s * n ** (-1.0 / (d + 4)))
+        # coincident particles give h = 0 and a NaN energy and velocity
+        return check_value(
+            h,
+            lambda h: ~(h > 0),
+            "EntropyEnergy: Scott's bandwidth of the particles `x` is 0 or NaN "
+            "(all particles coincide); pass a fixed `bandwidth`",
+        )
 
     def _h(self, x):
         if self.bandwidth is not None:
@@ -329,7 +374,8 @@ class EntropyEnergy(AbstractEnergy):
         n, d = x.shape
         if n <= d:
             raise ValueError(
-                f"estimator='gaussian' needs more particles than dimensions; got n={n}, d={d}."
+                "estimator='gaussian' needs more particles than dimensions; got "
+                f"`x` with n={n}, d={d}."
             )
         m = jnp.mean(x, axis=0)
         cov = (x - m).T @ (x - m) / n

@@ -5,6 +5,7 @@ Kinderlehrer & Otto 1998; Ambrosio, Gigli & Savaré 2008).
 """
 
 import functools
+import math
 from typing import Any, Literal
 
 import equinox as eqx
@@ -22,6 +23,29 @@ from .._transport._maps import barycentric_projection
 from .._transport._tracks import Tracks
 from .._validate import as_points, check_positive_int
 from ._energies import AbstractEnergy, check_positive
+
+
+def _time(value: Any, name: str) -> float:
+    """A concrete, finite real time as a float (`TypeError` for bools, strings
+    and complex, which `float()` would read or parse)."""
+    dtype = getattr(value, "dtype", None)
+    if isinstance(value, (bool, str, bytes, complex)) or not (
+        isinstance(value, (int, float))
+        or (
+            dtype is not None
+            and (
+                jnp.issubdtype(dtype, jnp.integer)
+                or jnp.issubdtype(dtype, jnp.floating)
+            )
+        )
+    ):
+        raise TypeError(f"`{name}` must be a real number; got {value!r}.")
+    if jnp.ndim(value) != 0:
+        raise ValueError(f"`{name}` must be a scalar; got shape {jnp.shape(value)}.")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"`{name}` must be finite; got {v}.")
+    return v
 
 
 class ParticleField(AbstractVectorField):
@@ -120,6 +144,7 @@ def gradient_flow(
             f"`energy` must be an AbstractEnergy; got {type(energy).__name__}."
         )
     x0 = as_points(x0, "x0", min_samples=2)
+    t0, t1 = _time(t0, "t0"), _time(t1, "t1")
     if float(t1) <= float(t0):
         raise ValueError(f"`t1` must be > t0 = {float(t0)}; got {float(t1)}.")
     energy.velocity(x0)  # eager check: a NaN velocity at the start is a clear error now
@@ -233,6 +258,7 @@ def jko(
             f"`energy` must be an AbstractEnergy; got {type(energy).__name__}."
         )
     tau = check_positive(tau, "tau")
+    t0 = _time(t0, "t0")
     steps = check_positive_int(steps, "steps")
     inner_steps = check_positive_int(inner_steps, "inner_steps")
     x0 = as_points(x0, "x0", min_samples=2)

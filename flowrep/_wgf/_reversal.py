@@ -30,6 +30,7 @@ from .._validate import (
     check_key,
     check_memory,
     check_positive_int,
+    check_value,
     is_concrete,
 )
 from ._energies import check_positive, EntropyEnergy
@@ -48,6 +49,11 @@ def gaussian_entropy_fisher(x: Array) -> tuple[Array, Array]:
     """$H$ and Fisher information $\\mathrm{tr}\\,\\hat\\Sigma^{-1}$ of the Gaussian fit $N(\\hat m,\\hat\\Sigma)$ to a cloud `x` `(n, d)`."""
     x = as_points(x, "x", min_samples=2)
     d = x.shape[1]
+    if x.shape[0] <= d:
+        raise ValueError(
+            f"`x` needs more samples than dimensions (n > d) for a non-singular "
+            f"covariance; got n={x.shape[0]}, d={d}."
+        )
     # an exact power-of-two rescale keeps squares finite for huge clouds
     big = jnp.max(jnp.abs(x))
     k = jnp.exp2(jnp.floor(jnp.log2(jnp.maximum(big, jnp.finfo(x.dtype).tiny))))
@@ -55,9 +61,19 @@ def gaussian_entropy_fisher(x: Array) -> tuple[Array, Array]:
     cov = r.T @ r / x.shape[0]
     _, logdet = jnp.linalg.slogdet(cov)
     logdet = logdet + 2 * d * jnp.log(k)
-    return 0.5 * (d * jnp.log(2 * jnp.pi * jnp.e) + logdet), jnp.trace(
-        jnp.linalg.inv(cov)
-    ) / k**2
+    h = 0.5 * (d * jnp.log(2 * jnp.pi * jnp.e) + logdet)
+    fisher = jnp.trace(jnp.linalg.inv(cov)) / k**2
+    # coincident or collinear samples: a singular covariance (H = -inf); a
+    # tiny float32 cloud: tr(cov^-1) beyond the dtype's range
+    h = check_value(
+        h,
+        lambda h, f: ~(jnp.isfinite(h) & jnp.isfinite(f) & (f > 0)),
+        "gaussian_entropy_fisher: the covariance of `x` is singular (coincident "
+        "or collinear samples) or its Fisher information overflows the dtype "
+        "(use float64)",
+        fisher,
+    )
+    return h, fisher
 
 
 def law_entropy_fisher(
