@@ -83,12 +83,23 @@ def pretrain_flow_matching(
         v = jax.vmap(lambda tt, xx: f(tt, xx, None))(t, xt)
         return jnp.mean(jnp.sum((v - u) ** 2, -1))
 
+    # minibatches without replacement, epoch by epoch: one permutation of the
+    # pairs per epoch (`jr.choice(replace=False)` at every step permuted all
+    # n pairs each time: 29 s of CPU for 3000 steps at n = 16384)
+    per_epoch = max(n // batch_size, 1)
+    epochs = -(-steps // per_epoch)
+    perm_key, key = jr.split(key)
+    perms = jax.vmap(lambda k: jr.permutation(k, n)[: per_epoch * batch_size])(
+        jr.split(perm_key, epochs)
+    )
+    batches = perms.reshape(epochs * per_epoch, batch_size)[:steps]
+
     @jax.jit
-    def run(params, state, keys):
-        def body(carry, k):
+    def run(params, state, keys, batches):
+        def body(carry, inputs):
             p, s = carry
-            k1, k2 = jr.split(k)
-            idx = jr.choice(k1, n, (batch_size,), replace=False)
+            k, idx = inputs
+            _, k2 = jr.split(k)
             a, b = x0[idx], x1[idx]
             t = jr.uniform(k2, (batch_size,)) ** time_power
             xt = (1 - t)[:, None] * a + t[:, None] * b
@@ -96,9 +107,9 @@ def pretrain_flow_matching(
             upd, s = opt.update(g, s, p)
             return (optax.apply_updates(p, upd), s), value
 
-        return jax.lax.scan(body, (params, state), keys)
+        return jax.lax.scan(body, (params, state), (keys, batches))
 
-    (params, _), losses = run(params, opt.init(params), jr.split(key, steps))
+    (params, _), losses = run(params, opt.init(params), jr.split(key, steps), batches)
     return eqx.combine(params, static), np.asarray(losses)
 
 
