@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import flowrep as fr
-from flowrep._cli._demo import gradient_fractions, through_data
+from flowrep._cli._demo import across_data, gradient_fractions, through_data
 
 
 @pytest.mark.slow  # ~25 s CPU: compiles flow_scores' transport scores and both fits
@@ -37,3 +37,24 @@ def test_through_data_puts_every_hyperplane_through_its_point():
         jnp.einsum("kjd,jd->kj", moved.a, points) - moved.b, 0.0, atol=1e-5
     )
     assert (moved.a == field.a).all() and (moved.c == field.c).all()
+
+
+def test_across_data_turns_every_unit_along_the_local_normal():
+    # data on the unit circle: the local normal at a point p is p itself (radial),
+    # a closed form the local PCA did not compute
+    field = fr.RidgeletField.random(
+        jr.PRNGKey(0), 2, 12, sigma="tanh", basis="linear", num_knots=3, scale=6.0
+    )
+    angles = jr.uniform(jr.PRNGKey(1), (12,)) * 2 * jnp.pi
+    points = jnp.stack([jnp.cos(angles), jnp.sin(angles)], 1)
+    s = jnp.linspace(0, 2 * jnp.pi, 2000, endpoint=False)
+    circle = jnp.stack([jnp.cos(s), jnp.sin(s)], 1)
+    moved = across_data(field, points, circle, key=jr.PRNGKey(2))
+    length = jnp.linalg.norm(moved.a, axis=-1)
+    np.testing.assert_allclose(length, jnp.linalg.norm(field.a, axis=-1), rtol=1e-5)
+    cosine = jnp.einsum("kjd,jd->kj", moved.a, points) / length
+    np.testing.assert_allclose(jnp.abs(cosine), 1.0, atol=1e-4)
+    assert (moved.b == field.b).all() and (moved.c == field.c).all()
+    # both signs occur, and every knot of a unit shares its direction
+    assert 0 < int((cosine[0] > 0).sum()) < 12
+    np.testing.assert_array_equal(jnp.sign(cosine), jnp.sign(cosine[:1]).repeat(3, 0))
