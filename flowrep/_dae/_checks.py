@@ -14,7 +14,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._validate import (
-    as_points,
+    as_real_points,
     check_positive_int,
     check_value,
     is_concrete,
@@ -27,7 +27,7 @@ class CollapseError(ValueError):
 
 def check_time(t, what: str = "t"):
     """`t` must be a finite non-negative real scalar; returns it (checked at run time when traced)."""
-    if isinstance(t, (str, bytes)):
+    if t is None or isinstance(t, (str, bytes)):
         raise TypeError(f"`{what}` must be a real number; got {t!r}.")
     if jnp.ndim(t) != 0:
         raise ValueError(f"`{what}` must be a scalar; got shape {jnp.shape(t)}.")
@@ -133,7 +133,7 @@ def check_point(x: Array, m: int) -> Array:
 
 def check_points(x, m: int | None = None, what: str = "x") -> Array:
     """A cloud `(n, d)` with n >= 1, d = `m` (the law's dimension) when given."""
-    return as_points(x, what, dim=m, dim_of="the law's dimension")
+    return as_real_points(x, what, dim=m, dim_of="the law's dimension")
 
 
 def check_horizon(t1, ts, tstar=None):
@@ -194,3 +194,28 @@ def check_noise(t, who: str, what: str = "t"):
         f"{who} needs a positive noise variance `{what}` (> 0).",
         detail=lambda t: f"Got {float(t)}.",
     )
+
+
+def check_bandwidth(h, what: str = "bandwidth", *, zero_ok: bool = False) -> float:
+    """A kernel variance as a Python float: finite and > 0 (>= 0 with `zero_ok`).
+
+    Python, NumPy and concrete JAX scalars are accepted; a traced value is a
+    `TypeError` (it is a static hyperparameter: it fixes the compiled field).
+    """
+    if isinstance(h, (bool, np.bool_, str, bytes)) or h is None:
+        raise TypeError(f"`{what}` must be a real number; got {h!r}.")
+    if not is_concrete(h):
+        raise TypeError(
+            f"`{what}` must be a concrete number (a static hyperparameter); it is "
+            "traced here: pass it from outside `jax.jit`."
+        )
+    if jnp.ndim(h) != 0:
+        raise ValueError(f"`{what}` must be a scalar; got shape {jnp.shape(h)}.")
+    dtype = jnp.result_type(h)
+    if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+        raise TypeError(f"`{what}` must be a real number; got dtype {dtype}.")
+    hv = float(h)
+    if not math.isfinite(hv) or hv < 0 or (hv == 0 and not zero_ok):
+        bound = ">= 0" if zero_ok else "> 0"
+        raise ValueError(f"`{what}` must be a finite variance {bound}; got {hv}.")
+    return hv

@@ -278,7 +278,7 @@ def deep_dae_flow(
     **Arguments:**
 
     - `law`: the data law $\\mu_0$ (`GaussianLaw` or `GaussianMixture`).
-    - `x0`: `(n, d)` starting points. `t1`: final time, $0\\le t_1<t^*$.
+    - `x0`: `(n, d)` starting points. `t1`: final time, $0<t_1<t^*$.
     - `ts`: optional times to record (within $[0,t_1]$).
     - `log_density`: `False`, `"exact"` or `"hutchinson"` (with `key`): the
       change of $\\log\\mu_t(x_t)$ along each path, $-\\int\\nabla\\cdot v$.
@@ -295,6 +295,11 @@ def deep_dae_flow(
     field = DeepDAEField(law)
     x0 = check_points(x0, field.means.shape[1], "x0")
     t1, ts = check_horizon(t1, ts, field.collapse_time)
+    if is_concrete(t1) and float(t1) == 0:
+        raise ValueError(
+            "deep_dae_flow needs `t1` > 0 (flowrep.flow integrates over a "
+            "non-empty interval; at t1 = 0 the map is the identity)."
+        )
     x0 = check_value(
         x0,
         lambda x, *_: ~jnp.isfinite(jax.vmap(lambda xi: field._one(0.0, xi))(x)),

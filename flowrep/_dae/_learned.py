@@ -25,6 +25,7 @@ from .._validate import (
     check_key,
     check_positive_float,
     check_positive_int,
+    check_size,
     check_value,
 )
 from ._checks import (
@@ -150,6 +151,10 @@ def train_denoiser(
         ("steps_per_call", steps_per_call),
     ):
         check_positive_int(v, name)
+    # parameters, gradients and Adam's two moments, and one batch's activations
+    item = jnp.dtype(x.dtype).itemsize
+    num_params = (m + 1) * width + (depth - 1) * (width + 1) * width + (width + 1) * m
+    check_size(width, "width", item, 4 * num_params + 4 * batch_size * width * depth)
     learning_rate = check_positive_float(learning_rate, "learning_rate")
     progress = check_bool(progress, "progress")
     check_key(key)
