@@ -24,6 +24,8 @@ LAW = fr.GaussianLaw(jnp.array([0.5, -1.0]), jnp.array([[2.0, 0.3], [0.3, 1.0]])
 MS = jnp.array([[-1.5, 0.0], [1.5, 0.5]])
 SS = jnp.stack([jnp.eye(2) * 0.8, jnp.array([[1.0, -0.2], [-0.2, 0.6]])])
 MIX = fr.GaussianMixture(jnp.array([0.4, 0.6]), MS, SS)
+MLP32 = eqx.nn.MLP(3, 2, 5, 2, key=K)
+X3 = jnp.asarray(RNG.normal(size=(6, 3)))
 
 
 def _ms_ref(cloud, t):
@@ -257,12 +259,6 @@ BAD = [
         "`init`",
     ),
     ("fit_mixture key 3", lambda: fr.fit_mixture(X, 1, key=3), TypeError, "`key`"),
-    (
-        "fit_mixture duplicated points, reg 0",
-        lambda: fr.fit_mixture(jnp.tile(X[:1], (6, 1)), 1, key=K, reg=0.0, num_iters=2),
-        ValueError,
-        "`reg`",
-    ),
     # laws
     (
         "GaussianLaw complex cov",
@@ -372,6 +368,183 @@ BAD = [
         eqx.EquinoxRuntimeError,
         "`covs",
     ),
+    # learned DAEs and the ridgelet displacement
+    (
+        "Denoiser noise 'a'",
+        lambda: fr.Denoiser(eqx.nn.MLP(2, 2, 4, 1, key=K), "a"),
+        TypeError,
+        "`noise`",
+    ),
+    (
+        "Denoiser noise None",
+        lambda: fr.Denoiser(eqx.nn.MLP(2, 2, 4, 1, key=K), None),
+        TypeError,
+        "`noise`",
+    ),
+    (
+        "relative_map_error fn 3.0",
+        lambda: fr.relative_map_error(3.0, lambda x: x, X),
+        TypeError,
+        "`fn`",
+    ),
+    (
+        "relative_map_error reference None",
+        lambda: fr.relative_map_error(lambda x: x, None, X),
+        TypeError,
+        "`reference`",
+    ),
+    (
+        "relative_map_error fn NaN",
+        lambda: fr.relative_map_error(lambda x: x * jnp.nan, lambda x: 2 * x, X),
+        ValueError,
+        "`fn`",
+    ),
+    (
+        "relative_map_error identity reference",
+        lambda: fr.relative_map_error(lambda x: 2 * x, lambda x: x, X),
+        ValueError,
+        "`reference`",
+    ),
+    (
+        "train_denoiser under jit",
+        lambda: jax.jit(
+            lambda x: (
+                fr.train_denoiser(x, 0.1, key=K, progress=False).mlp.layers[0].weight
+            )
+        )(X),
+        TypeError,
+        "jittable",
+    ),
+    (
+        "displacement_network center None",
+        lambda: fr.displacement_network(lambda x: x, None, 1.0, key=K),
+        TypeError,
+        "`center`",
+    ),
+    (
+        "displacement_network under jit",
+        lambda: jax.jit(
+            lambda c: fr.displacement_network(lambda x: x, c, 1.0, key=K)[0].c
+        )(jnp.zeros(2)),
+        TypeError,
+        "`center`",
+    ),
+    # entropy_curves: ts and sizes checked by name before any flow
+    (
+        "entropy_curves ts NaN",
+        lambda: fr.entropy_curves(LAW, jnp.array([0.0, jnp.nan]), key=K),
+        ValueError,
+        "`ts`",
+    ),
+    (
+        "entropy_curves ts 2-D",
+        lambda: fr.entropy_curves(LAW, jnp.zeros((2, 2)), key=K),
+        ValueError,
+        "`ts`",
+    ),
+    (
+        "entropy_curves ts str",
+        lambda: fr.entropy_curves(LAW, "abc", key=K),
+        TypeError,
+        "`ts`",
+    ),
+    (
+        "entropy_curves law None",
+        lambda: fr.entropy_curves(None, jnp.zeros(1), key=K),
+        TypeError,
+        "`law`",
+    ),
+    (
+        "entropy_curves num_samples 0",
+        lambda: fr.entropy_curves(LAW, jnp.zeros(1), key=K, num_samples=0),
+        ValueError,
+        "`num_samples`",
+    ),
+    (
+        "entropy_curves num_samples 10**12",
+        lambda: fr.entropy_curves(LAW, jnp.zeros(1), key=K, num_samples=10**12),
+        MemoryError,
+        "`num_samples`",
+    ),
+    (
+        "entropy_curves k 2.5",
+        lambda: fr.entropy_curves(LAW, jnp.zeros(1), key=K, k=2.5),
+        ValueError,
+        "`k`",
+    ),
+    (
+        "entropy_curves k >= n",
+        lambda: fr.entropy_curves(LAW, jnp.zeros(1), key=K, num_samples=10, k=10),
+        ValueError,
+        "`k`",
+    ),
+    (
+        "entropy_curves key None",
+        lambda: fr.entropy_curves(LAW, jnp.zeros(1), key=None),
+        TypeError,
+        "`key`",
+    ),
+    (
+        "entropy_curves return_tracks 'yes'",
+        lambda: fr.entropy_curves(LAW, jnp.zeros(1), key=K, return_tracks="yes"),
+        TypeError,
+        "`return_tracks`",
+    ),
+    # capture
+    (
+        "capture x complex",
+        lambda: fr.capture_features(MLP32, X3.astype(jnp.complex64)),
+        TypeError,
+        "`x`",
+    ),
+    ("capture x None", lambda: fr.capture_features(MLP32, None), TypeError, "`x`"),
+    (
+        "capture single sample",
+        lambda: fr.capture_features(MLP32, X3[:1]),
+        ValueError,
+        "`x`",
+    ),
+    (
+        "capture progress 'x'",
+        lambda: fr.capture_features(MLP32, X3, progress="x"),
+        TypeError,
+        "`progress`",
+    ),
+    (
+        "capture wrong input dim",
+        lambda: fr.capture_features(MLP32, jnp.ones((4, 5))),
+        ValueError,
+        "`model`",
+    ),
+    (
+        "capture under jit",
+        lambda: jax.jit(lambda x: fr.capture_features(MLP32, x).layers[-1])(X3),
+        TypeError,
+        "jittable",
+    ),
+    (
+        "CapturedFeatures n mismatch",
+        lambda: fr.CapturedFeatures(
+            (np.zeros((3, 2)), np.zeros((4, 2))), ("input", "output")
+        ),
+        ValueError,
+        "`layers`",
+    ),
+    (
+        "CapturedFeatures names",
+        lambda: fr.CapturedFeatures((np.zeros((3, 2)), np.zeros((3, 2))), ("input",)),
+        ValueError,
+        "`names`",
+    ),
+    (
+        "CapturedFeatures NaN",
+        lambda: fr.CapturedFeatures(
+            (np.zeros((3, 2)), np.full((3, 2), np.nan)), ("input", "output")
+        ),
+        ValueError,
+        "`layers`",
+    ),
+    ("dae_story out_dir 3", lambda: fr.dae_story(out_dir=3), TypeError, "`out_dir`"),
     (
         "train_denoiser width 10**9",
         lambda: fr.train_denoiser(X, 0.1, key=K, width=10**9, progress=False),
@@ -392,11 +565,35 @@ def test_fit_mixture_single_sample_and_list_input():
     """n = 1 gave NaN weights (an unbiased covariance of one sample); lists crashed."""
     one = fr.fit_mixture(X[:1], 1, key=K)
     np.testing.assert_allclose(one.means[0], X[0], rtol=1e-9)
-    np.testing.assert_allclose(one.covs[0], 1e-6 * np.eye(2), rtol=1e-9)
+    np.testing.assert_allclose(one.covs[0], 1e-6 * np.eye(2), rtol=1e-9, atol=1e-18)
     lst = fr.fit_mixture(np.asarray(X).tolist(), 1, key=K)
     np.testing.assert_allclose(lst.means[0], np.asarray(X).mean(0), rtol=1e-10)
     cov = np.cov(np.asarray(X).T, bias=True) + 1e-6 * np.eye(2)
     np.testing.assert_allclose(lst.covs[0], cov, rtol=1e-8)
+
+
+def test_relative_map_error_against_numpy():
+    x = np.asarray(X)
+    want = np.linalg.norm(0.5 * x - (x + 1.0)) / np.linalg.norm(x + 1.0)
+    got = fr.relative_map_error(lambda v: 1.5 * v, lambda v: 2.0 * v + 1.0, X)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_fit_mixture_duplicated_points_without_reg_names_reg():
+    """EM on one repeated point with reg = 0 gave NaN weights, then an error about `weights`."""
+    with pytest.raises(ValueError, match="`reg`"):
+        fr.fit_mixture(jnp.tile(X[:1], (6, 1)), 1, key=K, reg=0.0, num_iters=2)
+
+
+@pytest.mark.slow
+def test_entropy_curves_at_time_zero_only():
+    """ts = [0] crashed in the flow (an empty interval); it is the data law's entropy."""
+    cov = np.array([[2.0, 0.3], [0.3, 1.0]])
+    c = fr.entropy_curves(LAW, jnp.zeros(1), key=K, num_samples=400, k=3)
+    want = 0.5 * np.linalg.slogdet(2 * np.pi * np.e * cov)[1]
+    np.testing.assert_allclose(c["closed_form"], [want], rtol=1e-10)
+    assert abs(c["continuity"][0] - want) < 4 * c["continuity_stderr"][0]
 
 
 def test_blurring_mean_shift_zero_horizon_is_identity():
@@ -413,3 +610,51 @@ def test_blurring_mean_shift_field_against_numpy():
         _bms_field(np.asarray(X), 0.5).ravel(),
         rtol=1e-9,
     )
+
+
+def test_float32_pushforward_is_symmetric_and_tiny_scales_survive():
+    """float32 eigh products were ~3e-8 asymmetric and refused as covariances;
+    lam^3/(lam+t)^2 underflowed at covariances ~1e-20 (now lam*(lam/(lam+t))^2)."""
+    cov = np.array([[2.0, 0.3], [0.3, 1.0]])
+    law32 = fr.GaussianLaw(jnp.zeros(2, jnp.float32), jnp.asarray(cov, jnp.float32))
+    a = cov @ np.linalg.inv(cov + 0.3 * np.eye(2))
+    got = fr.shallow_dae_pushforward(law32, 0.3).cov
+    np.testing.assert_allclose(got, a @ cov @ a.T, rtol=2e-6)
+    tiny = fr.GaussianLaw(jnp.zeros(2), jnp.asarray(cov * 1e-20))
+    a = cov @ np.linalg.inv(cov + np.eye(2))  # t = 1e-20 on the same scale
+    got = fr.shallow_dae_pushforward(tiny, 1e-20).cov
+    np.testing.assert_allclose(got, 1e-20 * a @ cov @ a.T, rtol=1e-9)
+
+
+def test_blurring_mean_shift_bfloat16_is_solved_in_float32():
+    """bfloat16 points made diffrax refuse its own save times (0.2 rounds past t1)."""
+    x = X[:4].astype(jnp.bfloat16)
+    ts, tracks = fr.blurring_mean_shift_flow(x, 0.0, 0.5)
+    assert tracks.dtype == jnp.float32
+    np.testing.assert_array_equal(tracks[-1], np.asarray(x, np.float32))
+
+
+@pytest.mark.parametrize(
+    "argv,option",
+    [
+        (["reproduce", "admissibility-table", "--seed", "-1"], "--seed"),
+        (["reproduce", "admissibility-table", "--seed", "2.5"], "--seed"),
+        (["reproduce", "admissibility-table", "--seed", str(2**40)], "--seed"),
+        (["demo", "--seed", "abc"], "--seed"),
+        (["analyze", "m:f", "--max-samples", "0"], "--max-samples"),
+        (["analyze", "m:f", "--gw-samples", "1"], "--gw-samples"),
+        (["analyze", "m:f", "--project", "0"], "--project"),
+        (["analyze", "m:f", "--devices", "0"], "--devices"),
+        (["bench", "--devices", "-2"], "--devices"),
+    ],
+)
+def test_cli_bad_numbers_are_refused_by_option(argv, option, capsys, tmp_path):
+    from flowrep._cli._main import main
+
+    assert (
+        main([*argv, *(["--out", str(tmp_path / "o")] if argv[0] != "bench" else [])])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err, err
+    assert not (tmp_path / "o").exists()

@@ -53,11 +53,17 @@ def check_time(t, what: str = "t"):
     )
 
 
+def _sym_tol(dtype) -> float:
+    """Allowed |C - C^T| relative to max(1, |C|): rounding of a float32 product
+    is ~1e-7 (float64: the old 1e-8, well above its rounding)."""
+    return max(1e-8, 64 * float(jnp.finfo(dtype).eps))
+
+
 def _cov_bad(c: Array) -> Array:
     scale = jnp.maximum(1.0, jnp.max(jnp.abs(c)))
     finite = jnp.all(jnp.isfinite(c))
     c0 = jnp.where(finite, c, jnp.eye(c.shape[-1], dtype=c.dtype))
-    asym = jnp.max(jnp.abs(c0 - c0.T)) > 1e-8 * scale
+    asym = jnp.max(jnp.abs(c0 - c0.T)) > _sym_tol(c.dtype) * scale
     lam = jnp.linalg.eigvalsh(0.5 * (c0 + c0.T))[0]
     return ~finite | asym | ~(lam > 0)
 
@@ -82,7 +88,7 @@ def check_cov(cov: Array, m: int, what: str) -> Array:
     if not np.all(np.isfinite(c)):
         raise ValueError(f"`{what}` contains NaN or inf.")
     scale = max(1.0, float(np.max(np.abs(c))))
-    if np.max(np.abs(c - c.T)) > 1e-8 * scale:
+    if np.max(np.abs(c - c.T)) > _sym_tol(cov.dtype) * scale:
         raise ValueError(
             f"`{what}` must be symmetric; max |C - C^T| = {np.max(np.abs(c - c.T)):.3g}."
         )

@@ -366,6 +366,8 @@ def blurring_mean_shift_flow(
     dtype's range; at run time when traced, with the field's message).
     """
     x0 = check_points(x0, what="x0")
+    if jnp.finfo(x0.dtype).bits < 32:  # solves run in float32 at least (README)
+        x0 = x0.astype(jnp.float32)
     bandwidth = check_bandwidth(bandwidth)
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     t1, ts = check_horizon(t1, ts)

@@ -144,7 +144,9 @@ def stacked_dae(
             ms = mean_shift(cur, tau + bandwidth, chunk_size=chunk_size)
             tracks.append(cur + tau / (tau + bandwidth) * (ms - cur))
     else:
-        raise ValueError(f"unknown `fit` {fit!r}; expected 'mixture' or 'empirical'.")
+        raise ValueError(
+            f"unknown fit {fit!r}: `fit` must be 'mixture' or 'empirical'."
+        )
     return jnp.stack(tracks)
 
 
