@@ -3048,6 +3048,10 @@ def cli(*argv, check=None, cwd=None):
         if r.returncode == 0:
             return "exit 0" if check is None else check(r)
         err_lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+        # the error line, not a progress bar redrawn after it
+        err_lines = [
+            ln[ln.index("flowrep:") :] for ln in err_lines if "flowrep:" in ln
+        ] or err_lines
         if any("Traceback" in ln for ln in err_lines):
             raise AssertionError("traceback: " + (err_lines[-1] if err_lines else ""))
         raise ValueError(
@@ -3197,6 +3201,8 @@ if MODE == "cli":
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
+                # a shell's background jobs inherit SIGINT ignored; a terminal's Ctrl-C is not
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             )
             t0 = time.time()
             while time.time() - t0 < wait and p.poll() is None:

@@ -447,12 +447,23 @@ def capture_features(
     names = ["input", *names, "output"]
     out: list[np.ndarray | None] = [None] * len(names)
     starts = range(0, n, m)
-    dup = False
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, desc="capture", unit="sample")
+    try:
+        _fill(out, names, xs, run, starts, m, n, layout, bar)
+    finally:
+        if bar is not None:  # closed on errors too: no bar redrawn after the message
+            bar.close()
+    layers = tuple(a for a in out if a is not None)
+    return CapturedFeatures(layers=layers, names=tuple(names))
+
+
+def _fill(out, names, xs, run, starts, m, n, layout, bar) -> None:
+    """Run the chunks through `run`, writing each stage's features into `out`."""
+    dup = False
     for start in starts:
         xb = xs[start : start + m]
         k = xb.shape[0]
@@ -481,10 +492,6 @@ def capture_features(
             out[li][start : start + k] = f  # pyright: ignore
         if bar is not None:
             bar.update(k)
-    if bar is not None:
-        bar.close()
-    layers = tuple(a for a in out if a is not None)
-    return CapturedFeatures(layers=layers, names=tuple(names))
 
 
 def record_tracks(

@@ -161,5 +161,8 @@ def displacement_network(
             compress_to,
             key=ks,
             refit=(xg + center, values),
+            # float32: a ridge of 1e-8 * mean eigenvalue is below rounding, the
+            # Gram solve gave NaN (and asked for a `ridge` this function lacks)
+            ridge=max(1e-8, 100 * float(jnp.finfo(center.dtype).eps)),
         )
     return net, target
