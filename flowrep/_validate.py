@@ -279,3 +279,30 @@ def check_key(key: Any, name: str = "key") -> Any:
             f"`{name}` must be a JAX PRNG key (jax.random.PRNGKey / jax.random.key); got {key!r}."
         ) from None
     return key
+
+
+def as_real_points(x: ArrayLike, name: str = "x", **kwargs: Any) -> Array:
+    """`as_points`, also refusing `None`, unreadable values and complex clouds.
+
+    `as_points` lets complex clouds through (they are inexact) and `None`
+    reaches jnp's own unnamed `ValueError`; both are a `TypeError` naming
+    `name` here. `kwargs` go to `as_points`.
+    """
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(
+            f"`{name}` must be an array of shape (n, d); got {type(x).__name__}."
+        )
+    try:
+        arr = jnp.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"`{name}` must be a numeric array of shape (n, d); got {type(x).__name__}."
+        ) from e
+    if jnp.issubdtype(arr.dtype, jnp.complexfloating):
+        raise TypeError(f"`{name}` must be real; got dtype {arr.dtype}.")
+    return as_points(arr, name, **kwargs)
+
+
+def check_size(value: Any, name: str, item_bytes: float, count: float) -> None:
+    """`check_memory` for `count` items of `item_bytes` each, naming `name`=`value`."""
+    check_memory(float(item_bytes) * float(count), f"`{name}`={value!r}")

@@ -21,7 +21,7 @@ from jaxtyping import ArrayLike
 
 from .._sharding import Layout, resolve_layout
 from .._transport._tracks import record_tracks as record_layer_tracks, Tracks
-from .._validate import check_positive_int
+from .._validate import check_bool, check_positive_int, is_traced
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,22 @@ class CapturedFeatures:
 
     layers: tuple[np.ndarray, ...]
     names: tuple[str, ...]
+
+    def __post_init__(self):
+        if len(self.layers) < 1 or len(self.names) != len(self.layers):
+            raise ValueError(
+                f"`names` must name every layer: {len(self.layers)} `layers`, "
+                f"{len(self.names)} `names`."
+            )
+        ns = {np.shape(a)[0] if np.ndim(a) else None for a in self.layers}
+        if len(ns) != 1 or None in ns or any(np.ndim(a) != 2 for a in self.layers):
+            raise ValueError(
+                "`layers` must be (n, d_l) arrays with the same n samples; got shapes "
+                f"{[np.shape(a) for a in self.layers]}."
+            )
+        for name, a in zip(self.names, self.layers):
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"`layers` hold NaN or inf (at stage {name!r}).")
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -351,6 +367,23 @@ class _Stage(eqx.Module):
         return self.fn(x)
 
 
+def _named_failures(run: Callable, sample_shape: tuple[int, ...]) -> Callable:
+    """`run`, with a shape/type error from inside the model re-raised naming `x` and `model`."""
+
+    def checked(xb):
+        try:
+            return run(xb)
+        except (TypeError, ValueError) as e:
+            if "`" in str(e):
+                raise  # flowrep's own message (it names what is wrong)
+            raise ValueError(
+                f"the `model` could not be applied to the samples `x` (each of shape "
+                f"{sample_shape}): {type(e).__name__}: {str(e).splitlines()[0]}"
+            ) from e
+
+    return checked
+
+
 def capture_features(
     model: Any,
     x: ArrayLike,
@@ -367,22 +400,39 @@ def capture_features(
     this returns the raw per-layer features (of their own widths) with the
     stage names, as host NumPy arrays.
     """
+    if isinstance(x, jax.Array) and is_traced(x):
+        raise TypeError(
+            "capture_features/record_tracks are not jittable: they stream `x` in "
+            "chunks on the host; call them outside `jax.jit` with a concrete `x`."
+        )
     layout = resolve_layout(mesh, x)
     chunk_size = check_positive_int(chunk_size, "chunk_size")
+    progress = check_bool(progress, "progress")
     if activations not in ("after", "before", "both"):
         raise ValueError(
             f"`activations` must be 'after', 'before' or 'both'; got {activations!r}."
         )
-    xs = np.asarray(x)
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"`x` must be a numeric array (n, ...); got {x!r}.")
+    try:
+        xs = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"`x` must be a numeric array (n, ...); got {type(x).__name__}."
+        ) from e
     if not np.issubdtype(xs.dtype, np.number) and xs.dtype != np.bool_:
         raise TypeError(f"`x` must be a numeric array; got dtype {xs.dtype}.")
+    if np.issubdtype(xs.dtype, np.complexfloating):
+        raise TypeError(f"`x` must be real; got dtype {xs.dtype}.")
     if xs.ndim < 2:
         raise ValueError(
             f"`x` must have shape (n, ...) with n samples; got {xs.shape}."
         )
     n = xs.shape[0]
     if n < 2:
-        raise ValueError(f"tracks need at least 2 samples; got {n}.")
+        raise ValueError(
+            f"`x` needs at least 2 samples (tracks compare samples); got n={n}."
+        )
     if not np.issubdtype(xs.dtype, np.floating):
         xs = xs.astype(np.result_type(float))
     if not np.all(np.isfinite(xs)):
@@ -393,15 +443,27 @@ def capture_features(
     names, run = _runner(
         model, jnp.asarray(xs[: min(m, n)]), stages, activations, layout
     )
+    run = _named_failures(run, xs.shape[1:])
     names = ["input", *names, "output"]
     out: list[np.ndarray | None] = [None] * len(names)
     starts = range(0, n, m)
-    dup = False
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, desc="capture", unit="sample")
+    try:
+        _fill(out, names, xs, run, starts, m, n, layout, bar)
+    finally:
+        if bar is not None:  # closed on errors too: no bar redrawn after the message
+            bar.close()
+    layers = tuple(a for a in out if a is not None)
+    return CapturedFeatures(layers=layers, names=tuple(names))
+
+
+def _fill(out, names, xs, run, starts, m, n, layout, bar) -> None:
+    """Run the chunks through `run`, writing each stage's features into `out`."""
+    dup = False
     for start in starts:
         xb = xs[start : start + m]
         k = xb.shape[0]
@@ -430,10 +492,6 @@ def capture_features(
             out[li][start : start + k] = f  # pyright: ignore
         if bar is not None:
             bar.update(k)
-    if bar is not None:
-        bar.close()
-    layers = tuple(a for a in out if a is not None)
-    return CapturedFeatures(layers=layers, names=tuple(names))
 
 
 def record_tracks(

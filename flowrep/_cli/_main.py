@@ -81,6 +81,32 @@ def _bench(args) -> int:
     return 0
 
 
+def _int_arg(minimum: int, maximum: int | None = None):
+    """An argparse `type`: an integer in [minimum, maximum] (argparse names the option)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {minimum}; got {text!r}"
+            ) from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = (
+                f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
+            )
+            raise argparse.ArgumentTypeError(
+                f"expected an integer {bound}; got {value}"
+            )
+        return value
+
+    parse.__name__ = "integer"  # argparse's "invalid integer value" wording
+    return parse
+
+
+_SEED = _int_arg(0, 2**32 - 1)  # a PRNG seed: jax.random.key takes uint32
+
+
 def _version() -> str:
     import flowrep
 
@@ -94,23 +120,25 @@ def _analyze_arguments(ana: argparse.ArgumentParser) -> None:
         help="a function (in a module or a .py file) returning (model, samples)",
     )
     ana.add_argument("--data", default=None, help=".npy/.npz samples to use instead")
-    ana.add_argument("--max-samples", type=int, default=1000, help="default 1000")
+    ana.add_argument(
+        "--max-samples", type=_int_arg(2), default=1000, help="default 1000"
+    )
     ana.add_argument(
         "--project",
-        type=int,
+        type=_int_arg(1),
         default=None,
         metavar="WIDTH",
         help="PCA-project wider layers to WIDTH for the embedded scores",
     )
     ana.add_argument(
         "--gw-samples",
-        type=int,
+        type=_int_arg(2),
         default=256,
         help="samples in the Gromov-Wasserstein solves (default 256)",
     )
     ana.add_argument(
         "--devices",
-        type=int,
+        type=_int_arg(1),
         default=None,
         metavar="N",
         help="run the model's forward passes and the transport scores sharded over the first N devices (a 'data' mesh)",
@@ -145,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--devices",
-        type=int,
+        type=_int_arg(1),
         default=None,
         metavar="N",
         help="run benchmarks/scaling.py instead: strong/weak scaling over 1, 2, 4, ... N devices",
@@ -177,7 +205,12 @@ def _parser() -> argparse.ArgumentParser:
             mode.add_argument(
                 "--full", action="store_true", help="paper-sized runs (slower)"
             )
-        q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        q.add_argument(
+            "--seed",
+            type=_SEED,
+            default=0,
+            help="random seed in [0, 2**32) (default 0)",
+        )
     return p
 
 

@@ -398,7 +398,9 @@ def atomic_report(
                     tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent)
                 )
         except OSError as e:
-            raise CLIError(f"cannot write to {path.parent}: {e.strerror}") from None
+            raise CLIError(
+                f"--out {given}: cannot write to {path.parent}: {e.strerror}"
+            ) from None
         try:
             os.chmod(tmp, 0o777 & ~current_umask())
             report = Report(tmp, title)

@@ -14,7 +14,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._validate import (
-    as_points,
+    as_real_points,
     check_positive_int,
     check_value,
     is_concrete,
@@ -27,7 +27,7 @@ class CollapseError(ValueError):
 
 def check_time(t, what: str = "t"):
     """`t` must be a finite non-negative real scalar; returns it (checked at run time when traced)."""
-    if isinstance(t, (str, bytes)):
+    if t is None or isinstance(t, (str, bytes)):
         raise TypeError(f"`{what}` must be a real number; got {t!r}.")
     if jnp.ndim(t) != 0:
         raise ValueError(f"`{what}` must be a scalar; got shape {jnp.shape(t)}.")
@@ -53,11 +53,17 @@ def check_time(t, what: str = "t"):
     )
 
 
+def _sym_tol(dtype) -> float:
+    """Allowed |C - C^T| relative to max(1, |C|): rounding of a float32 product
+    is ~1e-7 (float64: the old 1e-8, well above its rounding)."""
+    return max(1e-8, 64 * float(jnp.finfo(dtype).eps))
+
+
 def _cov_bad(c: Array) -> Array:
     scale = jnp.maximum(1.0, jnp.max(jnp.abs(c)))
     finite = jnp.all(jnp.isfinite(c))
     c0 = jnp.where(finite, c, jnp.eye(c.shape[-1], dtype=c.dtype))
-    asym = jnp.max(jnp.abs(c0 - c0.T)) > 1e-8 * scale
+    asym = jnp.max(jnp.abs(c0 - c0.T)) > _sym_tol(c.dtype) * scale
     lam = jnp.linalg.eigvalsh(0.5 * (c0 + c0.T))[0]
     return ~finite | asym | ~(lam > 0)
 
@@ -82,7 +88,7 @@ def check_cov(cov: Array, m: int, what: str) -> Array:
     if not np.all(np.isfinite(c)):
         raise ValueError(f"`{what}` contains NaN or inf.")
     scale = max(1.0, float(np.max(np.abs(c))))
-    if np.max(np.abs(c - c.T)) > 1e-8 * scale:
+    if np.max(np.abs(c - c.T)) > _sym_tol(cov.dtype) * scale:
         raise ValueError(
             f"`{what}` must be symmetric; max |C - C^T| = {np.max(np.abs(c - c.T)):.3g}."
         )
@@ -133,7 +139,7 @@ def check_point(x: Array, m: int) -> Array:
 
 def check_points(x, m: int | None = None, what: str = "x") -> Array:
     """A cloud `(n, d)` with n >= 1, d = `m` (the law's dimension) when given."""
-    return as_points(x, what, dim=m, dim_of="the law's dimension")
+    return as_real_points(x, what, dim=m, dim_of="the law's dimension")
 
 
 def check_horizon(t1, ts, tstar=None):
@@ -194,3 +200,28 @@ def check_noise(t, who: str, what: str = "t"):
         f"{who} needs a positive noise variance `{what}` (> 0).",
         detail=lambda t: f"Got {float(t)}.",
     )
+
+
+def check_bandwidth(h, what: str = "bandwidth", *, zero_ok: bool = False) -> float:
+    """A kernel variance as a Python float: finite and > 0 (>= 0 with `zero_ok`).
+
+    Python, NumPy and concrete JAX scalars are accepted; a traced value is a
+    `TypeError` (it is a static hyperparameter: it fixes the compiled field).
+    """
+    if isinstance(h, (bool, np.bool_, str, bytes)) or h is None:
+        raise TypeError(f"`{what}` must be a real number; got {h!r}.")
+    if not is_concrete(h):
+        raise TypeError(
+            f"`{what}` must be a concrete number (a static hyperparameter); it is "
+            "traced here: pass it from outside `jax.jit`."
+        )
+    if jnp.ndim(h) != 0:
+        raise ValueError(f"`{what}` must be a scalar; got shape {jnp.shape(h)}.")
+    dtype = jnp.result_type(h)
+    if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+        raise TypeError(f"`{what}` must be a real number; got dtype {dtype}.")
+    hv = float(h)
+    if not math.isfinite(hv) or hv < 0 or (hv == 0 and not zero_ok):
+        bound = ">= 0" if zero_ok else "> 0"
+        raise ValueError(f"`{what}` must be a finite variance {bound}; got {hv}.")
+    return hv

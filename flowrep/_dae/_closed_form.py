@@ -31,7 +31,14 @@ from .._depth._flow import flow
 from .._depth._vector_field import AbstractVectorField
 from .._transport._entropy import knn_entropy
 from .._transport._tracks import Tracks
-from .._validate import check_value, is_concrete
+from .._validate import (
+    check_bool,
+    check_key,
+    check_positive_int,
+    check_size,
+    check_value,
+    is_concrete,
+)
 from ._checks import check_before_collapse, check_horizon, check_points, check_time
 from ._laws import (
     AbstractLaw,
@@ -45,7 +52,8 @@ from ._laws import (
 def _spectral(c: Array, fn: Callable[[Array], Array]) -> Array:
     """$V\\,\\mathrm{diag}(fn(\\lambda))V^\\top$ for a symmetric $c=V\\,\\mathrm{diag}(\\lambda)V^\\top$."""
     lam, vec = jnp.linalg.eigh(c)
-    return (vec * fn(lam)) @ vec.T
+    out = (vec * fn(lam)) @ vec.T
+    return 0.5 * (out + out.T)  # exactly symmetric (float32 rounding is not)
 
 
 # --------------------------------------------------------------------------
@@ -110,7 +118,7 @@ def shallow_dae_pushforward(law: GaussianLaw, t) -> GaussianLaw:
         )
     t = check_time(t)
     return GaussianLaw(
-        law.mean, _spectral(law.cov, lambda lam: lam**3 / (lam + t) ** 2)
+        law.mean, _spectral(law.cov, lambda lam: lam * (lam / (lam + t)) ** 2)
     )
 
 
@@ -278,7 +286,7 @@ def deep_dae_flow(
     **Arguments:**
 
     - `law`: the data law $\\mu_0$ (`GaussianLaw` or `GaussianMixture`).
-    - `x0`: `(n, d)` starting points. `t1`: final time, $0\\le t_1<t^*$.
+    - `x0`: `(n, d)` starting points. `t1`: final time, $0<t_1<t^*$.
     - `ts`: optional times to record (within $[0,t_1]$).
     - `log_density`: `False`, `"exact"` or `"hutchinson"` (with `key`): the
       change of $\\log\\mu_t(x_t)$ along each path, $-\\int\\nabla\\cdot v$.
@@ -295,6 +303,11 @@ def deep_dae_flow(
     field = DeepDAEField(law)
     x0 = check_points(x0, field.means.shape[1], "x0")
     t1, ts = check_horizon(t1, ts, field.collapse_time)
+    if is_concrete(t1) and float(t1) == 0:
+        raise ValueError(
+            "deep_dae_flow needs `t1` > 0 (flowrep.flow integrates over a "
+            "non-empty interval; at t1 = 0 the map is the identity)."
+        )
     x0 = check_value(
         x0,
         lambda x, *_: ~jnp.isfinite(jax.vmap(lambda xi: field._one(0.0, xi))(x)),
@@ -399,9 +412,34 @@ def entropy_curves(
             "entropy_curves is not jittable (it returns numpy curves and runs a "
             "k-NN estimate per time): call it outside jax.jit, with concrete `ts` and `law`."
         )
-    ts = np.asarray(ts, dtype=float).reshape(-1)
-    if ts.size == 0 or ts[0] != 0:
+    if not isinstance(law, AbstractLaw):
+        raise TypeError(
+            f"`law` must be a GaussianLaw or GaussianMixture; got {type(law).__name__}."
+        )
+    if ts is None or isinstance(ts, (str, bytes)):
+        raise TypeError(f"`ts` must be a 1-D array of times; got {ts!r}.")
+    try:
+        ts = np.asarray(ts, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`ts` must be a 1-D array of real times; got {ts!r}."
+        ) from None
+    if ts.ndim != 1 or ts.size == 0:
+        raise ValueError(
+            f"`ts` must be a non-empty 1-D array of times; got shape {ts.shape}."
+        )
+    if not np.all(np.isfinite(ts)) or np.any(np.diff(ts) < 0):
+        raise ValueError(f"`ts` must be finite and non-decreasing; got {ts.tolist()}.")
+    if ts[0] != 0:
         raise ValueError("`ts` must start at 0 (the data law).")
+    num_samples = check_positive_int(num_samples, "num_samples", 2)
+    check_size(num_samples, "num_samples", 8 * law.dim * (ts.size + 4), num_samples)
+    k = check_positive_int(k, "k")
+    if k >= num_samples:
+        raise ValueError(
+            f"`k` must be < num_samples={num_samples} (neighbours among the samples); got {k}."
+        )
+    return_tracks = check_bool(return_tracks, "return_tracks")
     if return_tracks and (ts.size < 2 or np.any(np.diff(ts) <= 0)):
         raise ValueError(
             "return_tracks=True needs at least two strictly increasing times in `ts` "
@@ -409,12 +447,19 @@ def entropy_curves(
         )
     mix = as_mixture(law)
     check_horizon(ts[-1], ts, float(mix.collapse_time))
+    check_key(key)
     x0 = mix.sample(num_samples, key=key)
-    res = deep_dae_flow(
-        mix, x0, float(ts[-1]), ts=ts, log_density="exact", rtol=rtol, atol=atol
-    )
-    assert res.log_density_tracks is not None
-    logp = jax.vmap(mix.log_prob)(x0)[None] + res.log_density_tracks
+    if ts[-1] == 0:  # every time is 0: the data law itself, no flow
+        tracks = jnp.broadcast_to(x0, (ts.size, *x0.shape))
+        logp = jnp.broadcast_to(jax.vmap(mix.log_prob)(x0), (ts.size, num_samples))
+        res_ts = jnp.asarray(ts)
+    else:
+        res = deep_dae_flow(
+            mix, x0, float(ts[-1]), ts=ts, log_density="exact", rtol=rtol, atol=atol
+        )
+        assert res.log_density_tracks is not None
+        logp = jax.vmap(mix.log_prob)(x0)[None] + res.log_density_tracks
+        tracks, res_ts = jnp.asarray(res.tracks), res.ts
     closed, fisher = [], []
     for t in ts:
         lt = law.backward_heat(float(t))
@@ -424,7 +469,6 @@ def entropy_curves(
         else:
             assert isinstance(lt, GaussianMixture)
             fisher.append(float(lt.expect(lambda z, lt=lt: jnp.sum(lt.score(z) ** 2))))
-    tracks = jnp.asarray(res.tracks)
     knn = [float(knn_entropy(tracks[i], k=k)) for i in range(ts.size)]
     curves = dict(
         t=ts,
@@ -435,5 +479,5 @@ def entropy_curves(
         fisher=np.asarray(fisher),
     )
     if return_tracks:
-        return curves, Tracks(tracks, res.ts)
+        return curves, Tracks(tracks, res_ts)
     return curves

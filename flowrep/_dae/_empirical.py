@@ -11,8 +11,6 @@ divided by $t$ inside an exponential, and the weighted mean $\\sum_jp_jx_j$ is
 the next position, whose distances the flow takes at the next step.
 """
 
-import math
-
 import equinox as eqx
 import jax
 import jax.lax as lax
@@ -33,9 +31,15 @@ from .._sharding import (
     unpad_rows,
     valid_rows,
 )
-from .._validate import check_positive_int, check_value
+from .._validate import as_float_array, check_positive_int, check_value, is_concrete
 from .._width._precision import exact_matmul
-from ._checks import check_horizon, check_noise, check_points, check_weights
+from ._checks import (
+    check_bandwidth,
+    check_horizon,
+    check_noise,
+    check_points,
+    check_weights,
+)
 
 
 # Pairs per tile in mean shift on a CPU; `mean_shift` takes its default per
@@ -218,13 +222,13 @@ def mean_shift(
     n, m = cloud.shape
     queries = cloud if queries is None else check_points(queries, m, "queries")
     t = check_noise(t, "mean_shift")
+    if chunk_size is not None:
+        chunk_size = check_positive_int(chunk_size, "chunk_size")
     chunk_size = device_default("mean_shift_chunk", chunk_size)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer; got {chunk_size}.")
     if weights is None:
         logw = jnp.zeros((n,), cloud.dtype)
     else:
-        weights = jnp.asarray(weights, cloud.dtype)
+        weights = as_float_array(weights, "weights", cloud.dtype)
         if weights.shape != (n,):
             raise ValueError(
                 f"`weights` must have shape [{n}] (one per cloud point); got {weights.shape}."
@@ -282,10 +286,7 @@ class BlurringMeanShiftField(AbstractVectorField):
     chunk_size: int = eqx.field(static=True, default=DEFAULT_CHUNK_SIZE)
 
     def __check_init__(self):
-        if not (math.isfinite(self.bandwidth) and self.bandwidth > 0):
-            raise ValueError(
-                f"`bandwidth` must be a positive, finite variance; got {self.bandwidth}."
-            )
+        check_bandwidth(self.bandwidth)
         check_positive_int(self.point_dim, "point_dim")
         check_positive_int(self.chunk_size, "chunk_size")
 
@@ -365,11 +366,13 @@ def blurring_mean_shift_flow(
     dtype's range; at run time when traced, with the field's message).
     """
     x0 = check_points(x0, what="x0")
-    if not (math.isfinite(bandwidth) and bandwidth > 0):
-        raise ValueError(f"`bandwidth` must be a positive variance; got {bandwidth}.")
+    if jnp.finfo(x0.dtype).bits < 32:  # solves run in float32 at least (README)
+        x0 = x0.astype(jnp.float32)
+    bandwidth = check_bandwidth(bandwidth)
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
     t1, ts = check_horizon(t1, ts)
     n, m = x0.shape
-    field = BlurringMeanShiftField(float(bandwidth), m, chunk_size)
+    field = BlurringMeanShiftField(bandwidth, m, chunk_size)
     try:
         field(0.0, x0.reshape(-1))  # eager when concrete: name x0 and bandwidth
     except ValueError as e:
@@ -379,7 +382,9 @@ def blurring_mean_shift_flow(
             "bandwidth overflow x0's dtype); rescale x0 or the bandwidth, or use "
             "float64."
         ) from e
-    ts_arr = jnp.asarray([0.0, float(t1)] if ts is None else ts, x0.dtype)
+    ts_arr = jnp.asarray([0.0, t1] if ts is None else ts, x0.dtype)
+    if is_concrete(t1) and float(t1) == 0:  # an empty interval: the identity
+        return ts_arr, jnp.broadcast_to(x0, (ts_arr.shape[0], n, m))
     res = flow(field, x0.reshape(1, n * m), 0.0, t1, ts=ts_arr, **flow_kwargs)
     tracks = jnp.asarray(res.tracks).reshape(ts_arr.shape[0], n, m)
     return ts_arr, tracks

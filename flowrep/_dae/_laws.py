@@ -16,6 +16,7 @@ on a law $\\mu$ besides its density and score:
 """
 
 import abc
+import math
 from collections.abc import Callable
 
 import equinox as eqx
@@ -29,7 +30,17 @@ from jax.scipy.special import logsumexp
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Point, Points
-from .._validate import as_float_array, check_finite
+from .._validate import (
+    as_float_array,
+    as_real_points,
+    check_bool,
+    check_finite,
+    check_key,
+    check_positive_int,
+    check_size,
+    check_value,
+    is_concrete,
+)
 from ._checks import (
     check_before_collapse,
     check_cov,
@@ -116,9 +127,41 @@ class AbstractLaw(eqx.Module):
     def _check_backward_time(self, t, check: bool):
         """`t` checked (>= 0, finite, before the collapse when `check`); returns it."""
         t = check_time(t)
-        if check:
+        if check_bool(check, "check"):
             t = check_before_collapse(t, self.collapse_time)
         return t
+
+
+def _real_array(value, name: str, dtype=None) -> Array:
+    """`as_float_array`, also refusing `None` and complex values by name."""
+    if value is None:
+        raise TypeError(f"`{name}` must be a real array; got None.")
+    if not isinstance(value, (str, bytes)):
+        try:
+            raw = jnp.asarray(value)
+        except (TypeError, ValueError):
+            raw = None  # as_float_array names it
+        if raw is not None and jnp.issubdtype(raw.dtype, jnp.complexfloating):
+            raise TypeError(f"`{name}` must be real; got dtype {raw.dtype}.")
+    return as_float_array(value, name, dtype)
+
+
+def _tie(value: Array, checked: Array) -> Array:
+    """`value`, carrying the run-time checks of `checked` when both are traced.
+
+    Adds sum(0 * `checked`) (0 unless a check fails anyway) so that using `value` alone keeps the
+    `eqx.error_if` on `checked` alive; concrete values are returned unchanged.
+    """
+    if is_concrete(value, checked):
+        return value
+    # a sum over all of `checked` (a slice of a stack could be simplified away)
+    return value + jnp.sum(checked * 0).astype(value.dtype)
+
+
+def _check_num_samples(num_samples, dim: int, dtype) -> int:
+    n = check_positive_int(num_samples, "num_samples", 0)
+    check_size(n, "num_samples", 3 * dim * jnp.dtype(dtype).itemsize, n)
+    return n
 
 
 class GaussianLaw(AbstractLaw):
@@ -134,14 +177,18 @@ class GaussianLaw(AbstractLaw):
     cov: Array
 
     def __init__(self, mean: ArrayLike, cov: ArrayLike):
-        mean = as_float_array(mean, "mean")
-        cov = as_float_array(cov, "cov", mean.dtype)
+        mean = _real_array(mean, "mean")
+        cov = _real_array(cov, "cov", mean.dtype)
         if mean.ndim != 1 or mean.shape[0] == 0:
             raise ValueError(
                 f"`mean` must have shape (d,) with d >= 1; got {mean.shape}."
             )
-        self.mean = check_finite(mean, "mean")
-        self.cov = check_cov(cov, mean.shape[0], "cov")
+        mean = check_finite(mean, "mean")
+        cov = check_cov(cov, mean.shape[0], "cov")
+        # traced: tie the covariance's run-time check to the mean too, so that
+        # a caller using only `mean` still gets it (eqx.error_if needs its value used)
+        self.mean = _tie(mean, cov)
+        self.cov = cov
 
     @property
     def dim(self) -> int:
@@ -157,14 +204,16 @@ class GaussianLaw(AbstractLaw):
         return self.eigvals[0] / 2
 
     def log_prob(self, x: Point) -> Array:
-        x = check_point(x, self.dim)
+        x = check_finite(check_point(x, self.dim), "x")
         return component_logpdfs(x, self.mean[None], self.cov[None])[0]
 
     def score(self, x: Point) -> Array:
-        x = check_point(x, self.dim)
+        x = check_finite(check_point(x, self.dim), "x")
         return -jnp.linalg.solve(self.cov, x - self.mean)
 
     def sample(self, num_samples: int, *, key: Key) -> Points:
+        num_samples = _check_num_samples(num_samples, self.dim, self.mean.dtype)
+        check_key(key)
         return jr.multivariate_normal(
             key, self.mean, self.cov, (num_samples,), method="eigh"
         )
@@ -213,9 +262,9 @@ class GaussianMixture(AbstractLaw):
     covs: Array
 
     def __init__(self, weights: ArrayLike, means: ArrayLike, covs: ArrayLike):
-        means = jnp.asarray(means, dtype=jnp.result_type(means, float))
-        weights = jnp.asarray(weights, dtype=means.dtype)
-        covs = jnp.asarray(covs, dtype=means.dtype)
+        means = _real_array(means, "means")
+        weights = _real_array(weights, "weights", means.dtype)
+        covs = _real_array(covs, "covs", means.dtype)
         if means.ndim != 2 or 0 in means.shape:
             raise ValueError(
                 f"`means` must have shape (K, d) with K, d >= 1; got {means.shape}."
@@ -232,8 +281,8 @@ class GaussianMixture(AbstractLaw):
         weights = check_weights(weights, "weights")
         means = check_finite(means, "means")
         covs = jnp.stack([check_cov(covs[k], m, f"covs[{k}]") for k in range(num_k)])
-        self.weights = weights / jnp.sum(weights)
-        self.means = means
+        self.weights = _tie(weights / jnp.sum(weights), covs)
+        self.means = _tie(means, covs)
         self.covs = covs
 
     @property
@@ -272,6 +321,8 @@ class GaussianMixture(AbstractLaw):
         return r @ component_scores(x, self.means, self.covs)
 
     def sample(self, num_samples: int, *, key: Key) -> Points:
+        num_samples = _check_num_samples(num_samples, self.dim, self.means.dtype)
+        check_key(key)
         kc, kz = jr.split(key)
         comp = jr.choice(kc, self.num_components, (num_samples,), p=self.weights)
         evals, evecs = jnp.linalg.eigh(self.covs)
@@ -318,8 +369,12 @@ class GaussianMixture(AbstractLaw):
             raise ValueError(
                 f"tensor quadrature is for dimension m <= 4; this law has m={m}. Use entropy(method='monte_carlo', key=...)."
             )
+        if not callable(fn):
+            raise TypeError(f"`fn` must be a callable x -> f(x); got {fn!r}.")
         if num_nodes is None:
             num_nodes = {1: 128, 2: 48, 3: 20, 4: 10}[m]
+        num_nodes = check_positive_int(num_nodes, "num_nodes")
+        check_size(num_nodes, "num_nodes", 8 * (m + 1), float(num_nodes) ** m)
         z, w = _hermite_nodes(m, num_nodes)
         z = jnp.asarray(z, self.means.dtype)
         w = jnp.asarray(w, self.means.dtype)
@@ -335,6 +390,7 @@ class GaussianMixture(AbstractLaw):
 
     def entropy_monte_carlo(self, num_samples: int, *, key: Key) -> tuple[Array, Array]:
         """$H\\approx-\\frac1n\\sum_i\\log\\mu(x_i)$, $x_i\\sim\\mu$; returns `(estimate, standard_error)`."""
+        num_samples = check_positive_int(num_samples, "num_samples", 2)
         xs = self.sample(num_samples, key=key)
         lp = jax.vmap(self.log_prob)(xs)
         return -jnp.mean(lp), jnp.std(lp) / jnp.sqrt(num_samples)
@@ -392,18 +448,32 @@ def fit_mixture(
 
     **Returns:** the fitted `GaussianMixture`.
 
-    **Raises:** `ValueError` on bad shapes, n < K, or neither key nor init.
+    **Raises:** `ValueError` on bad shapes, NaN/inf samples, n < K, sizes that
+    are not integers >= 1, a negative or non-finite `reg`, neither key nor
+    init, or an EM run that breaks down (a component collapsed onto duplicated
+    points with `reg` = 0); `TypeError` for a non-numeric `x` or an `init`
+    that is not a `GaussianMixture`.
     """
-    x = jnp.asarray(x, dtype=jnp.result_type(x, float))
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"`x` must have shape (n, d) with n >= 1; got {x.shape}.")
-    x = check_finite(x, "x")
+    x = as_real_points(x, "x")
     n, m = x.shape
-    if num_components < 1 or n < num_components:
+    num_components = check_positive_int(num_components, "num_components")
+    num_iters = check_positive_int(num_iters, "num_iters")
+    if isinstance(reg, (bool, np.bool_, str, bytes)) or reg is None:
+        raise TypeError(f"`reg` must be a real number >= 0; got {reg!r}.")
+    if is_concrete(reg):
+        if not (math.isfinite(float(reg)) and float(reg) >= 0):
+            raise ValueError(f"`reg` must be finite and >= 0; got {float(reg)}.")
+    if n < num_components:
         raise ValueError(
-            f"need 1 <= num_components <= n; got num_components={num_components}, n={n}."
+            f"need `num_components` <= n (one sample per component at least); "
+            f"got num_components={num_components}, n={n}."
         )
     if init is not None:
+        if not isinstance(init, GaussianMixture):
+            raise TypeError(
+                f"`init` must be a GaussianMixture (use law.to_mixture() for a "
+                f"GaussianLaw); got {type(init).__name__}."
+            )
         if init.num_components != num_components or init.dim != m:
             raise ValueError(
                 f"`init` has K={init.num_components}, m={init.dim}; expected K={num_components}, m={m}."
@@ -412,11 +482,22 @@ def fit_mixture(
     else:
         if key is None:
             raise ValueError("fit_mixture needs `key` (or `init`).")
+        check_key(key)
         idx = jr.choice(key, n, (num_components,), replace=False)
         mu0 = x[idx]
-        c0 = jnp.broadcast_to(jnp.cov(x.T).reshape(m, m), (num_components, m, m))
+        # the biased covariance (n = 1 gives 0, not NaN), kept definite by `reg`
+        cov = jnp.cov(x.T, bias=True).reshape(m, m) + reg * jnp.eye(m, dtype=x.dtype)
+        c0 = jnp.broadcast_to(cov, (num_components, m, m))
         w0 = jnp.full((num_components,), 1.0 / num_components, x.dtype)
     w, mu, c = _em(x, w0, mu0, c0, num_iters, reg)
+    c = check_value(
+        c,
+        lambda c, w: ~jnp.all(jnp.isfinite(c)) | ~jnp.all(jnp.isfinite(w)),
+        "fit_mixture: EM broke down (NaN/inf): a component collapsed onto "
+        "duplicated points, so its covariance is singular; use `reg` > 0, fewer "
+        "`num_components`, or rescale `x` (squared values overflow its dtype).",
+        w,
+    )
     return GaussianMixture(w, mu, c)
 
 

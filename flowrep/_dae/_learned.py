@@ -14,6 +14,7 @@ import jax
 import jax.lax as lax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 import optax
 from jaxtyping import Array
 
@@ -25,7 +26,9 @@ from .._validate import (
     check_key,
     check_positive_float,
     check_positive_int,
+    check_size,
     check_value,
+    is_traced,
 )
 from ._checks import (
     check_concrete_time,
@@ -58,6 +61,10 @@ class Denoiser(eqx.Module):
                 "`mlp` must map R^d to R^d (a displacement); got in_size="
                 f"{self.mlp.in_size}, out_size={self.mlp.out_size}."
             )
+        if isinstance(self.noise, (bool, str, bytes)) or not isinstance(
+            self.noise, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"`noise` must be a real number; got {self.noise!r}.")
         if not (math.isfinite(self.noise) and self.noise > 0):
             raise ValueError(f"`noise` must be a positive variance; got {self.noise}.")
 
@@ -129,6 +136,11 @@ def train_denoiser(
     jittable: it trains in a Python loop), a non-bool `progress` or a bad
     `key`, or a `mesh` that is not a `Mesh`. float16/bfloat16 samples are trained in float32.
     """
+    if is_traced(x):
+        raise TypeError(
+            "train_denoiser is not jittable: it runs its own compiled training "
+            "loop; call it outside `jax.jit` with a concrete `x`."
+        )
     layout = resolve_layout(mesh, x)
     x = check_points(x)
     if jnp.finfo(x.dtype).bits < 32:  # Adam on half-precision weights stalls
@@ -150,6 +162,10 @@ def train_denoiser(
         ("steps_per_call", steps_per_call),
     ):
         check_positive_int(v, name)
+    # parameters, gradients and Adam's two moments, and one batch's activations
+    item = jnp.dtype(x.dtype).itemsize
+    num_params = (m + 1) * width + (depth - 1) * (width + 1) * width + (width + 1) * m
+    check_size(width, "width", item, 4 * num_params + 4 * batch_size * width * depth)
     learning_rate = check_positive_float(learning_rate, "learning_rate")
     progress = check_bool(progress, "progress")
     check_key(key)
@@ -259,10 +275,25 @@ def relative_map_error(
     """$\\|d-d^*\\|/\\|d^*\\|$ over `x` for displacements $d=f(x)-x$, $d^*=\\mathrm{ref}(x)-x$ (batched maps)."""
     x = check_points(x)
     for name, f in (("fn", fn), ("reference", reference)):
+        if not callable(f):
+            raise TypeError(
+                f"`{name}` must be a batched map (n, d) -> (n, d); got {f!r}."
+            )
         shape = jax.eval_shape(f, x).shape
         if shape != x.shape:
             raise ValueError(
                 f"`{name}` must map the points `x` {x.shape} to {x.shape}; got {shape}."
             )
-    d, dref = fn(x) - x, reference(x) - x
-    return jnp.sqrt(jnp.sum((d - dref) ** 2) / jnp.sum(dref**2))
+    fx = check_finite(fn(x), "fn", "`fn` returned NaN or inf at the points `x`.")
+    rx = check_finite(
+        reference(x), "reference", "`reference` returned NaN or inf at the points `x`."
+    )
+    d, dref = fx - x, rx - x
+    den = check_value(
+        jnp.sum(dref**2),
+        lambda s: ~(s > 0),
+        "relative_map_error: the `reference` displacement reference(x) - x is 0 "
+        "at every point of `x` (the identity map), so the relative error is "
+        "undefined; compare absolute errors instead.",
+    )
+    return jnp.sqrt(jnp.sum((d - dref) ** 2) / den)

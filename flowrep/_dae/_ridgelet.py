@@ -19,6 +19,7 @@ from .._validate import (
     check_memory,
     check_positive_float,
     check_positive_int,
+    is_traced,
 )
 from .._width._activations import Gaussian
 from .._width._admissibility import admissibility
@@ -78,9 +79,16 @@ def displacement_network(
         raise TypeError(
             f"`displacement` must be a function of one point; got {type(displacement).__name__}."
         )
+    if center is None or isinstance(center, (str, bytes)):
+        raise TypeError(f"`center` must be a point, an array (d,); got {center!r}.")
+    if is_traced(center):
+        raise TypeError(
+            "displacement_network is not jittable: `center` must be concrete (it "
+            "fixes the quadrature grid and the sizes); call it outside `jax.jit`."
+        )
     try:
         center = jnp.atleast_1d(jnp.asarray(center))
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(
             f"`center` must be a point, an array (d,); got {type(center).__name__}."
         ) from None
@@ -153,5 +161,8 @@ def displacement_network(
             compress_to,
             key=ks,
             refit=(xg + center, values),
+            # float32: a ridge of 1e-8 * mean eigenvalue is below rounding, the
+            # Gram solve gave NaN (and asked for a `ridge` this function lacks)
+            ridge=max(1e-8, 100 * float(jnp.finfo(center.dtype).eps)),
         )
     return net, target

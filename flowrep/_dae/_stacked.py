@@ -16,7 +16,7 @@ from jaxtyping import Array
 
 from .._custom_types import Key, Points
 from .._transport._gaussian import gaussian_w2
-from .._validate import check_positive_int
+from .._validate import check_positive_int, check_size
 from ._checks import check_concrete_time, check_layers, check_points, check_time
 from ._closed_form import (
     deep_dae_flow,
@@ -44,6 +44,8 @@ def stacked_dae_laws(law: GaussianLaw, t, num_layers: int) -> list[GaussianLaw]:
             "stacked_dae_laws is exact for a GaussianLaw; for mixtures use stacked_dae on samples."
         )
     num_layers = check_layers(num_layers)
+    # each layer is a Python-side law (eigendecomposition, arrays, object)
+    check_size(num_layers, "num_layers", 8 * (law.dim**2 + law.dim) + 4096, num_layers)
     t = check_time(t)
     laws = [law]
     for _ in range(num_layers):
@@ -97,6 +99,10 @@ def stacked_dae(
     tau = check_concrete_time(t, "stacked_dae") / check_layers(num_layers)
     num_layers = int(num_layers)
     em_iters = check_positive_int(em_iters, "em_iters")
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    check_size(num_layers, "num_layers", x.size * x.dtype.itemsize, num_layers + 1)
+    if num_components is not None:
+        num_components = check_positive_int(num_components, "num_components")
     tracks = [x]
     if fit == "mixture":
         current = None if law is None else as_mixture(law)
@@ -138,7 +144,9 @@ def stacked_dae(
             ms = mean_shift(cur, tau + bandwidth, chunk_size=chunk_size)
             tracks.append(cur + tau / (tau + bandwidth) * (ms - cur))
     else:
-        raise ValueError(f"unknown fit {fit!r}; expected 'mixture' or 'empirical'.")
+        raise ValueError(
+            f"unknown fit {fit!r}: `fit` must be 'mixture' or 'empirical'."
+        )
     return jnp.stack(tracks)
 
 

@@ -90,6 +90,10 @@ def dae_story(
     folder = None
     if out_dir is not None:
         # Refuse an unusable folder before a minute of work, not after it.
+        if not isinstance(out_dir, (str, os.PathLike)):
+            raise TypeError(
+                f"`out_dir` must be a folder path (str or os.PathLike); got {out_dir!r}."
+            )
         folder = os.fspath(out_dir)
         if folder == "":
             raise ValueError("`out_dir` is empty: pass a folder path.")
