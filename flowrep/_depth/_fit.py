@@ -203,11 +203,17 @@ def mse_loss(x: Points, y: Points) -> Array:
     to the wider one).
 
     **Raises:** `ValueError` naming the argument for a shape mismatch, a
-    cloud that is not `(n, d)` or empty, or NaN/inf points (under `jit`: an
-    `eqx.error_if` run-time error); `TypeError` for non-numeric input.
+    cloud that is not `(n, d)` or empty, NaN/inf points, or squared distances
+    past the working precision's range (under `jit`: an `eqx.error_if`
+    run-time error); `TypeError` for non-numeric input.
     """
     x, y = _loss_pair(x, y, paired=True)
-    return _mse_loss(x, y)
+    return check_value(
+        _mse_loss(x, y),
+        lambda v: ~jnp.isfinite(v),
+        "mse_loss: the squared distances between `x` and `y` overflow the working "
+        "precision; rescale the points.",
+    )
 
 
 def _mse_loss(x: Array, y: Array) -> Array:
