@@ -2368,7 +2368,9 @@ def build(x64):
     case(
         "plain_net_flow flow = plain net",
         ok(close(plain_ref(Xp), 1e-3, get=lambda r: r.tracks[-1])),
-        lambda: fr.flow(pnf, Xp, rtol=1e-8, atol=1e-8),
+        lambda: fr.flow(
+            pnf, Xp, rtol=1e-8 if x64 else 1e-6, atol=1e-8 if x64 else 1e-6
+        ),
     )
     case(
         "refine n=200 ~ plain net (3%)",
@@ -2542,7 +2544,7 @@ def build(x64):
     )
     case(
         "sinkhorn_loss(x, x) = 0",
-        ok(close(0.0, atol=1e-5)),
+        ok(close(0.0, atol=1e-5 if x64 else 1e-4)),
         lambda: fr.sinkhorn_loss(Xs, Xs, 0.5),
     )
     case(
@@ -2739,6 +2741,11 @@ def build(x64):
             err(nm, "t1"),
             lambda kw=kw: fr.fit(fld, Xa, Ya, **(fkw | kw)),
         )
+    case(
+        "fit learning_rate=0 (documented: >= 0)",
+        ok(lambda r: finite_check(np.asarray(r[1]["loss"]))),
+        lambda: fr.fit(fld, Xa, Ya, **(fkw | {"learning_rate": 0.0})),
+    )
     case(
         "fit NaN source",
         err("source"),

@@ -248,6 +248,54 @@ ERRORS = [
     ("rotation_log str", lambda: fr.rotation_log("R"), TypeError, "`r`"),
     ("plain_net_flow empty", lambda: fr.plain_net_flow([]), ValueError, "`net`"),
     (
+        "IntegralNetwork call dim",
+        lambda: fr.IntegralNetwork(
+            jnp.ones((2, 2)), jnp.zeros(2), jnp.ones(2), fr.Tanh()
+        )(jnp.ones(3)),
+        ValueError,
+        "`x`",
+    ),
+    (
+        "random dtype junk",
+        lambda: fr.RidgeletField.random(jr.PRNGKey(0), 2, 3, dtype="float16x"),
+        TypeError,
+        "`dtype`",
+    ),
+    (
+        "from_units ts unsorted",
+        lambda: fr.RidgeletField.from_units(
+            [A1[0]] * 2, [B1[0]] * 2, [C1[0]] * 2, [1.0, 0.0]
+        ),
+        ValueError,
+        "`ts`",
+    ),
+    (
+        "from_units ts len",
+        lambda: fr.RidgeletField.from_units(
+            [A1[0]] * 2, [B1[0]] * 2, [C1[0]] * 2, [0.0, 0.5, 1.0, 2.0]
+        ),
+        ValueError,
+        "`ts`",
+    ),
+    (
+        "refine n huge",
+        lambda: fr.refine([(np.eye(2), None)], 10**9, activation=jax.nn.relu),
+        MemoryError,
+        "`n`",
+    ),
+    (
+        "save_field str field",
+        lambda: fr.save_field("unused-path", "field"),
+        TypeError,
+        "`field`",
+    ),
+    (
+        "load_field a directory",
+        lambda: fr.load_field(".", C1),
+        IsADirectoryError,
+        "`path`",
+    ),
+    (
         "mse_loss overflow",
         lambda: fr.mse_loss(
             jnp.full((3, 2), 1e30, jnp.float32), jnp.full((3, 2), -1e30, jnp.float32)
@@ -265,6 +313,22 @@ def test_named_error(call, error, word):
     with pytest.raises(error) as info:
         call()
     assert word in str(info.value)
+
+
+FIT = dict(key=jr.PRNGKey(0), steps=1, steps_per_call=1, loss="mse")
+FIT_ERRORS = [
+    ({"progress": "yes"}, TypeError, "`progress`"),
+    ({"gradient": "yes"}, TypeError, "`gradient`"),
+    ({"flow_kwargs": "x"}, TypeError, "`flow_kwargs`"),
+    ({"optimizer": "adam"}, TypeError, "`optimizer`"),
+]
+
+
+@pytest.mark.parametrize("kw, error, word", FIT_ERRORS, ids=[r[2] for r in FIT_ERRORS])
+def test_fit_argument_named(kw, error, word):
+    field = fr.RidgeletField.random(jr.PRNGKey(1), 2, 3, basis="constant")
+    with pytest.raises(error, match=word):
+        fr.fit(field, jnp.ones((4, 2)), jnp.zeros((4, 2)), **(FIT | kw))
 
 
 @pytest.mark.slow

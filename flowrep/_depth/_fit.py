@@ -655,6 +655,18 @@ def fit(
         raise ValueError(
             f"`learning_rate` must be a finite number >= 0 or an optax schedule; got {learning_rate!r}."
         )
+    progress = check_bool(progress, "progress")
+    gradient = check_bool(gradient, "gradient")
+    if flow_kwargs is not None and not isinstance(flow_kwargs, dict):
+        raise TypeError(
+            f"`flow_kwargs` must be a dict of `flowrep.flow` options; got {flow_kwargs!r}."
+        )
+    if optimizer is not None and not (
+        hasattr(optimizer, "init") and hasattr(optimizer, "update")
+    ):
+        raise TypeError(
+            f"`optimizer` must be an optax.GradientTransformation; got {optimizer!r}."
+        )
     if isinstance(loss, str) and loss == "sinkhorn":
         if not _finite_number(epsilon) or epsilon <= 0:
             raise ValueError(

@@ -499,6 +499,9 @@ def refine(net: "PlainNetField | eqx.nn.MLP | Sequence", n: int, **kwargs) -> Re
             f"`net` is already a PlainNetField: the plain_net_flow options {sorted(kwargs)} do not apply."
         )
     field = net if isinstance(net, PlainNetField) else plain_net_flow(net, **kwargs)
-    resnet = euler_network(field, int(n) * field.num_pieces)
+    try:
+        resnet = euler_network(field, int(n) * field.num_pieces)
+    except MemoryError as e:
+        raise MemoryError(f"refine(`n`={n}): {e}") from None
     assert isinstance(resnet, ResNet)
     return resnet
