@@ -2714,7 +2714,6 @@ def build(x64):
         ({"steps": "3"}, "steps"),
         ({"learning_rate": -0.1}, "learning_rate"),
         ({"learning_rate": float("nan")}, "learning_rate"),
-        ({"learning_rate": 0.0}, "learning_rate"),
         ({"weight_decay": -1.0}, "weight_decay"),
         ({"kinetic_reg": -1.0}, "kinetic_reg"),
         ({"jacobian_reg": float("nan")}, "jacobian_reg"),
