@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import equinox as eqx
+import jax
 
 from .._io import write_atomic
 
@@ -25,6 +26,18 @@ _TRAILER_SIZE = len(_MAGIC) + 64 + 1 + 16 + 1
 def _trailer(payload: bytes) -> bytes:
     digest = hashlib.sha256(payload).hexdigest()
     return _MAGIC + b"%s %016x\n" % (digest.encode(), len(payload))
+
+
+def _check_has_arrays(field: Any) -> None:
+    # a field without array or number leaves (a string, None) saves nothing
+    leaves = jax.tree.leaves(field)
+    if not any(
+        eqx.is_array(leaf) or isinstance(leaf, (int, float, complex)) for leaf in leaves
+    ):
+        raise TypeError(
+            f"`field` must be a PyTree with array leaves (an eqx.Module field); got "
+            f"{type(field).__name__} with nothing to save."
+        )
 
 
 def save_field(path: "str | os.PathLike", field: Any) -> None:
@@ -49,6 +62,8 @@ def save_field(path: "str | os.PathLike", field: Any) -> None:
     buf = io.BytesIO()
     eqx.tree_serialise_leaves(buf, field)
     payload = buf.getvalue()
+
+    _check_has_arrays(field)
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
@@ -115,7 +130,7 @@ def load_field(path: "str | os.PathLike", like: Any) -> Any:
     if not os.path.exists(path):
         raise FileNotFoundError(f"No saved field at {path!r}.")
     if os.path.isdir(path):
-        raise IsADirectoryError(f"{path!r} is a directory, not a saved field.")
+        raise IsADirectoryError(f"`path` {path!r} is a directory, not a saved field.")
     with open(path, "rb") as f:
         data = f.read()
     payload, intact = _payload(path, data)

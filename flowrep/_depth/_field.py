@@ -24,8 +24,16 @@ import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Point, Points, UnitBiases, UnitScales
-from .._validate import check_positive_int
-from .._width._activations import AbstractActivation, get_activation
+from .._validate import (
+    check_finite,
+    check_memory,
+    check_positive_int,
+    is_concrete,
+)
+from .._width._activations import (
+    AbstractActivation,
+    activation_argument,
+)
 from .._width._precision import exact_matmul
 from ._vector_field import AbstractUnitField
 
@@ -65,16 +73,25 @@ def _basis_weights(
     )
 
 
-def _check_knots(knots: Sequence[float] | ArrayLike, basis: str) -> tuple[float, ...]:
-    knots = tuple(float(k) for k in np.asarray(knots, dtype=float).reshape(-1))
+def _check_knots(
+    knots: Sequence[float] | ArrayLike, basis: str, name: str = "knots"
+) -> tuple[float, ...]:
+    try:
+        arr = np.asarray(knots, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`{name}` must be a sequence of real times; got {knots!r}."
+        ) from None
+    knots = tuple(float(k) for k in arr)
     if len(knots) == 0:
-        raise ValueError("Need at least one time knot.")
+        raise ValueError(f"Need at least one time knot (`{name}`).")
     if not all(math.isfinite(k) for k in knots):
-        raise ValueError(f"Time knots must be finite; got {knots}.")
+        raise ValueError(f"Time knots must be finite (`{name}`); got {knots}.")
     if basis in ("linear", "piecewise_constant") and len(knots) > 1:
         if any(k2 <= k1 for k1, k2 in zip(knots[:-1], knots[1:])):
             raise ValueError(
-                f"Time knots must be strictly increasing for basis={basis!r}; got {knots}."
+                f"Time knots must be strictly increasing for basis={basis!r} "
+                f"(`{name}`); got {knots}."
             )
     return knots
 
@@ -144,7 +161,11 @@ class RidgeletField(AbstractUnitField):
         """
         if basis not in _BASES:
             raise ValueError(f"Unknown basis {basis!r}; expected one of {_BASES}.")
+        for name, v in (("a", a), ("b", b), ("c", c)):
+            if isinstance(v, (str, bytes)) or v is None:
+                raise TypeError(f"`{name}` must be a numeric array; got {v!r}.")
         a, b, c = jnp.asarray(a), jnp.asarray(b), jnp.asarray(c)
+        a, b, c = check_finite(a, "a"), check_finite(b, "b"), check_finite(c, "c")
         if c.ndim != 3:
             raise ValueError(f"`c` must have shape [K, J, m]; got {c.shape}.")
         num_basis, num_units, dim = c.shape
@@ -184,6 +205,8 @@ class RidgeletField(AbstractUnitField):
             t1 = (knots[-1] if num_basis > 1 else knots[0] + 1.0) if t1 is None else t1
         t0 = 0.0 if t0 is None else float(t0)
         t1 = 1.0 if t1 is None else float(t1)
+        if not (math.isfinite(t0) and math.isfinite(t1)):
+            raise ValueError(f"`t0` and `t1` must be finite; got t0={t0}, t1={t1}.")
         if not t0 < t1:
             raise ValueError(f"Need t0 < t1; got t0={t0}, t1={t1}.")
         if knots is not None and basis in ("linear", "piecewise_constant"):
@@ -191,7 +214,7 @@ class RidgeletField(AbstractUnitField):
         else:
             knot_list = np.linspace(t0, t1, num_basis).tolist()
         self.a, self.b, self.c = a, b, c
-        self.sigma = get_activation(sigma)
+        self.sigma = activation_argument(sigma, "sigma")
         self.basis = basis
         self.knots = tuple(knot_list)
         self.t0, self.t1 = float(t0), float(t1)
@@ -234,6 +257,15 @@ class RidgeletField(AbstractUnitField):
     def __call__(self, t: ArrayLike, x: Point, args: Any = None) -> Point:
         """$v_t(x)$ for one point `x` `(d,)`; `args` is ignored (diffrax convention)."""
         del args
+        x = jnp.asarray(x)
+        if x.shape != (self.dim,):
+            raise ValueError(
+                f"`x` must be one point of shape ({self.dim},) (the field acts on "
+                f"R^{self.dim}); got shape {x.shape}. Use `batch_call` or `jax.vmap` "
+                "for many points."
+            )
+        if is_concrete(t) and not bool(np.all(np.isfinite(np.asarray(t)))):
+            raise ValueError(f"`t` must be finite; got {t}.")
         a, b, c = self.units_at(t)
         return self.sigma(exact_matmul(a, x) - b) @ c
 
@@ -294,7 +326,26 @@ class RidgeletField(AbstractUnitField):
         dim = check_positive_int(dim, "dim")
         num_units = check_positive_int(num_units, "num_units")
         num = 1 if basis == "constant" else check_positive_int(num_knots, "num_knots")
-        dtype = jnp.result_type(float) if dtype is None else dtype
+        try:
+            dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"`dtype` must be a floating dtype; got {dtype!r}."
+            ) from None
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise ValueError(f"`dtype` must be a floating dtype; got {dtype!r}.")
+        for name, value in (("scale", scale), ("output_scale", output_scale)):
+            # a spread: any finite real (its sign does not change N(0, s^2))
+            if isinstance(value, bool) or not isinstance(
+                value, (int, float, np.integer, np.floating)
+            ):
+                raise TypeError(f"`{name}` must be a real number; got {value!r}.")
+            if not np.isfinite(value):
+                raise ValueError(f"`{name}` must be finite; got {value}.")
+        check_memory(
+            jnp.dtype(dtype).itemsize * num * num_units * (2 * dim + 1),
+            f"RidgeletField.random(`num_units`={num_units}, `num_knots`={num})",
+        )
         ka, kb, kc = jr.split(key, 3)
         lead = () if fixed_units else (num,)
         a = jr.normal(ka, lead + (num_units, dim), dtype) * (scale / math.sqrt(dim))
@@ -327,10 +378,16 @@ class RidgeletField(AbstractUnitField):
 
         **Raises:** `ValueError` on mismatched lengths or shapes.
         """
+        for name, units in (("a_list", a_list), ("b_list", b_list), ("c_list", c_list)):
+            if isinstance(units, (str, bytes)) or len(units) == 0:
+                raise ValueError(
+                    f"`{name}` must be a non-empty sequence of per-time unit arrays; "
+                    f"got {units!r}."
+                )
         a = jnp.stack([jnp.asarray(x) for x in a_list])
         b = jnp.stack([jnp.asarray(x) for x in b_list])
         c = jnp.stack([jnp.asarray(x) for x in c_list])
-        ts = np.asarray(ts, dtype=float).reshape(-1)
+        ts = np.asarray(_check_knots(ts, basis, "ts"))
         num = c.shape[0]
         if not a.shape[0] == b.shape[0] == num:
             raise ValueError(
@@ -339,11 +396,11 @@ class RidgeletField(AbstractUnitField):
         t1 = None
         if len(ts) == num + 1:
             t1 = float(ts[-1])
-            _check_knots(ts, basis)
+            _check_knots(ts, basis, "ts")
             ts = ts[:-1]
         if len(ts) != num:
             raise ValueError(
-                f"Need one time per unit set: {num} sets of units but {len(ts)} times."
+                f"Need one time per unit set (`ts`): {num} sets of units but {len(ts)} times."
             )
         return cls(a, b, c, sigma=sigma, basis=basis, knots=tuple(ts.tolist()), t1=t1)
 
@@ -396,7 +453,7 @@ class RidgeletField(AbstractUnitField):
         """
         from .._width._transform import ridgelet_transform
 
-        sigma = get_activation(sigma)
+        sigma = activation_argument(sigma, "sigma")
         a, b, x = jnp.asarray(a), jnp.asarray(b), jnp.asarray(x)
         if x.ndim != 2:
             raise ValueError(f"`x` must have shape [n, m]; got {x.shape}.")
@@ -420,7 +477,7 @@ class RidgeletField(AbstractUnitField):
                 f"<<sigma, rho>> = {pairing}. Need a finite, non-zero pairing."
             )
         pairing = pairing.real if pairing.imag == 0 else pairing
-        t_knots = _check_knots(t_knots, basis)
+        t_knots = _check_knots(t_knots, basis, "t_knots")
         num = len(t_knots)
         # v at every knot, stacked as one vector-valued function: R is linear.
         values = jnp.concatenate(

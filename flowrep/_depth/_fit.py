@@ -251,11 +251,17 @@ def mse_loss(x: Points, y: Points) -> Array:
     to the wider one).
 
     **Raises:** `ValueError` naming the argument for a shape mismatch, a
-    cloud that is not `(n, d)` or empty, or NaN/inf points (under `jit`: an
-    `eqx.error_if` run-time error); `TypeError` for non-numeric input.
+    cloud that is not `(n, d)` or empty, NaN/inf points, or squared distances
+    past the working precision's range (under `jit`: an `eqx.error_if`
+    run-time error); `TypeError` for non-numeric input.
     """
     x, y = _loss_pair(x, y, paired=True)
-    return _mse_loss(x, y)
+    return check_value(
+        _mse_loss(x, y),
+        lambda v: ~jnp.isfinite(v),
+        "mse_loss: the squared distances between `x` and `y` overflow the working "
+        "precision; rescale the points.",
+    )
 
 
 def _mse_loss(x: Array, y: Array) -> Array:
@@ -709,6 +715,18 @@ def fit(
     ):
         raise ValueError(
             f"`learning_rate` must be a finite number >= 0 or an optax schedule; got {learning_rate!r}."
+        )
+    progress = check_bool(progress, "progress")
+    gradient = check_bool(gradient, "gradient")
+    if flow_kwargs is not None and not isinstance(flow_kwargs, dict):
+        raise TypeError(
+            f"`flow_kwargs` must be a dict of `flowrep.flow` options; got {flow_kwargs!r}."
+        )
+    if optimizer is not None and not (
+        hasattr(optimizer, "init") and hasattr(optimizer, "update")
+    ):
+        raise TypeError(
+            f"`optimizer` must be an optax.GradientTransformation; got {optimizer!r}."
         )
     if isinstance(loss, str) and loss == "sinkhorn":
         if not _finite_number(epsilon) or epsilon <= 0:

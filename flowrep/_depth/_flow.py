@@ -24,7 +24,7 @@ from jaxtyping import Array, ArrayLike
 
 from .._custom_types import Key, Points, VectorFieldFn
 from .._sharding import auto_axes_for, give_back, place, resolve_layout
-from .._validate import check_positive_int
+from .._validate import check_bool, check_positive_int, check_value
 from ._integrate import adaptive_solve, last_finite_step, scan_solve
 from ._result import FlowResult
 from ._solvers import explicit_tableau, get_adjoint, get_solver
@@ -53,6 +53,22 @@ def _concrete_float(x) -> float | None:
         return float(x)
     except (TypeError, jax.errors.ConcretizationTypeError):
         return None
+
+
+def _bad_ts(ts, t0, t1):
+    # True where the recorded times are not finite, not monotone from t0
+    # towards t1, or outside the interval (diffrax's SaveAt needs all three).
+    d = jnp.sign(t1 - t0)
+    steps = (ts[1:] - ts[:-1]) * d
+    lo, hi = jnp.minimum(t0, t1), jnp.maximum(t0, t1)
+    # a few ulps of slack: times built by arithmetic may overshoot t1 by one
+    slack = 8 * jnp.finfo(ts.dtype).eps * jnp.maximum(jnp.maximum(-lo, hi), 1)
+    return (
+        ~jnp.all(jnp.isfinite(ts))
+        | jnp.any(steps < 0)
+        | jnp.any(ts < lo - slack)
+        | jnp.any(ts > hi + slack)
+    )
 
 
 def _check_field_shape(field: AbstractVectorField, t0, x0, args) -> Any:
@@ -391,8 +407,8 @@ def flow(
     - `solver`: a name (`"tsit5"` default, `"dopri5"`, `"dopri8"`, `"bosh3"`,
         `"euler"`, `"heun"`, `"midpoint"`, `"ralston"`, `"rk4"`) or a diffrax
         solver.
-    - `dt0`, `num_steps`: a fixed step size or number of steps. Either one
-        makes the solve fixed-step (`ConstantStepSize`) unless a
+    - `dt0`, `num_steps`: a fixed step size (its sign is taken from
+        $t_1-t_0$) or number of steps. Either one makes the solve fixed-step (`ConstantStepSize`) unless a
         `stepsize_controller` is given. Euler, Heun, Midpoint, Ralston and RK4
         need one of them.
     - `stepsize_controller`: a diffrax controller; default
@@ -510,6 +526,15 @@ def flow(
     t1 = field.t1 if t1 is None else t1
     if t0 is None or t1 is None:
         raise ValueError("Give t0 and t1 (this field has no default time interval).")
+    for name, tv in (("t0", t0), ("t1", t1)):
+        if isinstance(tv, (str, bytes, bool, complex)) or (
+            hasattr(tv, "dtype")
+            and not jnp.issubdtype(getattr(tv, "dtype"), jnp.number)
+        ):
+            raise TypeError(f"`{name}` must be a real number; got {tv!r}.")
+    throw = check_bool(throw, "throw")
+    kinetic = check_bool(kinetic, "kinetic")
+    jacobian = check_bool(jacobian, "jacobian")
     t0c, t1c = _concrete_float(t0), _concrete_float(t1)
     if t0c is not None and t1c is not None:
         if not (math.isfinite(t0c) and math.isfinite(t1c)):
@@ -586,9 +611,23 @@ def flow(
     if ts is None:
         ts_a = jnp.stack([t0a, t1a])
     else:
-        ts_a = jnp.asarray(ts, dtype).reshape(-1)
+        if isinstance(ts, (str, bytes)):
+            raise TypeError(f"`ts` must be a 1-D array of times; got {ts!r}.")
+        ts_a = jnp.asarray(ts, dtype)
+        if ts_a.ndim > 1:
+            raise ValueError(
+                f"`ts` must be a 1-D array of times; got shape {ts_a.shape}."
+            )
+        ts_a = ts_a.reshape(-1)
         if ts_a.shape[0] == 0:
             raise ValueError("`ts` is empty: give at least one time to record.")
+        ts_a = check_value(
+            ts_a,
+            _bad_ts,
+            "`ts` must be finite, monotone from `t0` towards `t1` and within [t0, t1].",
+            t0a,
+            t1a,
+        )
     # Default adaptive solves forward in time that keep only the endpoint run
     # flowrep's leaner loop over diffrax's step and controller.
     adaptive_loop = (

@@ -57,20 +57,25 @@ def rotation_log(r: ArrayLike) -> np.ndarray:
     **Raises:** `ValueError` if `r` is not square, not orthogonal or has
     determinant -1.
     """
-    r = np.asarray(r, dtype=np.float64)
-    if r.ndim != 2 or r.shape[0] != r.shape[1]:
+    try:
+        r = np.asarray(r, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`r` must be a real square matrix; got {type(r).__name__}."
+        ) from None
+    if r.ndim != 2 or r.shape[0] != r.shape[1] or r.shape[0] == 0:
         raise ValueError(
-            f"rotation_log needs a square [d, d] matrix; got shape {r.shape}."
+            f"rotation_log needs a square [d, d] matrix `r` with d >= 1; got shape {r.shape}."
         )
     d = r.shape[0]
     if not np.all(np.isfinite(r)):
-        raise ValueError("rotation_log: the matrix contains NaN or inf.")
+        raise ValueError("rotation_log: the matrix `r` contains NaN or inf.")
     if not np.allclose(r.T @ r, np.eye(d), atol=1e-8 * max(d, 1)):
-        raise ValueError("rotation_log needs an orthogonal matrix (R^T R = I).")
+        raise ValueError("rotation_log needs an orthogonal matrix `r` (R^T R = I).")
     det = np.linalg.det(r)
     if det < 0:
         raise ValueError(
-            f"rotation_log needs det R = +1 (a rotation); got det R = {det:.6g}."
+            f"rotation_log needs det R = +1 (a rotation) for `r`; got det R = {det:.6g}."
         )
     schur = scipy.linalg.schur(r, output="real")
     t, q = np.asarray(schur[0]), np.asarray(schur[1])
@@ -178,6 +183,8 @@ def _as_layers(
             "`net` must be an eqx.nn.MLP or a sequence of (W, b) pairs; "
             f"got {type(net).__name__}."
         )
+    if len(net) == 0:
+        raise ValueError("`net` has no layers: need at least one (W, b) layer.")
     if activation is None:
         raise ValueError(
             "Pass `activation=` (ReLU or leaky ReLU) with a sequence of (W, b) layers."
@@ -492,6 +499,9 @@ def refine(net: "PlainNetField | eqx.nn.MLP | Sequence", n: int, **kwargs) -> Re
             f"`net` is already a PlainNetField: the plain_net_flow options {sorted(kwargs)} do not apply."
         )
     field = net if isinstance(net, PlainNetField) else plain_net_flow(net, **kwargs)
-    resnet = euler_network(field, int(n) * field.num_pieces)
+    try:
+        resnet = euler_network(field, int(n) * field.num_pieces)
+    except MemoryError as e:
+        raise MemoryError(f"refine(`n`={n}): {e}") from None
     assert isinstance(resnet, ResNet)
     return resnet

@@ -23,13 +23,18 @@ from jaxtyping import Array
 
 from .._custom_types import Key, Point, RealScalarLike
 from .._validate import (
+    check_bool,
     check_finite,
     check_key,
     check_memory,
     check_positive_int,
     is_concrete,
 )
-from .._width._activations import AbstractActivation, get_activation
+from .._width._activations import (
+    AbstractActivation,
+    activation_argument,
+    get_activation,
+)
 from .._width._integral_net import IntegralNetwork
 from ._vector_field import AbstractUnitField, AbstractVectorField, as_vector_field
 
@@ -338,7 +343,8 @@ class ResNet(AbstractResNet):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"`{name}` must be a positive integer; got {v!r}.")
         check_key(key)
-        sigma = get_activation(activation)
+        sigma = activation_argument(activation, "activation")
+        use_bias = check_bool(use_bias, "use_bias")
         t0f, t1f = _check_interval(t0, t1)
         if isinstance(scale, bool) or not isinstance(
             scale, (int, float, np.integer, np.floating)

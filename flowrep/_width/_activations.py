@@ -22,6 +22,22 @@ def as_complex(x: Array) -> Array:
     return jnp.asarray(x, dtype=dtype)
 
 
+def as_input(z: ArrayLike, name: str = "z") -> Array:
+    """`z` as a JAX array, with a `TypeError` naming `name` for strings and
+    other values that are not numbers (jnp's own message does not name it)."""
+    if isinstance(z, (str, bytes)) or z is None:
+        raise TypeError(f"`{name}` must be a numeric array; got {z!r}.")
+    try:
+        arr = jnp.asarray(z)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`{name}` must be a numeric array; got {type(z).__name__}."
+        ) from None
+    if not (jnp.issubdtype(arr.dtype, jnp.number) or arr.dtype == jnp.bool_):
+        raise TypeError(f"`{name}` must be a numeric array; got dtype {arr.dtype}.")
+    return arr
+
+
 class AbstractActivation(eqx.Module):
     """A scalar activation profile $\\sigma:\\mathbb R\\to\\mathbb R$, applied elementwise.
 
@@ -52,10 +68,10 @@ class ReLU(AbstractActivation):
     growth: int = eqx.field(static=True, default=1, init=False)
 
     def __call__(self, z):
-        return jnp.maximum(jnp.asarray(z), 0)
+        return jnp.maximum(as_input(z), 0)
 
     def fourier(self, omega):
-        omega = jnp.asarray(omega)
+        omega = as_input(omega, "omega")
         return as_complex(-1.0 / omega**2)
 
 
@@ -68,15 +84,20 @@ class LeakyReLU(AbstractActivation):
     growth: int = eqx.field(static=True, default=1, init=False)
 
     def __check_init__(self):
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"LeakyReLU needs 0 < alpha < 1, got alpha={self.alpha}.")
+        alpha = self.alpha
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+            raise TypeError(
+                f"LeakyReLU needs a real `alpha` with 0 < alpha < 1, got alpha={alpha!r}."
+            )
+        if not 0 < alpha < 1:
+            raise ValueError(f"LeakyReLU needs 0 < alpha < 1, got alpha={alpha}.")
 
     def __call__(self, z):
-        z = jnp.asarray(z)
+        z = as_input(z)
         return jnp.where(z >= 0, z, self.alpha * z)
 
     def fourier(self, omega):
-        omega = jnp.asarray(omega)
+        omega = as_input(omega, "omega")
         return as_complex(-(1.0 - self.alpha) / omega**2)
 
 
@@ -88,10 +109,10 @@ class Tanh(AbstractActivation):
     growth: int = eqx.field(static=True, default=0, init=False)
 
     def __call__(self, z):
-        return jnp.tanh(jnp.asarray(z))
+        return jnp.tanh(as_input(z))
 
     def fourier(self, omega):
-        omega = jnp.asarray(omega)
+        omega = as_input(omega, "omega")
         return -1j * jnp.pi / as_complex(jnp.sinh(jnp.pi * omega / 2))
 
 
@@ -103,10 +124,10 @@ class Sigmoid(AbstractActivation):
     growth: int = eqx.field(static=True, default=0, init=False)
 
     def __call__(self, z):
-        return jax.nn.sigmoid(jnp.asarray(z))
+        return jax.nn.sigmoid(as_input(z))
 
     def fourier(self, omega):
-        omega = jnp.asarray(omega)
+        omega = as_input(omega, "omega")
         return -1j * jnp.pi / as_complex(jnp.sinh(jnp.pi * omega))
 
 
@@ -121,10 +142,10 @@ class Softplus(AbstractActivation):
     growth: int = eqx.field(static=True, default=1, init=False)
 
     def __call__(self, z):
-        return jax.nn.softplus(jnp.asarray(z))
+        return jax.nn.softplus(as_input(z))
 
     def fourier(self, omega):
-        omega = jnp.asarray(omega)
+        omega = as_input(omega, "omega")
         return as_complex(-jnp.pi / (omega * jnp.sinh(jnp.pi * omega)))
 
 
@@ -136,11 +157,11 @@ class Gaussian(AbstractActivation):
     growth: int = eqx.field(static=True, default=-1, init=False)
 
     def __call__(self, z):
-        z = jnp.asarray(z)
+        z = as_input(z)
         return jnp.exp(-0.5 * z**2)
 
     def fourier(self, omega):
-        omega = jnp.asarray(omega)
+        omega = as_input(omega, "omega")
         return as_complex(jnp.sqrt(2 * jnp.pi) * jnp.exp(-0.5 * omega**2))
 
 
@@ -152,11 +173,11 @@ class Step(AbstractActivation):
     growth: int = eqx.field(static=True, default=0, init=False)
 
     def __call__(self, z):
-        z = jnp.asarray(z)
+        z = as_input(z)
         return jnp.where(z > 0, 1.0, 0.0).astype(jnp.result_type(z, float))
 
     def fourier(self, omega):
-        omega = jnp.asarray(omega)
+        omega = as_input(omega, "omega")
         return -1j / as_complex(omega)
 
 
@@ -168,11 +189,11 @@ class SigmoidDerivative(AbstractActivation):
     growth: int = eqx.field(static=True, default=-1, init=False)
 
     def __call__(self, z):
-        s = jax.nn.sigmoid(jnp.asarray(z))
+        s = jax.nn.sigmoid(as_input(z))
         return s * (1 - s)
 
     def fourier(self, omega):
-        omega = jnp.asarray(omega)
+        omega = as_input(omega, "omega")
         x = jnp.pi * omega
         safe = jnp.where(x == 0, 1.0, x)
         return as_complex(jnp.where(x == 0, 1.0, safe / jnp.sinh(safe)))
@@ -189,7 +210,7 @@ class Identity(AbstractActivation):
     growth: int = eqx.field(static=True, default=1, init=False)
 
     def __call__(self, z):
-        return jnp.asarray(z)
+        return as_input(z)
 
     def fourier(self, omega):
         return as_complex(jnp.zeros_like(jnp.asarray(omega, dtype=float)))
@@ -242,10 +263,10 @@ class CustomActivation(AbstractActivation):
         check_custom_profile(self, "CustomActivation")
 
     def __call__(self, z):
-        return self.fn(jnp.asarray(z))
+        return self.fn(as_input(z))
 
     def fourier(self, omega):
-        return as_complex(self.fourier_fn(jnp.asarray(omega)))
+        return as_complex(self.fourier_fn(as_input(omega, "omega")))
 
 
 _BY_NAME: dict[str, Callable[[], AbstractActivation]] = {
@@ -260,6 +281,21 @@ _BY_NAME: dict[str, Callable[[], AbstractActivation]] = {
     "identity": Identity,
     "linear": Identity,
 }
+
+
+def activation_argument(
+    value: "str | AbstractActivation", name: str
+) -> AbstractActivation:
+    """`get_activation(value)`, its errors naming the caller's argument `name`."""
+    try:
+        return get_activation(value)
+    except (TypeError, ValueError) as e:
+        raise type(e)(
+            str(e).replace(
+                "(argument `name`)",
+                f"(argument `{name}`, looked up by get_activation's `name`)",
+            )
+        ) from None
 
 
 def get_activation(name: "str | AbstractActivation") -> AbstractActivation:

@@ -27,7 +27,7 @@ from .._validate import (
     check_value,
     is_concrete,
 )
-from ._activations import AbstractActivation, get_activation
+from ._activations import AbstractActivation, activation_argument, get_activation
 from ._precision import exact_matmul
 from ._transform import as_real_array, check_units, dual_ridgelet_transform
 
@@ -100,7 +100,7 @@ class IntegralNetwork(eqx.Module):
         x = as_real_array(x, "x", "a point (d,)")
         if x.shape != (self.dim,):
             raise ValueError(
-                f"IntegralNetwork expects one point of shape ({self.dim},); got {x.shape}. Use `evaluate` or `jax.vmap` for batches."
+                f"IntegralNetwork expects one point `x` of shape ({self.dim},); got {x.shape}. Use `evaluate` or `jax.vmap` for batches."
             )
         x = check_finite(x, "x")
         out = self.sigma(exact_matmul(self.a, x) - self.b) @ self.c
@@ -135,7 +135,7 @@ class IntegralNetwork(eqx.Module):
             )
         if sigma is None:
             sigma = _activation_of(mlp.activation)
-        sigma = get_activation(sigma)
+        sigma = activation_argument(sigma, "sigma")
         first, second = mlp.layers
         w1 = first.weight
         b1 = first.bias if first.bias is not None else jnp.zeros(w1.shape[0], w1.dtype)
@@ -222,7 +222,7 @@ def sample_network(
     **Raises:** `ValueError` for mismatched shapes, a zero `gamma`, or
     `num_units < 1`.
     """
-    sigma = get_activation(sigma)
+    sigma = activation_argument(sigma, "sigma")
     if isinstance(num_units, (int, np.integer)) and not isinstance(num_units, bool):
         if num_units < 1:
             raise ValueError(f"num_units must be >= 1; got {num_units}.")
@@ -299,7 +299,7 @@ def refit_output(
 ) -> IntegralNetwork:
     """Least-squares refit of the output weights `c` of `net` on samples `(x, y)`.
 
-    Solves $\\min_c\\|\\Phi c-y\\|^2+\\lambda\\|c\\|^2$ with $\\Phi_{ij}=\\sigma(a_j\\cdot x_i-b_j)$,
+    Solves $\\min_c\\|\\Phi c+c_0-y\\|^2+\\lambda\\|c\\|^2$ (an output bias $c_0$ is kept) with $\\Phi_{ij}=\\sigma(a_j\\cdot x_i-b_j)$,
     $\\lambda$ = `ridge` times the mean diagonal of $\\Phi^\\top\\Phi$.
     $\\Phi^\\top\\Phi$ and $\\Phi^\\top y$ are accumulated at `Precision.HIGHEST`
     over chunks of about `chunk_size` (point, unit) pairs (default: per
@@ -325,6 +325,9 @@ def refit_output(
         raise ValueError(
             f"refit `y` must have shape {(x.shape[0],) + net.c.shape[1:]} to match the network's output; got {y.shape}."
         )
+    if net.bias is not None:
+        # the output bias c_0 is kept: c fits what it leaves, y - c_0
+        y = y - jnp.asarray(net.bias, dtype)
     gram, rhs = _normal_equations(net, x, y, device_default("chunk_size", chunk_size))
     lam = ridge * jnp.trace(gram) / gram.shape[0]
     c = jnp.linalg.solve(gram + lam * jnp.eye(gram.shape[0], dtype=gram.dtype), rhs)

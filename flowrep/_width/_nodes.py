@@ -27,27 +27,56 @@ from .._validate import (
 from ._transform import as_real_array
 
 
+def _corner(value: ArrayInput, name: str) -> Array:
+    # `lower`/`upper` as a finite real float vector, named in every error.
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"`{name}` must be a real number or vector; got {value!r}.")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`{name}` must be a real number or vector; got {value!r}."
+        ) from None
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise TypeError(
+            f"`{name}` must be a real number or vector; got dtype {arr.dtype}."
+        )
+    arr = np.atleast_1d(arr.astype(np.float64))
+    if arr.ndim != 1:
+        raise ValueError(
+            f"`{name}` must be a scalar or a vector (d,); got shape {arr.shape}."
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite; got {arr}.")
+    return jnp.asarray(arr, dtype=float)
+
+
 def _box(
     lower: ArrayInput, upper: ArrayInput, dim: int | None
 ) -> tuple[Array, Array, int]:
-    lo = jnp.atleast_1d(jnp.asarray(lower, dtype=float))
-    hi = jnp.atleast_1d(jnp.asarray(upper, dtype=float))
+    lo = _corner(lower, "lower")
+    hi = _corner(upper, "upper")
     if dim is None:
         dim = max(lo.shape[0], hi.shape[0])
-    if dim < 1:
-        raise ValueError(f"dim must be >= 1; got {dim}.")
-    if (
-        lo.ndim != 1
-        or hi.ndim != 1
-        or lo.shape[0] not in (1, dim)
-        or hi.shape[0] not in (1, dim)
-    ):
-        raise ValueError(f"lower/upper must be scalars or vectors of length dim={dim}.")
+    dim = check_positive_int(dim, "dim")
+    if lo.shape[0] not in (1, dim) or hi.shape[0] not in (1, dim):
+        raise ValueError(
+            f"`lower`/`upper` must be scalars or vectors of length dim={dim}; got "
+            f"lengths {lo.shape[0]} and {hi.shape[0]}."
+        )
     lo = jnp.broadcast_to(lo, (dim,))
     hi = jnp.broadcast_to(hi, (dim,))
     if not bool(jnp.all(hi > lo)):
         raise ValueError(
-            f"Need upper > lower in every coordinate; got lower={lo}, upper={hi}."
+            f"Need upper > lower in every coordinate (`lower`, `upper`); got "
+            f"lower={lo}, upper={hi}."
+        )
+    if not bool(jnp.all(jnp.isfinite(hi - lo))):
+        raise ValueError(
+            f"The box [`lower`, `upper`] is too wide for the working precision; got "
+            f"lower={lo}, upper={hi}."
         )
     return lo, hi, dim
 
@@ -76,10 +105,20 @@ def grid_nodes(
     an empty box, or mismatched corner lengths.
     """
     lower, upper, dim = _box(lower, upper, dim)
-    if num < (2 if rule == "trapezoid" else 1):
+    if rule not in ("midpoint", "trapezoid"):
         raise ValueError(
-            f"num must be >= {2 if rule == 'trapezoid' else 1} for the {rule} rule; got {num}."
+            f"Unknown `rule` {rule!r}; expected 'midpoint' or 'trapezoid'."
         )
+    least = 2 if rule == "trapezoid" else 1
+    if isinstance(num, bool) or not isinstance(num, int | np.integer):
+        raise TypeError(f"`num` must be an integer >= {least}; got {num!r}.")
+    if num < least:
+        raise ValueError(
+            f"`num`: num must be >= {least} for the {rule} rule; got {num}."
+        )
+    check_memory(
+        8.0 * float(num) ** dim * (dim + 1), f"grid_nodes(`num`={num}, `dim`={dim})"
+    )
     axes, weights = [], []
     for d in range(dim):
         lo, hi = lower[d], upper[d]
@@ -199,8 +238,9 @@ def uniform_nodes(
     if isinstance(num, bool) or not isinstance(num, int | np.integer):
         raise TypeError(f"`num` must be an integer >= 1; got {num!r}.")
     if num < 1:
-        raise ValueError(f"num must be >= 1; got {num}.")
+        raise ValueError(f"`num` must be >= 1; got {num}.")
     check_key(key)
+    check_memory(8.0 * num * (dim + 1), f"uniform_nodes(`num`={num})")
     x = jr.uniform(key, (num, dim), minval=lower, maxval=upper)
     return x, jnp.full(num, jnp.prod(upper - lower) / num)
 

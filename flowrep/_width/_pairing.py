@@ -51,6 +51,10 @@ class NotAdmissibleError(ValueError):
     """
 
     def __init__(self, message: str, *, reason: Reason):
+        if reason not in ("vanishes", "diverges"):
+            raise ValueError(
+                f"`reason` must be 'vanishes' or 'diverges'; got {reason!r}."
+            )
         super().__init__(message)
         self.reason: Reason = reason
 

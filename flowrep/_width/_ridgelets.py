@@ -14,7 +14,12 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._activations import AbstractActivation, as_complex, check_custom_profile
+from ._activations import (
+    AbstractActivation,
+    as_complex,
+    as_input,
+    check_custom_profile,
+)
 from ._special import gaussian_derivative, lambda_gaussian_odd
 
 
@@ -44,7 +49,7 @@ MAX_LAMBDA_ODD_ORDER_FLOAT32 = 54
 
 
 def _as_float(z: ArrayLike) -> Array:
-    z = jnp.asarray(z)
+    z = as_input(z)
     z = z.astype(jnp.result_type(z, float))
     # float16/bfloat16 are promoted: |G^(k)| passes 65504 already at k ~ 20.
     return z.astype(jnp.float32) if jnp.finfo(z.dtype).bits < 32 else z
@@ -216,7 +221,7 @@ class CustomRidgelet(AbstractRidgelet):
         check_custom_profile(self, "CustomRidgelet")
 
     def __call__(self, z: ArrayLike) -> Array:
-        return self.fn(jnp.asarray(z))
+        return self.fn(as_input(z))
 
     def fourier(self, omega: ArrayLike) -> Array:
-        return as_complex(self.fourier_fn(jnp.asarray(omega)))
+        return as_complex(self.fourier_fn(as_input(omega, "omega")))

@@ -41,7 +41,7 @@ from .._sharding import (
     ring,
     unpad_rows,
 )
-from .._validate import as_points, check_finite, check_positive_int
+from .._validate import as_points, check_finite, check_positive_int, check_value
 from ._precision import exact_matmul, HIGHEST
 
 
@@ -239,10 +239,23 @@ def _check_weights(w: Array, n: int, what: str, of: str) -> None:
         )
 
 
-def _norm_weight(a: Array, s: float) -> Array:
+def _norm_weight(a: Array, s: float, power: float = 1.0) -> Array:
     if s == 0:
         return jnp.ones(a.shape[:1], a.dtype)
-    return jnp.linalg.norm(a, axis=-1) ** s
+    return jnp.linalg.norm(a, axis=-1) ** (power * s)
+
+
+def _check_zero_units(a: Array, s: float, power: float) -> Array:
+    # A unit with a = 0 has no finite weight ||a||^(power * s) when that
+    # exponent is negative (R with s < 0, S with s > 0).
+    if power * s >= 0:
+        return a
+    return check_value(
+        a,
+        lambda v: jnp.any(jnp.all(v == 0, axis=-1)),
+        f"`a` has a zero row: its weight ||a||^{power * s:g} (from `s`={s:g}) is "
+        "infinite; drop the units with a = 0 or use s = 0.",
+    )
 
 
 def _fold_bias(a: Array, b: Array, x: Array) -> tuple[Array, Array]:
@@ -400,7 +413,7 @@ def ridgelet_transform(
     if not callable(f):
         f = check(jnp.asarray(f), "f(x)")
     x = check(x, "x")
-    a = check(a, "a")
+    a = _check_zero_units(check(a, "a"), s, 1.0)
     b = check(b, "b")
     w = check(w, "w")
     if layout is not None:
@@ -546,7 +559,7 @@ def dual_ridgelet_transform(
     layout = resolve_layout(mesh, x, gamma, a, b, w)
     check = check_finite if layout is None else finite_on_mesh
     x = check(x, "x")
-    a = check(a, "a")
+    a = _check_zero_units(check(a, "a"), s, -1.0)
     b = check(b, "b")
     w = check(w, "w")
     gamma = check(gamma, "gamma")
@@ -576,7 +589,7 @@ def _dual_ridgelet_transform(
     dtype = _float_dtype(x, a, b, w)
     x, a, b, w = (t.astype(dtype) for t in (x, a, b, w))
     scalar = gamma.ndim == 1
-    coeff = w / _norm_weight(a, s) if s != 0 else w
+    coeff = w * _norm_weight(a, s, -1.0) if s != 0 else w
     values = (coeff[:, None] * gamma.reshape(num_units, -1)).astype(
         jnp.result_type(gamma, dtype)
     )
