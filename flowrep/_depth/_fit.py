@@ -81,7 +81,7 @@ def sinkhorn_loss(
     Squared Euclidean cost, uniform weights, `ott.tools.sinkhorn_divergence`
     on `PointCloud`s (differentiable by implicit differentiation). When
     $n p$ exceeds `stream_pairs` the cost is streamed (ott-jax's online mode,
-    `batch_size` rows at a time), so the value needs $O((n+p)d+\text{batch}\cdot p)$
+    `batch_size` rows at a time), so the value needs $O((n+p)d+\\text{batch}\\cdot p)$
     memory instead of $O(np)$; the value and gradient are the same up to
     float rounding. Its *gradient* still needs $O(np)$: reverse mode keeps
     every streamed block (measured, float64: 6.4 GB of temporaries at
