@@ -284,3 +284,19 @@ def test_gaussian_entropy_fisher_closed_form():
         0.5 * np.linalg.slogdet(2 * np.pi * np.e * s)[1], rel=1e-6
     )
     assert float(f) == pytest.approx(np.trace(np.linalg.inv(s)), rel=1e-6)
+
+
+def test_jko_huge_steps_is_a_named_memory_error():
+    # was jax's int32 overflow deep inside the scan
+    x = jnp.zeros((20, 2)).at[:, 0].set(jnp.arange(20.0))
+    energy = fr.PotentialEnergy(lambda z: 0.5 * jnp.sum(z**2))
+    with pytest.raises(MemoryError, match="`steps`"):
+        fr.jko(energy, x, 0.1, 10**10)
+
+
+def test_non_gradient_fraction_names_sigma():
+    x = jnp.zeros((20, 2)).at[:, 0].set(jnp.arange(20.0))
+    with pytest.raises(ValueError, match="`sigma`"):
+        fr.non_gradient_fraction(
+            lambda t, y, args: -y, x, sigma="foo", key=jax.random.key(1)
+        )

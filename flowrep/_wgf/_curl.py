@@ -395,6 +395,10 @@ def non_gradient_fraction(
     ):
         raise ValueError(f"`ridge` must be a finite number >= 0; got {ridge!r}.")
     key = check_key(key)
+    try:
+        get_activation(sigma)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"`sigma`: {err}") from None
     v = jnp.asarray(jax.vmap(lambda y: f(t, y, args))(x))
     ka, kb = jr.split(key)
     spread = jnp.sqrt(jnp.mean(jnp.var(x, axis=0)))

@@ -21,7 +21,7 @@ from .._depth._vector_field import AbstractVectorField
 from .._transport._divergence import sinkhorn_divergence
 from .._transport._maps import barycentric_projection
 from .._transport._tracks import Tracks
-from .._validate import as_points, check_positive_int
+from .._validate import as_points, check_memory, check_positive_int
 from ._energies import AbstractEnergy, check_positive
 
 
@@ -262,6 +262,7 @@ def jko(
     steps = check_positive_int(steps, "steps")
     inner_steps = check_positive_int(inner_steps, "inner_steps")
     x0 = as_points(x0, "x0", min_samples=2)
+    check_memory((steps + 1) * x0.size * x0.dtype.itemsize, f"jko(`steps`={steps})")
     if transport not in ("pairing", "sinkhorn"):
         raise ValueError(
             f"`transport` must be 'pairing' or 'sinkhorn'; got {transport!r}."
