@@ -100,7 +100,7 @@ class IntegralNetwork(eqx.Module):
         x = as_real_array(x, "x", "a point (d,)")
         if x.shape != (self.dim,):
             raise ValueError(
-                f"IntegralNetwork expects one point `x` of shape ({self.dim},); got {x.shape}. Use `evaluate` or `jax.vmap` for batches."
+                f"IntegralNetwork expects one point of shape ({self.dim},) as `x`; got {x.shape}. Use `evaluate` or `jax.vmap` for batches."
             )
         x = check_finite(x, "x")
         out = self.sigma(exact_matmul(self.a, x) - self.b) @ self.c
