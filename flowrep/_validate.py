@@ -199,7 +199,8 @@ def as_points(
     - `finite`: also check for NaN/inf (eagerly when concrete, else at run time).
 
     **Raises:** `ValueError` for a wrong rank, too few rows, d = 0, a
-    dimension mismatch, or NaN/inf; `TypeError` for a non-numeric array.
+    dimension mismatch, or NaN/inf; `TypeError` for a non-numeric or complex
+    array.
     """
     try:
         arr = jnp.asarray(x)
@@ -230,6 +231,8 @@ def as_points(
         arr.dtype, jnp.number
     ):
         raise TypeError(f"`{name}` must hold numbers; got dtype {arr.dtype}.")
+    if jnp.issubdtype(arr.dtype, jnp.complexfloating):
+        raise TypeError(f"`{name}` must be real; got dtype {arr.dtype}.")
     if not jnp.issubdtype(arr.dtype, jnp.inexact):
         arr = arr.astype(jnp.result_type(float))
     return check_finite(arr, name) if finite else arr
@@ -279,28 +282,6 @@ def check_key(key: Any, name: str = "key") -> Any:
             f"`{name}` must be a JAX PRNG key (jax.random.PRNGKey / jax.random.key); got {key!r}."
         ) from None
     return key
-
-
-def as_real_points(x: ArrayLike, name: str = "x", **kwargs: Any) -> Array:
-    """`as_points`, also refusing `None`, unreadable values and complex clouds.
-
-    `as_points` lets complex clouds through (they are inexact) and `None`
-    reaches jnp's own unnamed `ValueError`; both are a `TypeError` naming
-    `name` here. `kwargs` go to `as_points`.
-    """
-    if x is None or isinstance(x, (str, bytes)):
-        raise TypeError(
-            f"`{name}` must be an array of shape (n, d); got {type(x).__name__}."
-        )
-    try:
-        arr = jnp.asarray(x)
-    except (TypeError, ValueError) as e:
-        raise TypeError(
-            f"`{name}` must be a numeric array of shape (n, d); got {type(x).__name__}."
-        ) from e
-    if jnp.issubdtype(arr.dtype, jnp.complexfloating):
-        raise TypeError(f"`{name}` must be real; got dtype {arr.dtype}.")
-    return as_points(arr, name, **kwargs)
 
 
 def check_size(value: Any, name: str, item_bytes: float, count: float) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._validate import (
-    as_real_points,
+    as_points,
     check_positive_int,
     check_value,
     is_concrete,
@@ -139,7 +139,7 @@ def check_point(x: Array, m: int) -> Array:
 
 def check_points(x, m: int | None = None, what: str = "x") -> Array:
     """A cloud `(n, d)` with n >= 1, d = `m` (the law's dimension) when given."""
-    return as_real_points(x, what, dim=m, dim_of="the law's dimension")
+    return as_points(x, what, dim=m, dim_of="the law's dimension")
 
 
 def check_horizon(t1, ts, tstar=None):

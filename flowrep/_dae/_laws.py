@@ -32,7 +32,7 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Key, Point, Points
 from .._validate import (
     as_float_array,
-    as_real_points,
+    as_points,
     check_bool,
     check_finite,
     check_key,
@@ -454,7 +454,7 @@ def fit_mixture(
     points with `reg` = 0); `TypeError` for a non-numeric `x` or an `init`
     that is not a `GaussianMixture`.
     """
-    x = as_real_points(x, "x")
+    x = as_points(x, "x")
     n, m = x.shape
     num_components = check_positive_int(num_components, "num_components")
     num_iters = check_positive_int(num_iters, "num_iters")

@@ -47,6 +47,15 @@ def compiled_fit_step(d: int, *, n: int, units: int, **loss_config: Any):
     return jax.jit(step).lower(params, opt_state, jr.PRNGKey(1), x, x).compile()
 
 
+def fit_problem(n: int, p: int):
+    """A small `fit` problem: a 6-unit field, `n` source and `p` target points
+    (a sheared, shifted Gaussian), shared by the mesh-equality tests."""
+    x = jr.normal(jr.PRNGKey(0), (n, 2))
+    y = jr.normal(jr.PRNGKey(7), (p, 2)) @ jnp.array([[0.8, 0.3], [-0.2, 1.1]]) + 0.5
+    field = fr.RidgeletField.random(jr.PRNGKey(1), 2, 6, basis="constant")
+    return field, x, y
+
+
 def temp_bytes(compiled) -> int:
     """Per-device temporaries of a compiled computation."""
     analysis = compiled.memory_analysis()

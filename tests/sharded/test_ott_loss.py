@@ -16,17 +16,10 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 import flowrep as fr
 
-from ._fit_step import compiled_fit_step, temp_bytes
+from ._fit_step import compiled_fit_step, fit_problem, temp_bytes
 
 
 D = 4  # the devices tests/test_sharding.py starts (tests/sharded/conftest.py)
-
-
-def _problem(n, p):
-    x = jr.normal(jr.PRNGKey(0), (n, 2))
-    y = jr.normal(jr.PRNGKey(7), (p, 2)) @ jnp.array([[0.8, 0.3], [-0.2, 1.1]]) + 0.5
-    field = fr.RidgeletField.random(jr.PRNGKey(1), 2, 6, basis="constant")
-    return field, x, y
 
 
 @pytest.mark.parametrize(
@@ -37,7 +30,7 @@ def test_fit_ott_sinkhorn_equals_one_device(mesh, n, p):
     default loss' values and the trained parameters equal one device's
     (ott-jax on `PointCloud`s) to 1e-10 relative: the same solver on the
     same costs, only the order of the reductions changes."""
-    field, x, y = _problem(n, p)
+    field, x, y = fit_problem(n, p)
     kw: dict[str, Any] = dict(
         steps=2,
         epsilon=0.5,

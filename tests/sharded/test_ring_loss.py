@@ -9,7 +9,6 @@ from typing import Any
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
@@ -17,17 +16,10 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 import flowrep as fr
 
-from ._fit_step import compiled_fit_step, temp_bytes
+from ._fit_step import compiled_fit_step, fit_problem, temp_bytes
 
 
 D = 4  # the devices tests/test_sharding.py starts (tests/sharded/conftest.py)
-
-
-def _problem(n, p):
-    x = jr.normal(jr.PRNGKey(0), (n, 2))
-    y = jr.normal(jr.PRNGKey(7), (p, 2)) @ jnp.array([[0.8, 0.3], [-0.2, 1.1]]) + 0.5
-    field = fr.RidgeletField.random(jr.PRNGKey(1), 2, 6, basis="constant")
-    return field, x, y
 
 
 @pytest.mark.parametrize(
@@ -37,7 +29,7 @@ def test_fit_ring_sinkhorn_equals_one_device(mesh, n, p):
     """Uneven n = 13, p = 10 with `mesh=` (sharded inside the step), or
     sharded n = 16, p = 12: the losses and the trained parameters equal
     one device's (same solver) to ~1e-12."""
-    field, x, y = _problem(n, p)
+    field, x, y = fit_problem(n, p)
     kw: dict[str, Any] = dict(
         steps=2,
         epsilon=0.5,
