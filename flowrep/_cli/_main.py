@@ -89,7 +89,7 @@ def _int_arg(minimum: int, maximum: int | None = None):
             value = int(text, 10)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"expected an integer >= {minimum}; got {text!r}"
+                f"invalid int value: {text!r} (expected an integer >= {minimum})"
             ) from None
         if value < minimum or (maximum is not None and value > maximum):
             bound = (

@@ -59,7 +59,7 @@ def gaussian_entropy_fisher(x: Array) -> tuple[Array, Array]:
     k = jnp.exp2(jnp.floor(jnp.log2(jnp.maximum(big, jnp.finfo(x.dtype).tiny))))
     r = (x - jnp.mean(x, axis=0)) / k
     cov = r.T @ r / x.shape[0]
-    _, logdet = jnp.linalg.slogdet(cov)
+    sign, logdet = jnp.linalg.slogdet(cov)
     logdet = logdet + 2 * d * jnp.log(k)
     h = 0.5 * (d * jnp.log(2 * jnp.pi * jnp.e) + logdet)
     fisher = jnp.trace(jnp.linalg.inv(cov)) / k**2
@@ -69,11 +69,12 @@ def gaussian_entropy_fisher(x: Array) -> tuple[Array, Array]:
         h,
         # (a Fisher information that underflows to 0, a cloud of scale
         # ~1e200 in float64, is the rounding of the result, not an error)
-        lambda h, f: ~(jnp.isfinite(h) & jnp.isfinite(f)),
+        lambda h, f, sign: ~(jnp.isfinite(h) & jnp.isfinite(f) & (f >= 0) & (sign > 0)),
         "gaussian_entropy_fisher: the covariance of `x` is singular (coincident "
         "or collinear samples) or its Fisher information overflows the dtype "
         "(use float64)",
         fisher,
+        sign,
     )
     return h, fisher
 
