@@ -51,6 +51,15 @@ SLOW_IDS = {
     "tests/test_laws.py::test_mixture_density_score_sampling",
     "tests/test_transport.py::test_adaptive_over_relaxation_saves_iterations",
     "tests/test_tracks_widths.py::test_pca_projection_retained_variance",
+    # third batch (10-18 s each in CI on 2 cores; cheaper tests of the same
+    # code stay in the default run: the other acha/CLI jobs' tests,
+    # test_weights_lists_and_arrays, test_padded_embedding_equals_hand_padding,
+    # the other jko tests, test_flow_and_tracks' other fields)
+    "tests/test_cli.py::test_reproduce_acha_1d",
+    "tests/test_depth_smoothness.py::test_beta_smooth_vs_iid",
+    "tests/test_tracks_widths.py::test_padded_nonlinearity_finite_in_float32",
+    "tests/test_wgf_flows.py::test_jko_blob_bandwidth_frozen_within_a_step",
+    "tests/test_vector_field.py::test_flow_and_tracks[ridgelet]",
     # second batch (measured 12-48 s on 2 cores with a background job)
     "tests/test_flow.py::test_adaptive_loop_matches_diffeqsolve[dopri5-piecewise_constant]",
     "tests/test_laws.py::test_smoothing_solves_heat_equation_and_backward_heat_its_reverse",
