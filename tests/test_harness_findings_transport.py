@@ -300,3 +300,105 @@ def test_non_gradient_fraction_names_sigma():
         fr.non_gradient_fraction(
             lambda t, y, args: -y, x, sigma="foo", key=jax.random.key(1)
         )
+
+
+# the transport harness's second pass (the calls it had not reached)
+_EYE = jnp.eye(2)
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda: fr.AffineMap(jnp.ones((2, 3)), jnp.zeros(2)), ValueError, "`matrix`"),
+        (lambda: fr.AffineMap(_EYE, jnp.zeros(3)), ValueError, "`shift`"),
+        (lambda: fr.AffineMap(_EYE * jnp.nan, jnp.zeros(2)), ValueError, "`matrix`"),
+        (lambda: fr.AffineMap("eye", jnp.zeros(2)), TypeError, "`matrix`"),  # pyright: ignore[reportArgumentType]
+        (lambda: fr.AffineMap(_EYE, jnp.zeros(2))(jnp.ones(3)), ValueError, "`x`"),
+        (
+            lambda: fr.EntropicMap(jnp.ones((4, 2)), jnp.zeros(4), jnp.asarray(-1.0)),
+            ValueError,
+            "`epsilon`",
+        ),
+        (
+            lambda: fr.EntropicMap(jnp.ones((4, 2)), jnp.zeros(7), jnp.asarray(0.1)),
+            ValueError,
+            "`g`",
+        ),
+        (
+            lambda: fr.EntropicMap(jnp.ones((4, 2)), jnp.zeros(4), jnp.asarray(0.1))(
+                jnp.ones(3)
+            ),
+            ValueError,
+            "`z`",
+        ),
+        (
+            lambda: fr.EntropicMap(jnp.ones((4, 2)), jnp.zeros(4), jnp.asarray(0.1))(
+                jnp.array([jnp.nan, 0.0])
+            ),
+            ValueError,
+            "`z`",
+        ),
+        (lambda: fr.gaussian_w2(None, _EYE, jnp.zeros(2), _EYE), TypeError, "`m1`"),  # pyright: ignore[reportArgumentType]
+        (
+            lambda: fr.wasserstein2(
+                jnp.ones((4, 2)),
+                jnp.zeros((4, 2)),
+                method="sinkhorn",
+                epsilon=1j,  # pyright: ignore[reportArgumentType]
+            ),
+            TypeError,
+            "`epsilon`",
+        ),
+        (
+            lambda: fr.sinkhorn(
+                jnp.ones((4, 2)), jnp.zeros((4, 2)), max_iterations=10**12
+            ),
+            ValueError,
+            "`max_iterations`",
+        ),
+    ],
+    ids=[
+        "AffineMap non-square",
+        "AffineMap shift",
+        "AffineMap NaN",
+        "AffineMap str",
+        "AffineMap call dim",
+        "EntropicMap epsilon",
+        "EntropicMap g shape",
+        "EntropicMap call dim",
+        "EntropicMap call NaN",
+        "gaussian_w2 None",
+        "epsilon complex",
+        "max_iterations int32",
+    ],
+)
+def test_maps_and_counts_named(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+def test_affine_and_entropic_maps_still_map():
+    A = jnp.array([[2.0, 0.5], [0.5, 1.0]])
+    T = fr.AffineMap(A, jnp.array([1.0, -1.0]))
+    np.testing.assert_allclose(T(jnp.array([1.0, 2.0])), [4.0, 1.5], rtol=1e-12)
+    y = jnp.array([[0.0, 0.0], [1.0, 0.0]])
+    E = fr.EntropicMap(y, jnp.zeros(2), jnp.asarray(1.0))
+    # equal potentials, z equidistant from both: the midpoint
+    np.testing.assert_allclose(E(jnp.array([0.5, 3.0])), [0.5, 0.0], atol=1e-12)
+
+
+def test_sinkhorn_potentials_overflowing_float32_are_named():
+    # float32 clouds at 1e30: solved in the normalised frame, the potentials
+    # (~1e60) overflowed back in the user's units: inf, with converged=True
+    r = np.random.default_rng(0)
+    X = jnp.asarray(r.normal(size=(12, 2)), jnp.float32) * 1e30
+    with pytest.raises(ValueError, match="overflow float32 at the scale of `x`"):
+        fr.sinkhorn(X, X + 1e30)
+    # the same clouds in float64 are fine, and equivariant: cost scales by 1e60
+    small = fr.sinkhorn(
+        X.astype(jnp.float64) / 1e30, (X + 1e30).astype(jnp.float64) / 1e30
+    )
+    big = fr.sinkhorn(X.astype(jnp.float64), (X + 1e30).astype(jnp.float64))
+    np.testing.assert_allclose(
+        float(big.reg_ot_cost) / 1e60, float(small.reg_ot_cost), rtol=1e-6
+    )

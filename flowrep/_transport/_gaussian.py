@@ -145,7 +145,7 @@ def _check_gaussians(m1, S1, m2, S2, *, pd1: bool):
     for name, a in zip(names, (m1, S1, m2, S2)):
         try:
             a = jnp.asarray(a)
-        except TypeError as e:
+        except (TypeError, ValueError) as e:  # jnp's ValueError for None
             raise TypeError(
                 f"`{name}` must be an array; got {type(a).__name__}."
             ) from e
@@ -182,7 +182,34 @@ class AffineMap(eqx.Module):
     matrix: Float[Array, "d d"]
     shift: Point
 
+    def __check_init__(self):
+        for name in ("matrix", "shift"):
+            value = getattr(self, name)
+            dtype = getattr(value, "dtype", None)
+            if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+                raise TypeError(
+                    f"`{name}` must be a real floating array; got {type(value).__name__}"
+                    + (f" of dtype {dtype}" if dtype is not None else "")
+                    + "."
+                )
+        d = self.shift.shape[0] if self.shift.ndim == 1 else None
+        if self.shift.ndim != 1 or self.matrix.shape != (d, d):
+            raise ValueError(
+                "`matrix` must be square (d, d) and `shift` a vector (d,); got "
+                f"`matrix` {self.matrix.shape} and `shift` {self.shift.shape}."
+            )
+        for name in ("matrix", "shift"):
+            value = getattr(self, name)
+            if is_concrete(value) and not bool(jnp.all(jnp.isfinite(value))):
+                raise ValueError(f"`{name}` contains NaN or inf.")
+
     def __call__(self, x: Point) -> Point:
+        x = jnp.asarray(x)
+        if x.shape != self.shift.shape:
+            raise ValueError(
+                f"AffineMap takes one point `x` of shape {self.shift.shape}; got "
+                f"{x.shape}. Use `jax.vmap` for a cloud."
+            )
         return jnp.matmul(self.matrix, x, precision=HIGHEST) + self.shift
 
 

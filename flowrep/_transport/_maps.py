@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jaxtyping import ArrayLike
 
 from .._custom_types import FloatScalar, OtherPoints, OtherWeights, Point, Points
-from .._validate import check_positive_int
+from .._validate import check_finite, check_positive_int, is_concrete
 from ._clouds import as_pair, HIGHEST, normalise, scale_by
 from ._sinkhorn import sinkhorn
 
@@ -22,7 +22,30 @@ class EntropicMap(eqx.Module):
     g: OtherWeights
     epsilon: FloatScalar
 
+    def __check_init__(self):
+        y, g, eps = (jnp.shape(v) for v in (self.y, self.g, self.epsilon))
+        if len(y) != 2 or g != y[:1] or eps != ():
+            raise ValueError(
+                "EntropicMap needs `y` (m, d), `g` (m,) and a scalar `epsilon`; "
+                f"got `y` {y}, `g` {g}, `epsilon` {eps}."
+            )
+        for name in ("y", "g", "epsilon"):
+            value = jnp.asarray(getattr(self, name))
+            if not jnp.issubdtype(value.dtype, jnp.floating):
+                raise TypeError(f"`{name}` must be real floating; got {value.dtype}.")
+        if is_concrete(self.epsilon) and not float(self.epsilon) > 0:
+            raise ValueError(f"`epsilon` must be positive; got {self.epsilon}.")
+        if is_concrete(self.g) and not bool(jnp.all(jnp.isfinite(self.g))):
+            raise ValueError("`g` contains NaN or inf.")
+
     def __call__(self, z: Point) -> Point:
+        z = jnp.asarray(z)
+        if z.shape != self.y.shape[1:]:
+            raise ValueError(
+                f"EntropicMap takes one point `z` of shape {self.y.shape[1:]}; got "
+                f"{z.shape}. Use `jax.vmap` for a cloud."
+            )
+        z = check_finite(z, "z")
         logits = (self.g - jnp.sum((self.y - z) ** 2, -1)) / self.epsilon
         return jnp.matmul(jax.nn.softmax(logits), self.y, precision=HIGHEST)
 

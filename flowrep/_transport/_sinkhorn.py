@@ -15,6 +15,7 @@ from .._validate import (
     check_bool,
     check_positive_float,
     check_positive_int,
+    check_value,
     is_concrete,
 )
 from ._clouds import as_pair, HIGHEST, mean_cost, normalise, scale_by
@@ -169,6 +170,17 @@ def solve_sinkhorn(
     return rescale_result(out, k)
 
 
+def _int32_count(value, name: str) -> int:
+    """A positive iteration count the solver's int32 loop counter can hold."""
+    value = check_positive_int(value, name)
+    if value > 2**31 - 1:
+        raise ValueError(
+            f"`{name}` must be at most 2**31 - 1 (the solver counts iterations "
+            f"in int32); got {value}."
+        )
+    return value
+
+
 def check_epsilon(epsilon, relative_epsilon):
     """`epsilon` (None, or positive and finite) and `relative_epsilon`
     (positive, finite); a traced `epsilon` is checked at run time."""
@@ -185,9 +197,13 @@ def check_epsilon(epsilon, relative_epsilon):
         raise TypeError(
             f"`epsilon` must be a positive number or None; got {type(epsilon).__name__}."
         ) from e
-    if eps.ndim != 0 or not jnp.issubdtype(eps.dtype, jnp.number):
+    if (
+        eps.ndim != 0
+        or not jnp.issubdtype(eps.dtype, jnp.number)
+        or jnp.issubdtype(eps.dtype, jnp.complexfloating)
+    ):
         raise TypeError(
-            f"`epsilon` must be a positive scalar or None; got {epsilon!r}."
+            f"`epsilon` must be a positive real scalar or None; got {epsilon!r}."
         )
     msg = f"`epsilon` must be positive and finite; got {epsilon}."
     if is_concrete(eps):
@@ -241,8 +257,8 @@ def solve_options(
     return SolverOptions(
         check_positive_float(threshold, "threshold"),
         int(norm_error),
-        check_positive_int(max_iterations, "max_iterations"),
-        check_positive_int(inner_iterations, "inner_iterations"),
+        _int32_count(max_iterations, "max_iterations"),
+        _int32_count(inner_iterations, "inner_iterations"),
         omega,
         check_positive_int(chunk, "chunk_size"),
         check_positive_int(tile_pairs, "tile_pairs"),
@@ -371,6 +387,22 @@ def sinkhorn(
         solve_sinkhorn, x, y, eps, rel, mesh=mesh, mode=mode, resolved=resolved,
         init=init, opts=opts,
     )  # fmt: skip
+    if mesh is None or is_concrete(out.reg_ot_cost):
+        # the solve runs in a normalised frame; back in the user's units the
+        # potentials (~ squared distances) can overflow the clouds' dtype
+        # (float32 clouds at scale 1e30)
+        cost = check_value(
+            out.reg_ot_cost,
+            lambda c, f, g: (
+                ~(jnp.isfinite(c) & jnp.all(jnp.isfinite(f)) & jnp.all(jnp.isfinite(g)))
+            ),
+            f"sinkhorn: the potentials overflow {x.dtype} at the scale of `x` and "
+            "`y` (squared distances beyond its range); pass float64 clouds or "
+            "rescale them",
+            out.f,
+            out.g,
+        )
+        out = eqx.tree_at(lambda o: o.reg_ot_cost, out, cost)
     if check_bool(throw, "throw"):
         out = throw_if_not_converged(out, max_iterations)
     return out
