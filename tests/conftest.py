@@ -60,6 +60,17 @@ SLOW_IDS = {
     "tests/test_tracks_widths.py::test_padded_nonlinearity_finite_in_float32",
     "tests/test_wgf_flows.py::test_jko_blob_bandwidth_frozen_within_a_step",
     "tests/test_vector_field.py::test_flow_and_tracks[ridgelet]",
+    # fourth batch (7-10 s each in CI; the default run took 10 min 33 s):
+    # each has cheaper tests of the same code in the default run
+    "tests/test_demo_flow_matching.py::test_flow_matching_learns_a_translation",
+    "tests/test_device.py::test_transforms_take_backend_defaults[cpu]",
+    "tests/test_tracks_widths.py::test_record_tracks_changing_width",
+    "tests/test_scores.py::test_dense_engine_survives_a_poor_start",
+    "tests/test_dae_stacked.py::test_stacked_dae_empirical_and_blurring_flow",
+    "tests/test_wgf_reversal.py::test_mixture_entropy_rate_is_minus_fisher_by_quadrature",
+    "tests/test_transport.py::test_not_converged_flag_and_throw",
+    "tests/test_wgf_curl.py::test_gradient_of_matches_grad_of_potential[tanh]",
+    "tests/test_precision.py::test_emulation_rounds_default_products",
     # second batch (measured 12-48 s on 2 cores with a background job)
     "tests/test_flow.py::test_adaptive_loop_matches_diffeqsolve[dopri5-piecewise_constant]",
     "tests/test_laws.py::test_smoothing_solves_heat_equation_and_backward_heat_its_reverse",
