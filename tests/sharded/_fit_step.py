@@ -1,5 +1,6 @@
 """One data-parallel `fit` step compiled over the first `d` devices, and its
-per-device temporaries: shared by the memory tests of tests/sharded."""
+per-device temporaries; a small `fit` run on one device and on the mesh:
+shared by the loss tests of tests/sharded."""
 
 from typing import Any
 
@@ -8,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import optax
+from jax.sharding import NamedSharding, PartitionSpec as P
 
 import flowrep as fr
 from flowrep._depth import _fit
@@ -54,6 +56,34 @@ def fit_problem(n: int, p: int):
     y = jr.normal(jr.PRNGKey(7), (p, 2)) @ jnp.array([[0.8, 0.3], [-0.2, 1.1]]) + 0.5
     field = fr.RidgeletField.random(jr.PRNGKey(1), 2, 6, basis="constant")
     return field, x, y
+
+
+def fit_one_and_mesh(mesh, n: int, p: int, **fit_kwargs: Any):
+    """`fit_problem(n, p)` trained for two steps on one device and over `mesh`:
+    with `mesh=` when n does not divide into the mesh's devices, else on
+    row-sharded clouds. Returns both histories and both fields' float leaves
+    `(h1, hD, leaves1, leavesD)`; asserts that one device's loss fell."""
+    field, x, y = fit_problem(n, p)
+    kw: dict[str, Any] = dict(
+        steps=2,
+        epsilon=0.5,
+        flow_kwargs=dict(solver="euler", num_steps=2),
+        progress=False,
+        key=jr.PRNGKey(3),
+    )
+    kw |= fit_kwargs
+    f1, h1 = fr.fit(field, x, y, **kw)
+    if n % mesh.devices.size == 0:
+        rows = NamedSharding(mesh, P("data", None))
+        fD, hD = fr.fit(field, jax.device_put(x, rows), jax.device_put(y, rows), **kw)
+    else:
+        fD, hD = fr.fit(field, x, y, mesh=mesh, **kw)
+    assert h1["loss"][1] < h1["loss"][0]  # it trained
+    leaves = [
+        jax.tree_util.tree_leaves(eqx.filter(f, eqx.is_inexact_array)) for f in (f1, fD)
+    ]
+    assert len(leaves[0]) == len(leaves[1]) and leaves[0]
+    return h1, hD, leaves[0], leaves[1]
 
 
 def temp_bytes(compiled) -> int:

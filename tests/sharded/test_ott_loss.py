@@ -4,19 +4,13 @@ device's to float rounding, and the compiled step's per-device memory falls
 as 1/D. On 4 fake CPU devices (run via `tests/test_sharding.py`)."""
 
 import re
-from typing import Any
 
-import equinox as eqx
-import jax
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 import pytest
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-import flowrep as fr
-
-from ._fit_step import compiled_fit_step, fit_problem, temp_bytes
+from ._fit_step import compiled_fit_step, fit_one_and_mesh, temp_bytes
 
 
 D = 4  # the devices tests/test_sharding.py starts (tests/sharded/conftest.py)
@@ -30,25 +24,8 @@ def test_fit_ott_sinkhorn_equals_one_device(mesh, n, p):
     default loss' values and the trained parameters equal one device's
     (ott-jax on `PointCloud`s) to 1e-10 relative: the same solver on the
     same costs, only the order of the reductions changes."""
-    field, x, y = fit_problem(n, p)
-    kw: dict[str, Any] = dict(
-        steps=2,
-        epsilon=0.5,
-        flow_kwargs=dict(solver="euler", num_steps=2),
-        progress=False,
-        key=jr.PRNGKey(3),
-    )
-    f1, h1 = fr.fit(field, x, y, **kw)
-    if n % D == 0:
-        rows = NamedSharding(mesh, P("data", None))
-        fD, hD = fr.fit(field, jax.device_put(x, rows), jax.device_put(y, rows), **kw)
-    else:
-        fD, hD = fr.fit(field, x, y, mesh=mesh, **kw)
+    h1, hD, a, b = fit_one_and_mesh(mesh, n, p)
     np.testing.assert_allclose(hD["loss"], h1["loss"], rtol=1e-10)
-    assert h1["loss"][1] < h1["loss"][0]  # it trained
-    a = jax.tree_util.tree_leaves(eqx.filter(f1, eqx.is_inexact_array))
-    b = jax.tree_util.tree_leaves(eqx.filter(fD, eqx.is_inexact_array))
-    assert len(a) == len(b) and a
     for u, v in zip(a, b):
         scale = float(jnp.max(jnp.abs(u)))
         assert float(jnp.max(jnp.abs(np.asarray(v) - u))) <= 1e-10 * scale

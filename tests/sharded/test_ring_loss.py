@@ -5,18 +5,11 @@ the compiled step's per-device memory falls as 1/D. On 4 fake CPU devices
 tests/test_fit_ring_loss.py)."""
 
 import re
-from typing import Any
 
-import equinox as eqx
-import jax
-import jax.random as jr
 import numpy as np
 import pytest
-from jax.sharding import NamedSharding, PartitionSpec as P
 
-import flowrep as fr
-
-from ._fit_step import compiled_fit_step, fit_problem, temp_bytes
+from ._fit_step import compiled_fit_step, fit_one_and_mesh, temp_bytes
 
 
 D = 4  # the devices tests/test_sharding.py starts (tests/sharded/conftest.py)
@@ -29,25 +22,8 @@ def test_fit_ring_sinkhorn_equals_one_device(mesh, n, p):
     """Uneven n = 13, p = 10 with `mesh=` (sharded inside the step), or
     sharded n = 16, p = 12: the losses and the trained parameters equal
     one device's (same solver) to ~1e-12."""
-    field, x, y = fit_problem(n, p)
-    kw: dict[str, Any] = dict(
-        steps=2,
-        epsilon=0.5,
-        sinkhorn_backend="flowrep",
-        flow_kwargs=dict(solver="euler", num_steps=2),
-        progress=False,
-        key=jr.PRNGKey(3),
-    )
-    f1, h1 = fr.fit(field, x, y, **kw)
-    if n % D == 0:
-        rows = NamedSharding(mesh, P("data", None))
-        fD, hD = fr.fit(field, jax.device_put(x, rows), jax.device_put(y, rows), **kw)
-    else:
-        fD, hD = fr.fit(field, x, y, mesh=mesh, **kw)
+    h1, hD, a, b = fit_one_and_mesh(mesh, n, p, sinkhorn_backend="flowrep")
     np.testing.assert_allclose(hD["loss"], h1["loss"], rtol=1e-12)
-    assert h1["loss"][1] < h1["loss"][0]  # it trained
-    a = jax.tree_util.tree_leaves(eqx.filter(f1, eqx.is_inexact_array))
-    b = jax.tree_util.tree_leaves(eqx.filter(fD, eqx.is_inexact_array))
     for u, v in zip(a, b):
         np.testing.assert_allclose(np.asarray(v), np.asarray(u), rtol=1e-12, atol=1e-14)
         assert len(v.sharding.device_set) == D
