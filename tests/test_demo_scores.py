@@ -98,3 +98,9 @@ def test_padded_scores_are_the_unpadded_scores():
         got = padded_scores(padded, depth)
         for name in ("lss", "cost_ratio", "kinetic_ratio", "path_ratio"):
             np.testing.assert_allclose(got[name], float(getattr(ref, name)), rtol=1e-5)
+
+
+def test_depth_tracks_refuse_a_depth_past_the_padding():
+    field, x = _field_and_points()
+    with pytest.raises(ValueError, match="length"):
+        depth_tracks(field, [2, 8], x, 4)

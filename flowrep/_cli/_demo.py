@@ -185,6 +185,8 @@ def depth_tracks(field, depths, x: jax.Array, length: int) -> list[jax.Array]:
     call serves every depth; `padded[: L + 1]` are the ResNet's own tracks.
     `x` `(n, d)`, every `L <= length`.
     """
+    if max(depths) > length:
+        raise ValueError(f"every depth must be <= `length` = {length}; got {depths}.")
     out = []
     for depth in depths:
         net = fr.euler_network(field, depth)
@@ -432,9 +434,10 @@ def run_demo(
     timings["scores_cpu_s"] = time.process_time() - cpu_t
     depth_rows = []
     # Every depth's tracks padded to the flow's 33 recorded times (identity
-    # blocks after block L, times l / L): one compilation of the tracks and of
-    # `score_tracks` (shared with the flow's above) instead of one per depth.
-    length = len(ts) - 1
+    # blocks after block L): one compilation of the tracks and of
+    # `score_tracks` (shared with the flow's above in quick mode, where no
+    # depth exceeds 32) instead of one per depth.
+    length = max(len(ts) - 1, max(cfg["depths"]))
     for depth, padded in zip(
         cfg["depths"], depth_tracks(field, cfg["depths"], source, length)
     ):
