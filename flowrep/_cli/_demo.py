@@ -178,25 +178,24 @@ def _padded_tracks(net, x):  # one compilation: every padded ResNet has the same
 
 
 def depth_tracks(field, depths, x: jax.Array, length: int) -> list[jax.Array]:
-    """Tracks `(length + 1, n, d)` of the Euler ResNets `fr.euler_network(field, L)`, L in `depths`.
+    """Tracks of the Euler ResNets `fr.euler_network(field, L)`, L in `depths`, padded to `length`.
 
-    Each ResNet's blocks are padded with `length - L` zero blocks (identity
-    residuals), so rows `L..length` repeat its output $x_L$ and one compiled
-    call serves every depth; `padded[: L + 1]` are the ResNet's own tracks.
-    `x` `(n, d)`, every `L <= length`.
+    A ResNet with `L <= length` blocks is padded with `length - L` zero blocks
+    (identity residuals): its tracks `(length + 1, n, d)` repeat its output
+    $x_L$ in rows `L..length`, and one compiled call serves every such depth
+    (`padded[: L + 1]` are the ResNet's own tracks). A deeper ResNet keeps its
+    own tracks `(L + 1, n, d)` (padding it would only add zero steps to score).
+    `x` `(n, d)`.
     """
-    if max(depths) > length:
-        raise ValueError(f"every depth must be <= `length` = {length}; got {depths}.")
     out = []
     for depth in depths:
         net = fr.euler_network(field, depth)
         assert isinstance(net, fr.ResNet)  # a unit field's Euler network
-        blocks = net.blocks
         pad = jax.tree_util.tree_map(
             lambda z: jnp.concatenate(
-                [z, jnp.zeros((length - depth,) + z.shape[1:], z.dtype)]
+                [z, jnp.zeros((max(length - depth, 0),) + z.shape[1:], z.dtype)]
             ),
-            blocks,
+            net.blocks,
         )
         out.append(_padded_tracks(fr.ResNet(pad), x))
     return out
@@ -433,11 +432,11 @@ def run_demo(
     flow_scores = fr.score_tracks(flow_tracks, host=True)
     timings["scores_cpu_s"] = time.process_time() - cpu_t
     depth_rows = []
-    # Every depth's tracks padded to the flow's 33 recorded times (identity
+    # Every depth up to 32 padded to the flow's 33 recorded times (identity
     # blocks after block L): one compilation of the tracks and of
-    # `score_tracks` (shared with the flow's above in quick mode, where no
-    # depth exceeds 32) instead of one per depth.
-    length = max(len(ts) - 1, max(cfg["depths"]))
+    # `score_tracks` (shared with the flow's above) instead of one per depth;
+    # --full's L = 64, 128 are scored unpadded.
+    length = len(ts) - 1
     for depth, padded in zip(
         cfg["depths"], depth_tracks(field, cfg["depths"], source, length)
     ):
