@@ -1,5 +1,7 @@
 """The demo's compiled gradient-flow scores agree with `flowrep.flow_scores`."""
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -13,6 +15,7 @@ from flowrep._cli._demo import (
     gradient_fractions,
     padded_scores,
     through_data,
+    w2_exact,
 )
 
 
@@ -99,3 +102,14 @@ def test_padded_scores_are_the_unpadded_scores():
         got = padded_scores(padded, depth)
         for name in ("lss", "cost_ratio", "kinetic_ratio", "path_ratio"):
             np.testing.assert_allclose(got[name], float(getattr(ref, name)), rtol=1e-5)
+
+
+def test_w2_exact_is_the_brute_force_optimum():
+    # every assignment of 6 points (720), a minimum the host solver did not compute
+    x = jr.normal(jr.PRNGKey(0), (6, 2))
+    y = jr.normal(jr.PRNGKey(1), (6, 2)) + 0.5
+    cost = np.sum((np.asarray(x)[:, None] - np.asarray(y)[None]) ** 2, -1)
+    best = min(
+        cost[np.arange(6), list(p)].mean() for p in itertools.permutations(range(6))
+    )
+    np.testing.assert_allclose(float(w2_exact(x, y)), np.sqrt(best), rtol=1e-6)
