@@ -1,12 +1,22 @@
 """The demo's compiled gradient-flow scores agree with `flowrep.flow_scores`."""
 
+import itertools
+
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
 
 import flowrep as fr
-from flowrep._cli._demo import across_data, gradient_fractions, through_data
+from flowrep._cli._demo import (
+    across_data,
+    depth_tracks,
+    gradient_fractions,
+    padded_scores,
+    through_data,
+    w2_exact,
+)
 
 
 @pytest.mark.slow  # ~25 s CPU: compiles flow_scores' transport scores and both fits
@@ -58,3 +68,48 @@ def test_across_data_turns_every_unit_along_the_local_normal():
     # both signs occur, and every knot of a unit shares its direction
     assert 0 < int((cosine[0] > 0).sum()) < 12
     np.testing.assert_array_equal(jnp.sign(cosine), jnp.sign(cosine[:1]).repeat(3, 0))
+
+
+def _field_and_points():
+    field = fr.RidgeletField.random(
+        jr.PRNGKey(0), 2, 8, sigma="tanh", basis="linear", num_knots=2
+    )
+    return field, jr.normal(jr.PRNGKey(1), (16, 2))
+
+
+def test_padded_depth_tracks_are_the_resnets_tracks():
+    # the depth sweep's padding (one compilation for every depth) against each
+    # ResNet's own tracks, computed without padding
+    field, x = _field_and_points()
+    depths, length = [2, 4], 3
+    for depth, padded in zip(depths, depth_tracks(field, depths, x, length)):
+        own = jax.vmap(fr.euler_network(field, depth).tracks)(x).transpose(1, 0, 2)
+        # a ResNet deeper than `length` keeps its own tracks
+        assert padded.shape == (max(length, depth) + 1, 16, 2)
+        np.testing.assert_allclose(padded[: depth + 1], own, rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(
+            padded[depth:], jnp.broadcast_to(own[-1], padded[depth:].shape)
+        )
+
+
+@pytest.mark.slow  # ~20 s CPU: three compilations of score_tracks
+def test_padded_scores_are_the_unpadded_scores():
+    # fr.score_tracks on each ResNet's own (unpadded) tracks is the reference
+    field, x = _field_and_points()
+    depths, length = [1, 3], 4
+    for depth, padded in zip(depths, depth_tracks(field, depths, x, length)):
+        ref = fr.score_tracks(padded[: depth + 1], host=True)
+        got = padded_scores(padded, depth)
+        for name in ("lss", "cost_ratio", "kinetic_ratio", "path_ratio"):
+            np.testing.assert_allclose(got[name], float(getattr(ref, name)), rtol=1e-5)
+
+
+def test_w2_exact_is_the_brute_force_optimum():
+    # every assignment of 6 points (720), a minimum the host solver did not compute
+    x = jr.normal(jr.PRNGKey(0), (6, 2))
+    y = jr.normal(jr.PRNGKey(1), (6, 2)) + 0.5
+    cost = np.sum((np.asarray(x)[:, None] - np.asarray(y)[None]) ** 2, -1)
+    best = min(
+        cost[np.arange(6), list(p)].mean() for p in itertools.permutations(range(6))
+    )
+    np.testing.assert_allclose(float(w2_exact(x, y)), np.sqrt(best), rtol=1e-6)
