@@ -386,9 +386,16 @@ def run_demo(
     # held-out evaluation: fresh moons through the learned map vs a fresh Gaussian
     # sample; flowed in the same solve as the scored moons (one compilation)
     held_in = moons(k_test, cfg["n"])
+    # ... and _REPEATS more held-out moons samples of the same n for the entropy
+    # goal: one n = 256 pair is a noisy test (the k-NN estimate of one N(0, I)
+    # sample has a 3.4% s.d.; an exact map passes 5% for only ~80% of pairs)
+    n = cfg["n"]
+    held_more = jnp.concatenate(  # each sample both moons, half and half
+        [moons(k, n) for k in jr.split(jr.fold_in(k_test, 1), _REPEATS)]
+    )
     res = fr.flow(
         field,
-        jnp.concatenate([source, held_in]),
+        jnp.concatenate([source, held_in, held_more]),
         0.0,
         1.0,
         ts=ts,
@@ -397,7 +404,8 @@ def run_demo(
     )
     paths = res.tracks[:, : cfg["n"]]
     flow_tracks = fr.Tracks(paths, ts)
-    test_out = res.xs[cfg["n"] :]
+    test_out = res.xs[n : 2 * n]
+    more_out = res.xs[2 * n :].reshape(_REPEATS, n, 2)
     fresh = jr.normal(k_eval, (cfg["n"], 2))
     w2_out = w2_exact(test_out, fresh)
     w2_base = w2_exact(target, fresh)
@@ -408,11 +416,16 @@ def run_demo(
     entropy_held_out = float(fr.knn_entropy(test_out))
     # The floor's own spread: both goals' ratios against REPEATS more pairs of
     # fresh Gaussian samples (the three-seed spread needs three runs).
-    w2_ratios, h_ratios = [], []
-    for kg, kh in jr.split(jr.fold_in(k_eval, 1), (_REPEATS, 2)):
-        g, h = jr.normal(kg, (cfg["n"], 2)), jr.normal(kh, (cfg["n"], 2))
+    # The entropy goal's value: the mean k-NN entropy of the _REPEATS flowed
+    # held-out samples over the mean of _REPEATS fresh N(0, I) samples' (same
+    # estimator, same n); its interval from the _REPEATS per-pair ratios.
+    w2_ratios, h_ratios, h_more, h_gauss = [], [], [], []
+    for i, (kg, kh) in enumerate(jr.split(jr.fold_in(k_eval, 1), (_REPEATS, 2))):
+        g, h = jr.normal(kg, (n, 2)), jr.normal(kh, (n, 2))
         w2_ratios.append(float(w2_exact(test_out, g) / w2_exact(h, g)))
-        h_ratios.append(entropy_held_out / float(fr.knn_entropy(g)))
+        h_more.append(float(fr.knn_entropy(more_out[i])))
+        h_gauss.append(float(fr.knn_entropy(g)))
+        h_ratios.append(h_more[-1] / h_gauss[-1])
     timings["flow_s"] = time.perf_counter() - t
     timings["flow_cpu_s"] = time.process_time() - cpu_t
 
@@ -534,6 +547,11 @@ def run_demo(
     )
     data["flow"]["entropy_flowed_held_out"] = entropy_held_out
     data["flow"]["entropy_ratio_held_out"] = entropy_held_out / gauss_entropy_knn
+    data["flow"]["entropy_held_out_samples"] = h_more
+    data["flow"]["entropy_target_knn_samples"] = h_gauss
+    data["flow"]["entropy_ratio_held_out_mean"] = float(
+        np.mean(h_more) / np.mean(h_gauss)
+    )
     timings["cpu_s"] = time.process_time() - cpu0
     data["claims"] = _claims(
         data, cfg, seed=seed, quick=quick, w2_ratios=w2_ratios, h_ratios=h_ratios
@@ -547,7 +565,8 @@ def run_demo(
         "a Sinkhorn one overfitted and a KL one did not help). On held-out samples W2(flowed "
         f"moons, N(0, I)) = {float(w2_out):.3f} against the two-sample floor {float(w2_base):.3f} "
         f"({float(w2_out / w2_base):.2f}x; goal 1.25x); k-NN entropy {entropy[-1]:.3f} of the target's "
-        f"{gauss_entropy_knn:.3f} ({entropy[-1] / gauss_entropy_knn:.1%}; held-out moons {entropy_held_out / gauss_entropy_knn:.1%}; "
+        f"{gauss_entropy_knn:.3f} ({entropy[-1] / gauss_entropy_knn:.1%}; held-out moons {entropy_held_out / gauss_entropy_knn:.1%}, "
+        f"{np.mean(h_more) / np.mean(h_gauss):.1%} as the mean over {_REPEATS} held-out samples; "
         "goal within 5%; the claims table gives each goal's verdict). Its Euler broken lines are ResNets of depth L; they "
         "converge to the flow at O(1/L). The transport scores say how close the learned path is to the W2 geodesic "
         "(1 = straight lines at constant speed along the optimal pairing). The spectrum panels show |gamma_t(a, b)|, the "
@@ -574,9 +593,13 @@ def _claims(data, cfg, *, seed, quick, w2_ratios, h_ratios) -> list[dict[str, An
         "the spread over seeds needs several runs: README)"
     )
     ratio = flow["w2_ratio_to_floor"]
-    h_ratio = flow["entropy_ratio_held_out"]
+    h_ratio = flow["entropy_ratio_held_out_mean"]
     w2_iv = dict(make_interval(w2_ratios), method="mean ± 2 s.e. " + spread)
-    h_iv = dict(make_interval(h_ratios), method="mean ± 2 s.e. " + spread)
+    h_iv = dict(
+        make_interval(h_ratios),
+        method=f"mean ± 2 s.e. over the {_REPEATS} pairs (flowed held-out sample i, "
+        "fresh N(0, I) sample i)",
+    )
     cpu = data["timings"]["cpu_s"]
     slope = data["depth_sweep"]["loglog_slope"]
     claims = []
@@ -595,15 +618,19 @@ def _claims(data, cfg, *, seed, quick, w2_ratios, h_ratios) -> list[dict[str, An
         ),
         (
             f"the k-NN entropy of the flowed held-out moons is within {ENTROPY_GOAL:.0%} of the target's",
-            "k-NN (Kozachenko-Leonenko, k = 3) entropy of an N(0, I) sample of the same n",
+            f"k-NN (Kozachenko-Leonenko, k = 3) entropy of {_REPEATS} N(0, I) samples of the same n",
             dict(
-                entropy_flowed=flow["entropy_flowed_held_out"],
-                entropy_target=flow["entropy_target_knn"],
+                entropy_flowed_mean=float(np.mean(flow["entropy_held_out_samples"])),
+                entropy_target_mean=float(np.mean(flow["entropy_target_knn_samples"])),
                 ratio=h_ratio,
+                single_pair_ratio=flow["entropy_ratio_held_out"],
             ),
             h_iv,
             abs(h_ratio - 1) <= ENTROPY_GOAL,
-            f"|entropy ratio - 1| <= {ENTROPY_GOAL}",
+            f"|ratio - 1| <= {ENTROPY_GOAL}, ratio = the mean k-NN entropy of {_REPEATS} "
+            f"flowed held-out moons samples over the mean of {_REPEATS} fresh N(0, I) "
+            "samples', each of the same n (the single pair of `entropy_ratio_held_out` "
+            "is reported too)",
         ),
         (
             f"the whole demo takes about a minute of CPU (<= {CPU_GOAL_S:g} s user+sys)",

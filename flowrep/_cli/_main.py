@@ -52,6 +52,12 @@ def _demo(report: Report, args) -> None:
     print(
         f"entropy (k-NN) along the flow: {e['knn'][0]:.3f} -> {e['knn'][-1]:.3f} (N(0, I): {e['gaussian_closed_form']:.3f} exact, {e['gaussian_knn_same_n']:.3f} by k-NN at the same n)"
     )
+    f = d["flow"]
+    print(
+        f"held-out entropy (k-NN): {f['entropy_ratio_held_out_mean']:.1%} of the target's "
+        f"(mean over {len(f['entropy_held_out_samples'])} held-out samples; one pair: "
+        f"{f['entropy_ratio_held_out']:.1%}; goal within 5%)"
+    )
     print(f"done in {d['seconds']:.0f} s")
 
 
