@@ -700,8 +700,8 @@ def _figures(
     axes[2].scatter(*fresh.T, s=5, c="0.6", label="fresh N(0, I) sample")
     axes[2].scatter(*out.T, s=5, c="tab:red", label="held-out moons, flowed")
     axes[2].set_aspect("equal")
-    axes[2].set_xlabel("x1")
-    axes[2].set_ylabel("x2")
+    axes[2].set_xlabel("$x_1$")
+    axes[2].set_ylabel("$x_2$")
     axes[2].legend(loc="upper left", fontsize=8)
     axes[2].set_title(
         f"held out: W2 {w2_out:.3f} vs floor {w2_floor:.3f} ({w2_out / w2_floor:.2f}x)"
