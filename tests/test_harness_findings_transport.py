@@ -224,6 +224,23 @@ CURL_ERRORS = [
         TypeError,
         "`key`",
     ),  # pyright: ignore[reportArgumentType]
+    # the float32 pass over calls 453-616: get_activation's words
+    # "(argument `name`)" for the caller's `sigma`
+    (
+        "antiderivative unknown name",
+        lambda: fr.antiderivative("foo"),
+        ValueError,
+        "`sigma`",
+    ),
+    # jax's "unexpected PRNG key type NoneType"
+    (
+        "flow_scores key None",
+        lambda: fr.flow_scores(ROT, fr.Tracks(TR), key=None),  # pyright: ignore[reportArgumentType]
+        TypeError,
+        "`key`",
+    ),
+    # Tracks' own `points` for plot_tracks' `tracks`
+    ("plot_tracks str", lambda: fr.plot_tracks("t"), TypeError, "`tracks`"),
 ]
 
 
@@ -292,6 +309,14 @@ def test_jko_huge_steps_is_a_named_memory_error():
     energy = fr.PotentialEnergy(lambda z: 0.5 * jnp.sum(z**2))
     with pytest.raises(MemoryError, match="`steps`"):
         fr.jko(energy, x, 0.1, 10**10)
+
+
+@pytest.mark.slow
+def test_antiderivative_quadrature_names_z():
+    # the quadrature's check said "a larger or non-finite argument"
+    quad = fr.antiderivative(lambda z: jnp.exp(-z * z / 2))  # ~2 s: the probe check
+    with pytest.raises(ValueError, match="`z`"):
+        quad(jnp.nan)
 
 
 def test_non_gradient_fraction_names_sigma():
