@@ -427,3 +427,46 @@ def test_sinkhorn_potentials_overflowing_float32_are_named():
     np.testing.assert_allclose(
         float(big.reg_ot_cost) / 1e60, float(small.reg_ot_cost), rtol=1e-6
     )
+
+
+# the transport harness's rerun of calls 46-329 (both modes)
+_S1 = np.array([[2.0, 0.3], [0.3, 0.5]])
+_S2 = np.array([[1.0, -0.2], [-0.2, 0.8]])
+_M1, _M2 = np.array([0.1, -0.2]), np.array([0.3, 0.4])
+
+
+def _bures_ref(m1, s1, m2, s2):
+    import scipy.linalg
+
+    r2 = scipy.linalg.sqrtm(s2).real
+    cross = scipy.linalg.sqrtm(r2 @ s1 @ r2).real
+    return np.sum((m1 - m2) ** 2) + np.trace(s1 + s2 - 2 * cross)
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e20])
+def test_gaussian_w2_tiny_and_huge_covariances_float32(scale):
+    # float32 covariances at 1e-20: S2^1/2 S1 S2^1/2 (1e-40) was flushed and
+    # W2^2 came back 50 % off; at 1e20 it overflowed
+    s1, s2 = (jnp.asarray(s * scale, F32) for s in (_S1, _S2))
+    m1, m2 = (jnp.asarray(m * np.sqrt(scale), F32) for m in (_M1, _M2))
+    got = float(fr.gaussian_w2(m1, s1, m2, s2))
+    want = _bures_ref(*(np.asarray(a, np.float64) for a in (m1, s1, m2, s2)))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_gaussian_ot_map_tiny_covariances_float32():
+    # the map is invariant under a common scaling of S1 and S2; at 1e-20 in
+    # float32 it was off by 100 %
+    args = [jnp.asarray(a, F32) for a in (_M1, _S1, _M2, _S2)]
+    ref = fr.gaussian_ot_map(*args).matrix
+    tiny = fr.gaussian_ot_map(args[0], args[1] * 1e-20, args[2], args[3] * 1e-20)
+    np.testing.assert_allclose(np.asarray(tiny.matrix), np.asarray(ref), rtol=1e-5)
+
+
+def test_ill_conditioned_s1_float32_says_why():
+    # diag(1, 1e-6) is positive definite; float32 refuses it (conditioned past
+    # 1/sqrt(eps)) and now says so instead of only "must be positive definite"
+    s1 = jnp.asarray(np.diag([1.0, 1e-6]), F32)
+    args = (jnp.asarray(_M1, F32), s1, jnp.asarray(_M2, F32), jnp.asarray(_S2, F32))
+    with pytest.raises(ValueError, match="`S1` must be positive definite.*float32"):
+        fr.gaussian_ot_map(*args)
