@@ -438,8 +438,8 @@ _M1, _M2 = np.array([0.1, -0.2]), np.array([0.3, 0.4])
 def _bures_ref(m1, s1, m2, s2):
     import scipy.linalg
 
-    r2 = scipy.linalg.sqrtm(s2).real
-    cross = scipy.linalg.sqrtm(r2 @ s1 @ r2).real
+    r2 = np.real(np.asarray(scipy.linalg.sqrtm(s2)))
+    cross = np.real(np.asarray(scipy.linalg.sqrtm(r2 @ s1 @ r2)))
     return np.sum((m1 - m2) ** 2) + np.trace(s1 + s2 - 2 * cross)
 
 
