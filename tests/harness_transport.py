@@ -2982,7 +2982,8 @@ def worker(mode, start, keyword, timeout, out, stop=None):
             if (
                 i < start
                 or (stop is not None and i >= stop)
-                or (keyword and keyword not in name)
+                # several substrings: A|B (as harness_models' and harness_dae_cli's -k)
+                or (keyword and not any(k in name for k in keyword.split("|")))
             ):
                 continue
             fh.write(
@@ -3116,7 +3117,9 @@ def run_mode(mode, keyword, timeout, verbose, start=0, stop=None):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("-k", dest="keyword", default="")
+    ap.add_argument(
+        "-k", dest="keyword", default="", help="only calls whose name contains this (A|B)"
+    )
     ap.add_argument("-v", dest="verbose", action="store_true")
     ap.add_argument("--mode", default="both", choices=["x64", "x32", "both"])
     ap.add_argument("--timeout", type=int, default=150)
