@@ -470,3 +470,24 @@ def test_ill_conditioned_s1_float32_says_why():
     args = (jnp.asarray(_M1, F32), s1, jnp.asarray(_M2, F32), jnp.asarray(_S2, F32))
     with pytest.raises(ValueError, match="`S1` must be positive definite.*float32"):
         fr.gaussian_ot_map(*args)
+
+
+def test_gaussian_fit_covariance_underflowing_float32_is_named():
+    # float32 points at scale 1e-20: the covariance (1e-40) was flushed to 0
+    x = jnp.asarray(X * 1e-20, F32)
+    with pytest.raises(ValueError, match="`x`: its covariance underflows"):
+        fr.gaussian_fit(x)
+    # coincident points keep their exact zero covariance, and 1e-15 still fits
+    assert float(jnp.max(jnp.abs(fr.gaussian_fit(jnp.ones((12, 2), F32))[1]))) == 0.0
+    _, s = fr.gaussian_fit(jnp.asarray(X * 1e-15, F32))
+    xs = np.asarray(jnp.asarray(X * 1e-15, F32), np.float64)
+    np.testing.assert_allclose(
+        np.asarray(s, np.float64), np.cov(xs.T, bias=True), rtol=1e-5
+    )
+
+
+@pytest.mark.slow
+def test_gaussian_fit_covariance_underflow_under_jit():
+    x = jnp.asarray(X * 1e-20, F32)
+    with pytest.raises(Exception, match="`x`: its covariance underflows"):
+        jax.block_until_ready(jax.jit(fr.gaussian_fit)(x))

@@ -7,7 +7,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from .._custom_types import FloatScalar, Point, Points
-from .._validate import check_finite, is_concrete
+from .._validate import check_finite, check_value, is_concrete
 from ._clouds import as_cloud, HIGHEST, normalise, promote, scale_by
 
 
@@ -50,14 +50,23 @@ def gaussian_fit(x: Points | ArrayLike) -> tuple[Point, Float[Array, "d d"]]:
     **Returns:** `(mean, cov)` of shapes `(d,)` and `(d, d)`.
 
     **Raises:** `ValueError` for bad shapes, NaN/inf, or a covariance that
-    overflows the dtype (use float64).
+    overflows the dtype, or underflows it entirely (distinct points whose
+    covariance is below the dtype's normal range, e.g. float32 points at
+    scale 1e-20: it would come back 0); use float64 for either.
     """
     x = as_cloud(x, "x")
-    m, S = _gaussian_fit(x)
+    m, S, Sn = _gaussian_fit(x)
     # Checked outside the jitted kernel: eagerly this raises a ValueError now;
     # under an enclosing jit it becomes a run-time `eqx.error_if`.
     S = check_finite(
         S, "x", "`x`: its covariance overflows the dtype; use float64 (x64)."
+    )
+    S = check_value(
+        S,
+        lambda S, Sn: (jnp.max(jnp.abs(S)) == 0) & (jnp.max(jnp.abs(Sn)) > 0),
+        "`x`: its covariance underflows the dtype (below its normal range, it "
+        "would be 0 for distinct points); use float64 (x64) or rescale `x`.",
+        Sn,
     )
     return m, S
 
@@ -65,9 +74,9 @@ def gaussian_fit(x: Points | ArrayLike) -> tuple[Point, Float[Array, "d d"]]:
 @jax.jit
 def _gaussian_fit(x):
     (xn,), shift, k = normalise(x)
-    m, S = moments(xn)
-    S = scale_by(S, 2 * k)
-    return scale_by(m, k) + shift, S
+    m, Sn = moments(xn)
+    S = scale_by(Sn, 2 * k)
+    return scale_by(m, k) + shift, S, Sn
 
 
 def _cov_exponent(S1: Array, S2: Array) -> Array:
