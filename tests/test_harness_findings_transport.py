@@ -412,6 +412,7 @@ def test_affine_and_entropic_maps_still_map():
     np.testing.assert_allclose(E(jnp.array([0.5, 3.0])), [0.5, 0.0], atol=1e-12)
 
 
+@pytest.mark.slow  # three Sinkhorn compilations: 13 s in the default run
 def test_sinkhorn_potentials_overflowing_float32_are_named():
     # float32 clouds at 1e30: solved in the normalised frame, the potentials
     # (~1e60) overflowed back in the user's units: inf, with converged=True
