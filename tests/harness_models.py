@@ -1434,12 +1434,24 @@ def build(x64):
         ),
         lambda: fr.refit_output(net, X, Yr + 1e4, ridge=1e-3),
     )
-    for r_ in (-1.0, float("nan"), float("inf"), "0.1", None):
+    for r_ in (-1.0, float("nan"), float("inf"), "0.1"):
         case(
             f"refit_output ridge={r_!r}",
             err("ridge"),
             lambda r_=r_: fr.refit_output(net0, X, Yr, ridge=r_),
         )
+    # `ridge=None` is now the default (a dtype-aware weight: 1e-8 in float64)
+    case(
+        "refit_output ridge=None (dtype default)",
+        ok(
+            close(
+                refit_ref(net0, X, Yr, 1e-8 if x64 else 1e-8 * 2**14.5),
+                1e-7 if x64 else 1e-3,
+                get=lambda m: m.evaluate(X),
+            )
+        ),
+        lambda: fr.refit_output(net0, X, Yr, ridge=None),
+    )
     case(
         "refit_output ridge=0 (legal)",
         ok(),

@@ -369,3 +369,53 @@ def test_grid_nodes_values_unchanged():
     np.testing.assert_allclose(
         np.unique(np.asarray(x[:, 0])), [1 / 6, 0.5, 5 / 6], rtol=1e-12
     )
+
+
+def _repeated_units_problem(dtype):
+    # 8 units drawn from 12 (with repeats): the Gram matrix is singular, so a
+    # ridge of 1e-8 times its mean diagonal is below float32 rounding.
+    # (with n = 30 points and these seeds, `ridge=1e-8` gives the NaN solve)
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(12, 2)).astype(dtype)
+    b = rng.normal(size=12).astype(dtype)
+    gamma = rng.normal(size=12).astype(dtype)
+    w = rng.uniform(0.5, 1.5, size=12).astype(dtype)
+    x = rng.normal(size=(30, 2)).astype(dtype)
+    y = (np.sin(x[:, 0]) + x[:, 1] ** 2).astype(dtype)
+    return a, b, gamma, w, x, y
+
+
+@pytest.mark.slow
+def test_sample_network_refit_default_ridge_float32():
+    # harness_models "sample_network refit" (x32): the default ridge used to be
+    # 1e-8 in every dtype, and float32 raised "increase `ridge`" on a valid call.
+    a, b, gamma, w, x, y = map(jnp.asarray, _repeated_units_problem(np.float32))
+    key = jr.PRNGKey(0)
+    net = fr.sample_network(gamma, a, b, w, fr.Tanh(), 8, key=key, refit=(x, y))
+    assert net.c.dtype == jnp.float32
+    # float64 reference on the same float32 inputs and the same drawn units,
+    # with the ridge the float32 default picks (1e-8 * sqrt(eps32 / eps64)).
+    lam_rel = 1e-8 * np.sqrt(np.finfo(np.float32).eps / np.finfo(np.float64).eps)
+    a8, b8 = np.asarray(net.a, np.float64), np.asarray(net.b, np.float64)
+    x8, y8 = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    phi = np.tanh(x8 @ a8.T - b8)
+    g = phi.T @ phi
+    c = np.linalg.solve(g + lam_rel * np.trace(g) / 8 * np.eye(8), phi.T @ y8)
+    got = np.asarray(net.evaluate(x), np.float64)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, phi @ c, rtol=0, atol=2e-3 * np.abs(y8).max())
+    # and the fit is as good as the float64 one, to the float32 Gram's rounding
+    best = np.linalg.norm(phi @ c - y8)
+    assert np.linalg.norm(got - y8) <= 1.01 * best + 1e-4 * np.linalg.norm(y8)
+
+
+def test_refit_default_ridge_unchanged_in_float64():
+    # the shapes of test_refit_output_keeps_the_bias (its compiled scan is reused)
+    rng = np.random.default_rng(4)
+    a, b = jnp.asarray(rng.normal(size=(6, 2))), jnp.asarray(rng.normal(size=6))
+    x = jnp.asarray(rng.normal(size=(25, 2)))
+    y = jnp.sin(x[:, 0])
+    net = fr.IntegralNetwork(a, b, jnp.zeros(6), fr.Tanh(), jnp.asarray(0.5))
+    got = fr.refit_output(net, x, y)
+    old = fr.refit_output(net, x, y, ridge=1e-8)
+    np.testing.assert_array_equal(np.asarray(got.c), np.asarray(old.c))

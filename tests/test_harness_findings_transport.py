@@ -224,6 +224,23 @@ CURL_ERRORS = [
         TypeError,
         "`key`",
     ),  # pyright: ignore[reportArgumentType]
+    # the float32 pass over calls 453-616: get_activation's words
+    # "(argument `name`)" for the caller's `sigma`
+    (
+        "antiderivative unknown name",
+        lambda: fr.antiderivative("foo"),
+        ValueError,
+        "`sigma`",
+    ),
+    # jax's "unexpected PRNG key type NoneType"
+    (
+        "flow_scores key None",
+        lambda: fr.flow_scores(ROT, fr.Tracks(TR), key=None),  # pyright: ignore[reportArgumentType]
+        TypeError,
+        "`key`",
+    ),
+    # Tracks' own `points` for plot_tracks' `tracks`
+    ("plot_tracks str", lambda: fr.plot_tracks("t"), TypeError, "`tracks`"),
 ]
 
 
@@ -292,6 +309,14 @@ def test_jko_huge_steps_is_a_named_memory_error():
     energy = fr.PotentialEnergy(lambda z: 0.5 * jnp.sum(z**2))
     with pytest.raises(MemoryError, match="`steps`"):
         fr.jko(energy, x, 0.1, 10**10)
+
+
+@pytest.mark.slow
+def test_antiderivative_quadrature_names_z():
+    # the quadrature's check said "a larger or non-finite argument"
+    quad = fr.antiderivative(lambda z: jnp.exp(-z * z / 2))  # ~2 s: the probe check
+    with pytest.raises(ValueError, match="`z`"):
+        quad(jnp.nan)
 
 
 def test_non_gradient_fraction_names_sigma():
@@ -387,6 +412,7 @@ def test_affine_and_entropic_maps_still_map():
     np.testing.assert_allclose(E(jnp.array([0.5, 3.0])), [0.5, 0.0], atol=1e-12)
 
 
+@pytest.mark.slow  # three Sinkhorn compilations: 13 s in the default run
 def test_sinkhorn_potentials_overflowing_float32_are_named():
     # float32 clouds at 1e30: solved in the normalised frame, the potentials
     # (~1e60) overflowed back in the user's units: inf, with converged=True
@@ -402,3 +428,67 @@ def test_sinkhorn_potentials_overflowing_float32_are_named():
     np.testing.assert_allclose(
         float(big.reg_ot_cost) / 1e60, float(small.reg_ot_cost), rtol=1e-6
     )
+
+
+# the transport harness's rerun of calls 46-329 (both modes)
+_S1 = np.array([[2.0, 0.3], [0.3, 0.5]])
+_S2 = np.array([[1.0, -0.2], [-0.2, 0.8]])
+_M1, _M2 = np.array([0.1, -0.2]), np.array([0.3, 0.4])
+
+
+def _bures_ref(m1, s1, m2, s2):
+    import scipy.linalg
+
+    r2 = np.real(np.asarray(scipy.linalg.sqrtm(s2)))
+    cross = np.real(np.asarray(scipy.linalg.sqrtm(r2 @ s1 @ r2)))
+    return np.sum((m1 - m2) ** 2) + np.trace(s1 + s2 - 2 * cross)
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e20])
+def test_gaussian_w2_tiny_and_huge_covariances_float32(scale):
+    # float32 covariances at 1e-20: S2^1/2 S1 S2^1/2 (1e-40) was flushed and
+    # W2^2 came back 50 % off; at 1e20 it overflowed
+    s1, s2 = (jnp.asarray(s * scale, F32) for s in (_S1, _S2))
+    m1, m2 = (jnp.asarray(m * np.sqrt(scale), F32) for m in (_M1, _M2))
+    got = float(fr.gaussian_w2(m1, s1, m2, s2))
+    want = _bures_ref(*(np.asarray(a, np.float64) for a in (m1, s1, m2, s2)))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_gaussian_ot_map_tiny_covariances_float32():
+    # the map is invariant under a common scaling of S1 and S2; at 1e-20 in
+    # float32 it was off by 100 %
+    args = [jnp.asarray(a, F32) for a in (_M1, _S1, _M2, _S2)]
+    ref = fr.gaussian_ot_map(*args).matrix
+    tiny = fr.gaussian_ot_map(args[0], args[1] * 1e-20, args[2], args[3] * 1e-20)
+    np.testing.assert_allclose(np.asarray(tiny.matrix), np.asarray(ref), rtol=1e-5)
+
+
+def test_ill_conditioned_s1_float32_says_why():
+    # diag(1, 1e-6) is positive definite; float32 refuses it (conditioned past
+    # 1/sqrt(eps)) and now says so instead of only "must be positive definite"
+    s1 = jnp.asarray(np.diag([1.0, 1e-6]), F32)
+    args = (jnp.asarray(_M1, F32), s1, jnp.asarray(_M2, F32), jnp.asarray(_S2, F32))
+    with pytest.raises(ValueError, match="`S1` must be positive definite.*float32"):
+        fr.gaussian_ot_map(*args)
+
+
+def test_gaussian_fit_covariance_underflowing_float32_is_named():
+    # float32 points at scale 1e-20: the covariance (1e-40) was flushed to 0
+    x = jnp.asarray(X * 1e-20, F32)
+    with pytest.raises(ValueError, match="`x`: its covariance underflows"):
+        fr.gaussian_fit(x)
+    # coincident points keep their exact zero covariance, and 1e-15 still fits
+    assert float(jnp.max(jnp.abs(fr.gaussian_fit(jnp.ones((12, 2), F32))[1]))) == 0.0
+    _, s = fr.gaussian_fit(jnp.asarray(X * 1e-15, F32))
+    xs = np.asarray(jnp.asarray(X * 1e-15, F32), np.float64)
+    np.testing.assert_allclose(
+        np.asarray(s, np.float64), np.cov(xs.T, bias=True), rtol=1e-5
+    )
+
+
+@pytest.mark.slow
+def test_gaussian_fit_covariance_underflow_under_jit():
+    x = jnp.asarray(X * 1e-20, F32)
+    with pytest.raises(Exception, match="`x`: its covariance underflows"):
+        jax.block_until_ready(jax.jit(fr.gaussian_fit)(x))

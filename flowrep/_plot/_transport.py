@@ -98,7 +98,11 @@ def plot_tracks(
     pairing = check_bool(pairing, "pairing")
     path = _check_path(path)
     if not isinstance(tracks, Tracks):
-        tracks = Tracks(tracks)
+        try:
+            tracks = Tracks(tracks)
+        except (TypeError, ValueError) as e:
+            # Tracks names its own `points`; say which argument of ours it was
+            raise type(e)(f"`tracks`: {e}") from None
     if tracks.dim != 2:
         raise ValueError(f"plot_tracks draws 2-D tracks; got dimension {tracks.dim}.")
     pts = np.asarray(tracks.points)[:, :max_tracks]

@@ -7,7 +7,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from .._custom_types import FloatScalar, Point, Points
-from .._validate import check_finite, is_concrete
+from .._validate import check_finite, check_value, is_concrete
 from ._clouds import as_cloud, HIGHEST, normalise, promote, scale_by
 
 
@@ -50,14 +50,23 @@ def gaussian_fit(x: Points | ArrayLike) -> tuple[Point, Float[Array, "d d"]]:
     **Returns:** `(mean, cov)` of shapes `(d,)` and `(d, d)`.
 
     **Raises:** `ValueError` for bad shapes, NaN/inf, or a covariance that
-    overflows the dtype (use float64).
+    overflows the dtype, or underflows it entirely (distinct points whose
+    covariance is below the dtype's normal range, e.g. float32 points at
+    scale 1e-20: it would come back 0); use float64 for either.
     """
     x = as_cloud(x, "x")
-    m, S = _gaussian_fit(x)
+    m, S, Sn = _gaussian_fit(x)
     # Checked outside the jitted kernel: eagerly this raises a ValueError now;
     # under an enclosing jit it becomes a run-time `eqx.error_if`.
     S = check_finite(
         S, "x", "`x`: its covariance overflows the dtype; use float64 (x64)."
+    )
+    S = check_value(
+        S,
+        lambda S, Sn: (jnp.max(jnp.abs(S)) == 0) & (jnp.max(jnp.abs(Sn)) > 0),
+        "`x`: its covariance underflows the dtype (below its normal range, it "
+        "would be 0 for distinct points); use float64 (x64) or rescale `x`.",
+        Sn,
     )
     return m, S
 
@@ -65,17 +74,32 @@ def gaussian_fit(x: Points | ArrayLike) -> tuple[Point, Float[Array, "d d"]]:
 @jax.jit
 def _gaussian_fit(x):
     (xn,), shift, k = normalise(x)
-    m, S = moments(xn)
-    S = scale_by(S, 2 * k)
-    return scale_by(m, k) + shift, S
+    m, Sn = moments(xn)
+    S = scale_by(Sn, 2 * k)
+    return scale_by(m, k) + shift, S, Sn
+
+
+def _cov_exponent(S1: Array, S2: Array) -> Array:
+    """$e$ with the larger covariance's largest entry in $[2^{e-1}, 2^e)$ (0 if both vanish)."""
+    big = jnp.maximum(jnp.max(jnp.abs(S1)), jnp.max(jnp.abs(S2)))
+    _, e = jnp.frexp(jnp.where(big > 0, big, jnp.ones_like(big)))
+    return e
 
 
 def bures_w2(m1, S1, m2, S2) -> FloatScalar:
-    """$W_2^2$ between Gaussians on checked inputs, no checks (traceable)."""
+    """$W_2^2$ between Gaussians on checked inputs, no checks (traceable).
+
+    The covariance part is computed on $2^{-e}\Sigma_i$ (exact power-of-two
+    scaling, unit-scale entries) and scaled back: $\Sigma_2^{1/2}\Sigma_1
+    \Sigma_2^{1/2}$ is quadratic in the scale, and at covariances of 1e-20
+    (1e20) in float32 it under- (over-)flowed.
+    """
+    e = _cov_exponent(S1, S2)
+    S1, S2 = scale_by(S1, -e), scale_by(S2, -e)
     r2 = _sqrtm_psd(S2)
     cross = _sqrtm_psd(_mm(r2, S1, r2))
-    val = jnp.sum((m1 - m2) ** 2) + jnp.trace(S1) + jnp.trace(S2) - 2 * jnp.trace(cross)
-    return jnp.maximum(val, 0.0)
+    cov = jnp.maximum(jnp.trace(S1) + jnp.trace(S2) - 2 * jnp.trace(cross), 0.0)
+    return jnp.sum((m1 - m2) ** 2) + scale_by(cov, e)
 
 
 def gaussian_w2(
@@ -116,9 +140,17 @@ def _check_cov(S: Array, name: str, definite: bool) -> Array:
             raise ValueError(f"`{name}` must be a symmetric covariance matrix.")
         w = np.linalg.eigvalsh((Sn + Sn.T) / 2)
         if definite and not w[0] > float(tol) * max(w[-1], 0.0):
+            # PD but conditioned past 1/sqrt(eps): its inverse square root
+            # would lose more than half the digits of the dtype
+            why = (
+                f"; in {S.dtype} it must be conditioned better than "
+                f"1/sqrt(eps) = {1 / tol:.3g} (use float64 / x64)"
+                if w[0] > 0
+                else ""
+            )
             raise ValueError(
                 f"`{name}` must be positive definite (smallest eigenvalue "
-                f"{w[0]:.3g}, largest {w[-1]:.3g})."
+                f"{w[0]:.3g}, largest {w[-1]:.3g}){why}."
             )
         if not definite and w[0] < -float(tol) * max(w[-1], 0.0):
             raise ValueError(
@@ -237,7 +269,14 @@ def gaussian_ot_map(
 
 
 def bures_map(m1, S1, m2, S2) -> AffineMap:
-    """The Gaussian OT map on checked inputs, no checks (traceable)."""
+    """The Gaussian OT map on checked inputs, no checks (traceable).
+
+    $A$ is invariant under a common scaling of the covariances: computed on
+    $2^{-e}\Sigma_i$ (see `bures_w2`), so tiny or huge ones do not flush or
+    overflow $\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}$.
+    """
+    e = _cov_exponent(S1, S2)
+    S1, S2 = scale_by(S1, -e), scale_by(S2, -e)
     r1 = _sqrtm_psd(S1)
     ir1 = _inv_sqrtm_pd(S1)
     A = _mm(ir1, _sqrtm_psd(_mm(r1, S2, r1)), ir1)

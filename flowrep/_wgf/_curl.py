@@ -27,7 +27,7 @@ from .._validate import (
     is_concrete,
     is_traced,
 )
-from .._width._activations import get_activation
+from .._width._activations import activation_argument
 
 
 def _check_time(t: Any, dtype: Any) -> Array:
@@ -274,7 +274,8 @@ def antiderivative(sigma) -> Any:
     $|z|>512$ or a non-finite $z$, where it would not be accurate.
     """
     if isinstance(sigma, str):
-        sigma = get_activation(sigma)  # ValueError naming the known names
+        # ValueError naming the known names and the argument `sigma`
+        sigma = activation_argument(sigma, "sigma")
     if not callable(sigma):
         raise TypeError(
             f"`sigma` must be an activation (callable elementwise) or its name; got "
@@ -291,8 +292,8 @@ def antiderivative(sigma) -> Any:
             jnp.asarray(z),
             lambda z: ~(jnp.abs(z) <= QUAD_MAX),
             f"antiderivative: no closed form for this profile, and its quadrature "
-            f"is accurate only for finite |z| <= {QUAD_MAX:g}; got a larger or "
-            "non-finite argument.",
+            f"is accurate only for a finite `z` with |z| <= {QUAD_MAX:g}; got a "
+            "larger or non-finite `z`.",
         )
         u = z[..., None] * jnp.asarray(offsets, z.dtype)
         vals = jnp.asarray(sigma(u))  # pyright: ignore[reportCallIssue]
@@ -395,10 +396,7 @@ def non_gradient_fraction(
     ):
         raise ValueError(f"`ridge` must be a finite number >= 0; got {ridge!r}.")
     key = check_key(key)
-    try:
-        get_activation(sigma)
-    except (TypeError, ValueError) as err:
-        raise type(err)(f"`sigma`: {err}") from None
+    activation_argument(sigma, "sigma")
     v = jnp.asarray(jax.vmap(lambda y: f(t, y, args))(x))
     ka, kb = jr.split(key)
     spread = jnp.sqrt(jnp.mean(jnp.var(x, axis=0)))

@@ -17,6 +17,7 @@ from jaxtyping import Array
 from .._custom_types import Key
 from .._transport._scores import score_tracks, TransportScores
 from .._transport._tracks import Tracks
+from .._validate import check_key
 from ._curl import curl_fraction, non_gradient_fraction
 
 
@@ -89,6 +90,7 @@ def flow_scores(
         raise TypeError(
             f"`tracks` must be a flowrep.Tracks (e.g. Tracks.from_flow(result)); got {type(tracks).__name__}."
         )
+    key = check_key(key)
     transport = score_tracks(tracks, **score_kwargs)
     keys = jr.split(key, 2 * tracks.points.shape[0])
     curls, ngfs = [], []

@@ -201,7 +201,7 @@ def sample_network(
     *,
     key: Key,
     refit: tuple[Points, ArrayLike] | None = None,
-    ridge: float = 1e-8,
+    ridge: float | None = None,
 ) -> IntegralNetwork:
     """Oracle sampling: a finite network of `num_units` units drawn from $|\\gamma|$.
 
@@ -217,7 +217,10 @@ def sample_network(
       with quadrature/importance weights `w (J,)` (`None`: ones).
     - `sigma`: the activation; `num_units`: units to draw.
     - `key`: PRNG key. `refit`: optional `(x (n, d), y (n,) or (n, k))`.
-    - `ridge`: Tikhonov weight (relative to the Gram matrix's trace) of the refit.
+    - `ridge`: Tikhonov weight (relative to the Gram matrix's mean diagonal) of
+      the refit; `None` (default): a dtype-aware weight, `1e-8` in float64 and
+      `1e-8 * sqrt(eps / eps_float64)` (about `2.3e-4`) in float32, see
+      [`refit_output`][flowrep.refit_output].
 
     **Raises:** `ValueError` for mismatched shapes, a zero `gamma`, or
     `num_units < 1`.
@@ -232,7 +235,7 @@ def sample_network(
         raise TypeError(
             f"`refit` must be a pair (x (n, d), y (n,) or (n, k)); got {type(refit).__name__}."
         )
-    ridge = check_ridge(ridge)
+    ridge = None if ridge is None else check_ridge(ridge)
     gamma = as_real_array(gamma, "gamma", "an array (J,) or (J, k)")
     a = as_real_array(a, "a", "an array (J, d)")
     b = as_real_array(b, "b", "an array (J,)")
@@ -278,6 +281,19 @@ def sample_network(
     return net
 
 
+def default_ridge(dtype) -> float:
+    """The default Tikhonov weight for a refit in working dtype `dtype`.
+
+    `1e-8` in float64; scaled by the square root of the machine epsilon in
+    lower precision (`1e-8 * sqrt(eps / eps_float64)`, about `2.3e-4` in
+    float32): the normal equations square the conditioning, so the ridge must
+    stay above the Gram matrix's rounding, which is relative `eps`.
+    """
+    eps = float(jnp.finfo(dtype).eps)
+    eps64 = float(np.finfo(np.float64).eps)
+    return 1e-8 * max(1.0, float(np.sqrt(eps / eps64)))
+
+
 def check_ridge(ridge) -> float:
     """The Tikhonov weight: a finite Python number >= 0."""
     if isinstance(ridge, bool) or not isinstance(
@@ -294,7 +310,7 @@ def refit_output(
     x: Points,
     y: ArrayLike,
     *,
-    ridge: float = 1e-8,
+    ridge: float | None = None,
     chunk_size: int | None = None,
 ) -> IntegralNetwork:
     """Least-squares refit of the output weights `c` of `net` on samples `(x, y)`.
@@ -303,12 +319,21 @@ def refit_output(
     $\\lambda$ = `ridge` times the mean diagonal of $\\Phi^\\top\\Phi$.
     $\\Phi^\\top\\Phi$ and $\\Phi^\\top y$ are accumulated at `Precision.HIGHEST`
     over chunks of about `chunk_size` (point, unit) pairs (default: per
-    backend, `flowrep/_device.py`). In float32 the Gram matrix limits
-    the fit: keep `ridge` above about 1e-4 there (tests/test_float32.py).
+    backend, `flowrep/_device.py`).
+
+    `ridge=None` (the default) picks a weight for the working dtype:
+    `1e-8` in float64, `1e-8 * sqrt(eps / eps_float64)` (about `2.3e-4`) in
+    float32, where a Gram matrix with repeated or nearly parallel units is
+    singular to rounding and a smaller weight gives a NaN solve
+    (tests/test_harness_findings_models.py). An explicit `ridge` is used as
+    given.
+
+    **Raises:** `TypeError`/`ValueError` for a wrong `net`, `ridge`, `x` or
+    `y`; a named error asking for a larger `ridge` if the solve still fails.
     """
     if not isinstance(net, IntegralNetwork):
         raise TypeError(f"`net` must be an IntegralNetwork; got {type(net).__name__}.")
-    ridge = check_ridge(ridge)
+    ridge = None if ridge is None else check_ridge(ridge)
     if chunk_size is not None:
         chunk_size = check_positive_int(chunk_size, "chunk_size")
     x = as_real_array(x, "x", "a point cloud (n, d)")
@@ -321,6 +346,8 @@ def refit_output(
     # keep the carry's type): at least float32, the units' precision if wider.
     dtype = jnp.result_type(x, y, net.a, net.b, net.c, jnp.float32)
     x, y = x.astype(dtype), y.astype(dtype)
+    if ridge is None:
+        ridge = default_ridge(dtype)
     if y.shape[:1] != x.shape[:1] or y.shape[1:] != net.c.shape[1:]:
         raise ValueError(
             f"refit `y` must have shape {(x.shape[0],) + net.c.shape[1:]} to match the network's output; got {y.shape}."
