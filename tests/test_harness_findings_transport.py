@@ -492,3 +492,11 @@ def test_gaussian_fit_covariance_underflow_under_jit():
     x = jnp.asarray(X * 1e-20, F32)
     with pytest.raises(Exception, match="`x`: its covariance underflows"):
         jax.block_until_ready(jax.jit(fr.gaussian_fit)(x))
+
+
+def test_epsilon_below_the_normal_range_is_named():
+    """A positive float32 `epsilon` below float32's normal range (5e-41) rounds
+    to 0 in the solve: the error says so, not just "must be positive"."""
+    x = np.random.default_rng(0).normal(size=(12, 2)).astype(np.float32)
+    with pytest.raises(ValueError, match="below the smallest normal float32"):
+        fr.wasserstein2(x, x + 1, method="sinkhorn", epsilon=np.float32(5e-41))

@@ -366,7 +366,10 @@ def score_tracks(
 
     - `tracks`: [`Tracks`][] or an array `(L+1, n, d)`.
     - `method`, `exact_max`, `epsilon`, `relative_epsilon`, `threshold`,
-      `max_iterations`, `chunk_size`: solver options.
+      `max_iterations`, `chunk_size`: solver options. `exact_max` only picks
+      the solver when `method="auto"` (exact up to `exact_max` samples); an
+      explicit `method="exact"` is solved exactly at any `n` (O(n^3) time on
+      the host or the device: `host`).
     - `mesh`: run over this `jax.sharding.Mesh` with the samples sharded
       (default: the mesh of `tracks.points` when it is a `jax.Array` sharded
       with a `NamedSharding`, e.g. `P(None, "data", None)`; rule in

@@ -210,6 +210,14 @@ def check_epsilon(epsilon, relative_epsilon):
         with jax.ensure_compile_time_eval():
             ok = bool(jnp.isfinite(eps) & (eps > 0))
         if not ok:
+            tiny = float(jnp.finfo(eps.dtype).tiny) if eps.dtype.kind == "f" else 0.0
+            value = float(np.asarray(epsilon, dtype=np.float64))
+            if 0 < value < tiny:  # positive, but flushed to 0 in the working dtype
+                raise ValueError(
+                    f"`epsilon` = {value:g} is below the smallest normal {eps.dtype} "
+                    f"number ({tiny:.3g}) and rounds to 0 there; pass a larger "
+                    "`epsilon` or enable float64 (jax_enable_x64)."
+                )
             raise ValueError(msg)
         return eps, rel
     return eqx.error_if(
