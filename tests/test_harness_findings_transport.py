@@ -499,4 +499,4 @@ def test_epsilon_below_the_normal_range_is_named():
     to 0 in the solve: the error says so, not just "must be positive"."""
     x = np.random.default_rng(0).normal(size=(12, 2)).astype(np.float32)
     with pytest.raises(ValueError, match="below the smallest normal float32"):
-        fr.wasserstein2(x, x + 1, method="sinkhorn", epsilon=np.float32(5e-41))
+        fr.wasserstein2(x, x + 1, method="sinkhorn", epsilon=np.float32(5e-41))  # pyright: ignore[reportArgumentType]
