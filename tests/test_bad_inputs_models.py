@@ -559,7 +559,9 @@ def test_fit_tiny_epsilon_is_a_finite_field_or_a_clear_error(epsilon):
             progress=False,
         )
     except FloatingPointError as e:
-        assert str(e).startswith("fit: the loss")
+        # the optimiser's words, or the Sinkhorn solve's underflow named
+        assert str(e).startswith(("fit: the loss", "fit: the Sinkhorn loss"))
+        assert "use float64" not in str(e) or src.dtype != np.float64
         return
     leaves = jax.tree.leaves(eqx.filter(trained, eqx.is_inexact_array))
     assert leaves and all(bool(jnp.all(jnp.isfinite(a))) for a in leaves)

@@ -824,7 +824,8 @@ def fit(
                     "Sinkhorn divergence is >= 0, so its solve underflowed: "
                     f"`epsilon` ({epsilon!r}) is too small for the data's scale in "
                     f"{source.dtype}. Raise `epsilon` (absolute, in squared data "
-                    "units) or use float64."
+                    "units)"
+                    + ("." if source.dtype == np.float64 else " or use float64.")
                 )
             if j == 0:
                 raise FloatingPointError(
