@@ -291,6 +291,7 @@ def _solve_impl(
         last_state = last_scan
 
     else:
+        backsolve = isinstance(adjoint, diffrax.BacksolveAdjoint)
         sol = diffrax.diffeqsolve(
             term,
             solver,
@@ -299,8 +300,13 @@ def _solve_impl(
             dt0,
             y0,
             (args, probes),
-            # The requested times, and where the solve stopped (t1 on success).
-            saveat=diffrax.SaveAt(
+            # The requested times, and where the solve stopped (t1 on success);
+            # diffrax's BacksolveAdjoint takes no `subs`: t1 joins the times
+            # there (on a failure its entry is unreached, inf, and the last
+            # finite saved state is used below).
+            saveat=diffrax.SaveAt(ts=jnp.concatenate([ts, jnp.reshape(t1, (1,))]))
+            if backsolve
+            else diffrax.SaveAt(
                 subs=(diffrax.SubSaveAt(ts=ts), diffrax.SubSaveAt(t1=True))
             ),
             stepsize_controller=controller,
@@ -309,7 +315,14 @@ def _solve_impl(
             throw=False,
         )
         assert sol.ys is not None and sol.ts is not None
-        (ys, y_end), (sol_ts, t_end), result = sol.ys, sol.ts, sol.result
+        if backsolve:
+            head = lambda a: a[:-1]  # noqa: E731
+            tail = lambda a: a[-1:]  # noqa: E731
+            ys, y_end = jax.tree.map(head, sol.ys), jax.tree.map(tail, sol.ys)
+            sol_ts, t_end = head(sol.ts), tail(sol.ts)
+        else:
+            (ys, y_end), (sol_ts, t_end) = sol.ys, sol.ts
+        result = sol.result
         stats = dict(sol.stats)
 
         def last_state():  # pyright: ignore[reportRedeclaration]
