@@ -131,3 +131,16 @@ def test_score_tracks_host_option(getkey, monkeypatch):
         )
     with pytest.raises(TypeError, match="`host`"):
         flowrep.score_tracks(tr, method="exact", host="yes")  # type: ignore[arg-type]
+
+
+def test_wasserstein2_host_option():
+    """`wasserstein2(method="exact", host=...)`: scipy on the host and ott-jax's
+    in-program Hungarian give the same W2 (ties aside); a non-boolean `host`
+    is named."""
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 0.5
+    on_host = flowrep.wasserstein2(x, y, method="exact", host=True)
+    in_program = flowrep.wasserstein2(x, y, method="exact", host=False)
+    np.testing.assert_allclose(float(on_host.cost), float(in_program.cost), rtol=1e-12)
+    with pytest.raises(TypeError, match="`host` must be True, False or None"):
+        flowrep.wasserstein2(x, y, method="exact", host="yes")  # pyright: ignore[reportArgumentType]

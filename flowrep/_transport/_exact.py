@@ -9,6 +9,8 @@ to the host and one of the `(n,)` permutation back. `host=` chooses
 explicitly.
 """
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -42,8 +44,7 @@ def exact_assignment(
     samples, NaN or inf; `TypeError` for non-numeric or complex clouds or a
     non-boolean `host`.
     """
-    if host is not None and not isinstance(host, bool):
-        raise TypeError(f"`host` must be True, False or None; got {host!r}.")
+    host = resolve_host(host)
     x, y = as_pair(x, y)
     if x.shape[0] != y.shape[0]:
         raise ValueError(
@@ -75,6 +76,17 @@ def hungarian(
     `host` as in [`exact_assignment`][], resolved here (outside the jit
     cache) from `jax.default_backend()` when `None`."""
     return _hungarian(x, y, host=default_host() if host is None else bool(host))
+
+
+def resolve_host(host: Any) -> bool:
+    """A user's `host` argument (`True`, `False` or `None`) resolved to where
+    exact assignments run: `None` is `default_host()`'s choice.
+
+    **Raises:** `TypeError` for anything else, naming `host`.
+    """
+    if host is not None and not isinstance(host, bool):
+        raise TypeError(f"`host` must be True, False or None; got {host!r}.")
+    return default_host() if host is None else host
 
 
 def default_host() -> bool:

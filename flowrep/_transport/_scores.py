@@ -26,7 +26,7 @@ from .._sharding import (
 from .._validate import check_positive_int, check_value, is_traced
 from ._clouds import HIGHEST, normalise, promote, scale_by
 from ._divergence import solve_divergence
-from ._exact import default_host, hungarian
+from ._exact import hungarian, resolve_host
 from ._gaussian import bures_map
 from ._maps import barycentric_images, plan_argmax
 from ._projection import fields_to_dict
@@ -411,8 +411,7 @@ def score_tracks(
             f"`method` must be 'auto', 'exact' or 'sinkhorn'; got {method!r}."
         )
     exact_max = check_positive_int(exact_max, "exact_max")
-    if host is not None and not isinstance(host, bool):
-        raise TypeError(f"`host` must be True, False or None; got {host!r}.")
+    host = resolve_host(host)
     if method == "auto":
         method = "exact" if n <= exact_max else "sinkhorn"
     eps, rel = check_epsilon(epsilon, relative_epsilon)
@@ -434,7 +433,7 @@ def score_tracks(
         method=method,
         kw=kw,
         layout=layout,
-        host=default_host() if host is None else host,
+        host=host,
     )
     if layout is not None:
         out = give_back(out, layout)

@@ -23,7 +23,7 @@ from .._custom_types import FloatScalar, OtherPoints, Points
 from .._validate import check_bool, check_positive_int, check_value
 from ._clouds import as_pair, normalise, scale_by
 from ._divergence import sinkhorn_divergence
-from ._exact import default_host, hungarian
+from ._exact import hungarian, resolve_host
 from ._gaussian import bures_w2, moments
 
 
@@ -63,6 +63,7 @@ def wasserstein2(
     relative_epsilon: float = 0.01,
     exact_max: int = 1024,
     throw: bool = False,
+    host: bool | None = None,
     **sinkhorn_kwargs,
 ) -> W2Result:
     """Wasserstein-2 distance between two uniform clouds.
@@ -76,6 +77,10 @@ def wasserstein2(
       exact when `n == m <= exact_max`, else Sinkhorn.
     - `epsilon`, `relative_epsilon`, `**sinkhorn_kwargs`: passed to Sinkhorn.
     - `throw`: raise if Sinkhorn does not converge.
+    - `host`: where the exact assignment is solved, as in
+      [`exact_assignment`][]: `True` scipy on the host, `False` ott-jax's
+      Hungarian in the compiled program, `None` (default) the host on every
+      backend but the CPU.
 
     **Returns:** a [`W2Result`][].
 
@@ -89,11 +94,12 @@ def wasserstein2(
     **Raises:** `ValueError` for different dimensions, fewer than 2 samples,
     NaN/inf, unknown methods, `method="exact"` with unequal sizes, and bad
     Sinkhorn options (see [`sinkhorn`][]); `TypeError` for arguments of the
-    wrong type.
+    wrong type (a `host` other than True, False or None included).
     """
     x, y = as_pair(x, y)
     exact_max = check_positive_int(exact_max, "exact_max")
     throw = check_bool(throw, "throw")
+    host = resolve_host(host)
     if not isinstance(method, str) or method not in _METHODS:
         raise ValueError(
             "`method` must be 'auto', 'exact', 'sinkhorn' or 'gaussian'; "
@@ -107,8 +113,9 @@ def wasserstein2(
             f"{x.shape[0]} and {y.shape[0]} points. Use method='sinkhorn'."
         )
     if method in ("exact", "gaussian"):
-        host = method == "exact" and default_host()
-        cost = _finite_cost(_closed(x, y, method=method, host=host), x.dtype)
+        cost = _finite_cost(
+            _closed(x, y, method=method, host=host and method == "exact"), x.dtype
+        )
         zero = jnp.zeros((), x.dtype)
         return W2Result(
             cost, jnp.sqrt(cost), jnp.array(True), zero, jnp.array(0), method
