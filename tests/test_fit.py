@@ -70,7 +70,7 @@ def test_fit_moons_to_gaussian(getkey):
         source,
         target,
         key=kfit,
-        steps=120,
+        steps=200,
         learning_rate=3e-2,
         flow_kwargs=FLOW,
         progress=False,
@@ -78,11 +78,13 @@ def test_fit_moons_to_gaussian(getkey):
     after = float(
         flowrep.sinkhorn_loss(flowrep.flow(trained, source, **FLOW).xs, target)
     )
-    assert hist["loss"].shape == (120,)
+    assert hist["loss"].shape == (200,)
     assert np.all(np.isfinite(hist["loss"]))
     np.testing.assert_allclose(hist["loss"][0], before, rtol=1e-6)
     # Stated target: the Sinkhorn divergence (eps = 0.05) falls from ~1.1 to below 0.15
-    # (measured: 1.095 -> 0.100 after 120 steps).
+    # (measured 2026-12-02: 1.095 -> 0.078, mean of the last ten, after 200 steps;
+    # still falling at 120 steps, where that mean is 0.201 of the first ten's, too
+    # close to the 0.2 below to call).
     assert before > 0.8
     assert after < 0.15, (before, after)
     assert np.mean(hist["loss"][-10:]) < 0.2 * np.mean(hist["loss"][:10])

@@ -121,12 +121,15 @@ def cubic_field(t, x, args):
     ],
 )
 def test_fixed_step_order(solver, order, kw):
+    # Midpoint's error on this field reaches its asymptotic ratio 4 per halving
+    # from above (ratios 5.8, 4.9, 4.4, 4.2, 4.1 from h = 1/8), so its fitted
+    # order on h = 1/8..1/64 is 2.32; it is fitted on h = 1/64..1/512.
     # As diffrax/test/test_integrate.py::test_ode_order: regress log error on log h.
     x0 = jr.normal(jr.PRNGKey(0), (8, 3))
     ref = flowrep.flow(
         cubic_field, x0, 0.0, 1.0, solver="dopri8", rtol=1e-13, atol=1e-13
     ).xs
-    steps = [8, 16, 32, 64]
+    steps = [64, 128, 256, 512] if solver == "midpoint" else [8, 16, 32, 64]
     step_kw = [dict(dt0=1 / s) if kw else dict(num_steps=s) for s in steps]
     errors = [
         float(
