@@ -25,7 +25,7 @@ from jaxtyping import Array, ArrayLike
 from .._custom_types import Key, Points, VectorFieldFn
 from .._sharding import auto_axes_for, give_back, place, resolve_layout
 from .._validate import check_bool, check_positive_int, check_value
-from ._integrate import adaptive_solve, last_finite_step, scan_solve
+from ._integrate import last_finite_step, scan_solve
 from ._result import FlowResult
 from ._solvers import explicit_tableau, get_adjoint, get_solver
 from ._term import FlowTerm
@@ -223,7 +223,7 @@ def _solve_impl(
     jacobian,
     scan,
     num_steps,
-    adaptive_loop,
+    ts_given,
     times_checked,
 ):
     # One scalar check before the solve (it feeds t0, so it runs first): x0
@@ -249,18 +249,7 @@ def _solve_impl(
     if jacobian:
         y0["jac"] = zeros
     term = diffrax.ODETerm(FlowTerm(field, log_density or None, kinetic, jacobian))
-    if adaptive_loop:
-        ys, result, stats, t_last = adaptive_solve(
-            term, solver, controller, y0, t0, t1, dt0, (args, probes), max_steps
-        )
-        sol_ts = jnp.stack([t0, t1])
-
-        def last_adaptive():
-            return t_last, ys["x"][-1]
-
-        last_state = last_adaptive
-
-    elif scan is not None:
+    if scan is not None:
         tableau = explicit_tableau(solver)
         ys = scan_solve(
             term,
@@ -289,6 +278,34 @@ def _solve_impl(
             return t, y["x"]
 
         last_state = last_scan
+
+    elif not ts_given:
+        # Only the endpoints: what a user of diffeqsolve would write, and as
+        # fast as it (benchmarks/README.md). On a failure (throw=False) the
+        # end state is the last accepted one, where the solve stopped.
+        sol = diffrax.diffeqsolve(
+            term,
+            solver,
+            t0,
+            t1,
+            dt0,
+            y0,
+            (args, probes),
+            saveat=diffrax.SaveAt(t0=True, t1=True),
+            stepsize_controller=controller,
+            adjoint=adjoint,
+            max_steps=max_steps,
+            throw=False,
+        )
+        assert sol.ys is not None and sol.ts is not None
+        ys, result, stats = sol.ys, sol.result, dict(sol.stats)
+        sol_ts = jnp.stack([t0, t1])
+        t_end = sol.ts[-1]
+
+        def last_end():
+            return t_end, ys["x"][-1]
+
+        last_state = last_end
 
     else:
         backsolve = isinstance(adjoint, diffrax.BacksolveAdjoint)
@@ -436,11 +453,9 @@ def flow(
         otherwise).
     - `adjoint`: how reverse mode differentiates the solve. `None` (default)
         picks `"scan_checkpoint"` for a fixed-step explicit RK solve given by
-        `num_steps` (and no `ts`); for an adaptive explicit RK solve forward
-        in time with no `ts` it runs flowrep's own loop over diffrax's solver
-        step and controller (checkpointed like `"recursive"`, with the same
-        steps, values and gradients as `diffeqsolve`, less overhead);
-        otherwise `"recursive"`. `"scan"`: one `lax.scan` over the
+        `num_steps` (and no `ts`), otherwise `"recursive"` (an adaptive
+        solve is one `diffrax.diffeqsolve`, as fast as calling it directly
+        with the same controller: benchmarks/README.md). `"scan"`: one `lax.scan` over the
         steps storing every stage (fastest, memory O(steps x stages x n x J));
         `"scan_checkpoint"`: the same with each step rematerialised (memory
         O(steps x n x m)); `"recursive"`: diffrax's `RecursiveCheckpointAdjoint`;
@@ -641,19 +656,6 @@ def flow(
             t0a,
             t1a,
         )
-    # Default adaptive solves forward in time that keep only the endpoint run
-    # flowrep's leaner loop over diffrax's step and controller.
-    adaptive_loop = (
-        scan is None
-        and adjoint is None
-        and ts is None
-        and t0c is not None
-        and t1c is not None
-        and t1c > t0c
-        and isinstance(controller, diffrax.AbstractAdaptiveStepSizeController)
-        and isinstance(solver_, diffrax.AbstractERK)
-        and getattr(solver_.tableau, "b_error", None) is not None
-    )
     needs_probes = log_density == "hutchinson" or jacobian
     if needs_probes:
         if key is None:
@@ -684,7 +686,7 @@ def flow(
         jacobian=jacobian,
         scan=scan,
         num_steps=num_steps,
-        adaptive_loop=adaptive_loop,
+        ts_given=ts is not None,
         times_checked=t0c is not None and t1c is not None,
     )
     if single:

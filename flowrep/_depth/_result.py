@@ -26,6 +26,10 @@ class FlowResult(eqx.Module):
       unbiased estimate when Hutchinson probes are used), or `None`.
     - `stats`: solver statistics (`num_steps`, `num_accepted_steps`, ...).
     - `result`: a `diffrax.RESULTS`; `successful` is `result == successful`.
+
+    After a failed solve (`flow(..., throw=False)`): with no `ts`, `xs` is the
+    last accepted state, where the solve stopped; with `ts`, `ts` and `tracks`
+    hold `inf` at the times it did not reach.
     """
 
     ts: Array
