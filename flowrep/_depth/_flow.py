@@ -176,7 +176,10 @@ def _diagnose(field, args, x0, t0, t1, t_last, x_last, result, h=None) -> Array:
         offsets = jnp.concatenate([offsets, jnp.stack([0.5 * h, h])])
     room = jnp.abs(t1 - t_last)
     ts = jnp.where(jnp.abs(offsets) <= room, t_last + offsets, t1)
-    v_ok = jax.vmap(lambda t: _finite(field.batch_call(t, x_last, args)))(ts)
+    # One probe at a time (lax.map, not vmap): XLA sizes the program's
+    # scratch memory for this branch too, and 6-8 (n, J) buffers made every
+    # successful solve ~4 % slower at n = 16384 (benchmarks/README.md).
+    v_ok = jax.lax.map(lambda t: _finite(field.batch_call(t, x_last, args)), ts)
     scale = 1 + jnp.max(jnp.abs(x0))
     x_ok = _finite(x_last)
     bounded = x_ok & (jnp.max(jnp.abs(jnp.where(x_ok, x_last, 0))) <= _GROWTH * scale)
