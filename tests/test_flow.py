@@ -548,14 +548,17 @@ def test_step_loops_hold_no_checks(getkey, kw):
         assert kind == "scan" and counts["tanh"] == 4
 
 
-@pytest.mark.parametrize("kw", [FIXED, TIGHT])
+@pytest.mark.parametrize(
+    "kw", [FIXED, TIGHT, dict(ts=[0.0, 0.5, 1.0]), dict(adjoint="backsolve")]
+)
 def test_failure_diagnosis_costs_no_scratch_memory(kw):
     # XLA sizes a program's scratch memory for every branch of a conditional,
     # taken or not. The diagnosis (run only on failure) once probed the field
     # at 6-8 times in one vmap: 52 MiB of scratch instead of 4.3 MiB at
     # n = 4096, J = 256, and ~4 % slower successful solves at n = 16384 (fresh
-    # pages every call). With `throw=True` the compiled solve may need only a
-    # little more scratch than with `throw=False`, whatever n is.
+    # pages every call); with `ts`, the separate probe at t0 still doubled it.
+    # With `throw=True` the compiled solve may need only a little more scratch
+    # than with `throw=False`, whatever n is.
     field = flowrep.RidgeletField.random(jr.PRNGKey(0), 2, 256, num_knots=4)
     x0 = jr.normal(jr.PRNGKey(1), (4096, 2))
 

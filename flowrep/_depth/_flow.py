@@ -170,16 +170,22 @@ def _diagnose(field, args, x0, t0, t1, t_last, x_last, result, h=None) -> Array:
         lambda a: jax.lax.stop_gradient(a) if eqx.is_array(a) else a,
         (field, args, x0, t_last, x_last),
     )
-    at_start = _finite(field.batch_call(t0, x0, args))
     offsets = jnp.asarray(_PROBES, t0.dtype) * (t1 - t0)
     if h is not None:
         offsets = jnp.concatenate([offsets, jnp.stack([0.5 * h, h])])
     room = jnp.abs(t1 - t_last)
     ts = jnp.where(jnp.abs(offsets) <= room, t_last + offsets, t1)
-    # One probe at a time (lax.map, not vmap): XLA sizes the program's
-    # scratch memory for this branch too, and 6-8 (n, J) buffers made every
+
+    # The field at (t0, x0), then at the probe times on x_last, one at a
+    # time in one loop (lax.map, not vmap): XLA sizes the program's scratch
+    # memory for this branch too, and 6-8 (n, J) buffers made every
     # successful solve ~4 % slower at n = 16384 (benchmarks/README.md).
-    v_ok = jax.lax.map(lambda t: _finite(field.batch_call(t, x_last, args)), ts)
+    def probe(i):
+        t = jnp.where(i == 0, t0, ts[jnp.maximum(i - 1, 0)])
+        return _finite(field.batch_call(t, jnp.where(i == 0, x0, x_last), args))
+
+    oks = jax.lax.map(probe, jnp.arange(1 + ts.shape[0]))
+    at_start, v_ok = oks[0], oks[1:]
     scale = 1 + jnp.max(jnp.abs(x0))
     x_ok = _finite(x_last)
     bounded = x_ok & (jnp.max(jnp.abs(jnp.where(x_ok, x_last, 0))) <= _GROWTH * scale)
@@ -282,60 +288,42 @@ def _solve_impl(
 
         last_state = last_scan
 
-    elif not ts_given:
-        # Only the endpoints: what a user of diffeqsolve would write, and as
-        # fast as it (benchmarks/README.md). On a failure (throw=False) the
-        # end state is the last accepted one, where the solve stopped.
-        sol = diffrax.diffeqsolve(
-            term,
-            solver,
-            t0,
-            t1,
-            dt0,
-            y0,
-            (args, probes),
-            saveat=diffrax.SaveAt(t0=True, t1=True),
-            stepsize_controller=controller,
-            adjoint=adjoint,
-            max_steps=max_steps,
-            throw=False,
-        )
-        assert sol.ys is not None and sol.ts is not None
-        ys, result, stats = sol.ys, sol.result, dict(sol.stats)
-        sol_ts = jnp.stack([t0, t1])
-        t_end = sol.ts[-1]
-
-        def last_end():
-            return t_end, ys["x"][-1]
-
-        last_state = last_end
-
     else:
         backsolve = isinstance(adjoint, diffrax.BacksolveAdjoint)
-        sol = diffrax.diffeqsolve(
-            term,
-            solver,
-            t0,
-            t1,
-            dt0,
-            y0,
-            (args, probes),
+        if not ts_given:
+            # Only the endpoints: what a user of diffeqsolve would write, and
+            # as fast as it (benchmarks/README.md). On a failure (throw=False)
+            # the end state is the last accepted one, where the solve stopped.
+            saveat = diffrax.SaveAt(t0=True, t1=True)
+        elif backsolve:
             # The requested times, and where the solve stopped (t1 on success);
             # diffrax's BacksolveAdjoint takes no `subs`: t1 joins the times
             # there (on a failure its entry is unreached, inf, and the last
             # finite saved state is used below).
-            saveat=diffrax.SaveAt(ts=jnp.concatenate([ts, jnp.reshape(t1, (1,))]))
-            if backsolve
-            else diffrax.SaveAt(
+            saveat = diffrax.SaveAt(ts=jnp.concatenate([ts, jnp.reshape(t1, (1,))]))
+        else:
+            saveat = diffrax.SaveAt(
                 subs=(diffrax.SubSaveAt(ts=ts), diffrax.SubSaveAt(t1=True))
-            ),
+            )
+        sol = diffrax.diffeqsolve(
+            term,
+            solver,
+            t0,
+            t1,
+            dt0,
+            y0,
+            (args, probes),
+            saveat=saveat,
             stepsize_controller=controller,
             adjoint=adjoint,
             max_steps=max_steps,
             throw=False,
         )
         assert sol.ys is not None and sol.ts is not None
-        if backsolve:
+        if not ts_given:
+            ys = y_end = sol.ys
+            sol_ts, t_end = jnp.stack([t0, t1]), sol.ts
+        elif backsolve:
             head = lambda a: a[:-1]  # noqa: E731
             tail = lambda a: a[-1:]  # noqa: E731
             ys, y_end = jax.tree.map(head, sol.ys), jax.tree.map(tail, sol.ys)
@@ -348,6 +336,8 @@ def _solve_impl(
         def last_state():  # pyright: ignore[reportRedeclaration]
             # Where the solve stopped; if that state is not finite, the last
             # saved time whose state is (unreached ones are inf).
+            if not ts_given:  # the last accepted state: finite
+                return t_end[-1], y_end["x"][-1]
             xs = ys["x"]
             ok = jax.vmap(_finite)(xs) & jnp.isfinite(sol_ts)
             i = jnp.where(jnp.any(ok), xs.shape[0] - 1 - jnp.argmax(ok[::-1]), 0)
