@@ -180,11 +180,13 @@ def _diagnose(field, args, x0, t0, t1, t_last, x_last, result, h=None) -> Array:
     # time in one loop (lax.map, not vmap): XLA sizes the program's scratch
     # memory for this branch too, and 6-8 (n, J) buffers made every
     # successful solve ~4 % slower at n = 16384 (benchmarks/README.md).
-    def probe(i):
-        t = jnp.where(i == 0, t0, ts[jnp.maximum(i - 1, 0)])
-        return _finite(field.batch_call(t, jnp.where(i == 0, x0, x_last), args))
+    probe_ts = jnp.concatenate([jnp.reshape(t0, (1,)), ts])
 
-    oks = jax.lax.map(probe, jnp.arange(1 + ts.shape[0]))
+    def probe(i):
+        x = jnp.where(i == 0, x0, x_last)
+        return _finite(field.batch_call(probe_ts[i], x, args))
+
+    oks = jax.lax.map(probe, jnp.arange(probe_ts.shape[0]))
     at_start, v_ok = oks[0], oks[1:]
     scale = 1 + jnp.max(jnp.abs(x0))
     x_ok = _finite(x_last)
@@ -336,8 +338,6 @@ def _solve_impl(
         def last_state():  # pyright: ignore[reportRedeclaration]
             # Where the solve stopped; if that state is not finite, the last
             # saved time whose state is (unreached ones are inf).
-            if not ts_given:  # the last accepted state: finite
-                return t_end[-1], y_end["x"][-1]
             xs = ys["x"]
             ok = jax.vmap(_finite)(xs) & jnp.isfinite(sol_ts)
             i = jnp.where(jnp.any(ok), xs.shape[0] - 1 - jnp.argmax(ok[::-1]), 0)
@@ -448,8 +448,9 @@ def flow(
         picks `"scan_checkpoint"` for a fixed-step explicit RK solve given by
         `num_steps` (and no `ts`), otherwise `"recursive"` (an adaptive
         solve is one `diffrax.diffeqsolve`, as fast as calling it directly
-        with the same controller: benchmarks/README.md). `"scan"`: one `lax.scan` over the
-        steps storing every stage (fastest, memory O(steps x stages x n x J));
+        with the same controller: benchmarks/README.md). `"scan"`: one
+        `lax.scan` over the steps storing every stage (fastest, memory
+        O(steps x stages x n x J));
         `"scan_checkpoint"`: the same with each step rematerialised (memory
         O(steps x n x m)); `"recursive"`: diffrax's `RecursiveCheckpointAdjoint`;
         `"backsolve"`: `BacksolveAdjoint` (O(1) memory, solves the adjoint ODE
