@@ -89,9 +89,9 @@ def _cov_exponent(S1: Array, S2: Array) -> Array:
 def bures_w2(m1, S1, m2, S2) -> FloatScalar:
     """$W_2^2$ between Gaussians on checked inputs, no checks (traceable).
 
-    The covariance part is computed on $2^{-e}\Sigma_i$ (exact power-of-two
-    scaling, unit-scale entries) and scaled back: $\Sigma_2^{1/2}\Sigma_1
-    \Sigma_2^{1/2}$ is quadratic in the scale, and at covariances of 1e-20
+    The covariance part is computed on $2^{-e}\\Sigma_i$ (exact power-of-two
+    scaling, unit-scale entries) and scaled back: $\\Sigma_2^{1/2}\\Sigma_1
+    \\Sigma_2^{1/2}$ is quadratic in the scale, and at covariances of 1e-20
     (1e20) in float32 it under- (over-)flowed.
     """
     e = _cov_exponent(S1, S2)
@@ -272,8 +272,8 @@ def bures_map(m1, S1, m2, S2) -> AffineMap:
     """The Gaussian OT map on checked inputs, no checks (traceable).
 
     $A$ is invariant under a common scaling of the covariances: computed on
-    $2^{-e}\Sigma_i$ (see `bures_w2`), so tiny or huge ones do not flush or
-    overflow $\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}$.
+    $2^{-e}\\Sigma_i$ (see `bures_w2`), so tiny or huge ones do not flush or
+    overflow $\\Sigma_1^{1/2}\\Sigma_2\\Sigma_1^{1/2}$.
     """
     e = _cov_exponent(S1, S2)
     S1, S2 = scale_by(S1, -e), scale_by(S2, -e)
