@@ -53,6 +53,66 @@ def test_objective_formulas_against_brute_force(getkey):
     )
 
 
+def _identity_brute(x, y):
+    """delta^2 pair by pair, in float64, from the given points."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    return np.mean((_sq(x - x.mean(0)) - _sq(y - y.mean(0))) ** 2)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize("n, dx, dy", [(300, 3, 5), (6, 8, 8), (200, 40, 24)])
+def test_identity_objective_against_pairwise(getkey, dtype, n, dx, dy):
+    # (6, 8, 8): fewer samples than the QR's columns, R is wide.
+    x = (jr.normal(getkey(), (n, dx)) * 3.0 + 7.0).astype(dtype)
+    y = (jnp.tanh(x @ jr.normal(getkey(), (dx, dy))) + 0.1).astype(dtype)
+    centre = lambda a: a - jnp.mean(a, 0)  # noqa: E731
+    got = float(identity_objective(centre(x), centre(y)))
+    rtol = 1e-4 if dtype == jnp.float32 else 1e-10
+    assert got == pytest.approx(_identity_brute(x, y), rel=rtol)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_identity_objective_of_near_isometric_layers(getkey, dtype):
+    # delta is not computed by cancellation: an isometric pair reads it at the
+    # rounding of the points, and a pair whose distances moved by 1e-6..1e-3
+    # (delta 1e-5..1e-2 of an unrelated pair's) is measured, not lost. The
+    # earlier expansion, ||X'X||^2 + ||Y'Y||^2 - 2||X'Y||^2, had an error
+    # floor of sqrt(eps): in float32 it read 0 or 0.09 at n = 2000 (3e-3 of
+    # the unrelated pair's delta, depending on the rounding) for any of these.
+    n, d = 500, 64
+    x = jr.normal(getkey(), (n, d)).astype(dtype)
+    Q = jnp.linalg.qr(jr.normal(getkey(), (d, d)))[0].astype(dtype)
+    z = jr.normal(getkey(), (n, d)).astype(dtype)
+    centre = lambda a: a - jnp.mean(a, 0)  # noqa: E731
+    delta = lambda a, b: float(jnp.sqrt(identity_objective(centre(a), centre(b))))  # noqa: E731
+    unrelated = delta(x, z)
+    eps = float(jnp.finfo(dtype).eps)
+    assert unrelated > 10
+    assert delta(x, x @ Q + 1.5) < 20 * eps * unrelated
+    noise = jr.normal(getkey(), (n, d)).astype(dtype)
+    for size in (1e-6, 1e-5, 1e-4, 1e-3):
+        if dtype == jnp.float32 and size < 1e-5:
+            continue  # below float32's rounding of the points
+        y = (x + size * noise) @ Q + 1.5
+        ref = np.sqrt(_identity_brute(x, y))
+        assert ref > 1e-6 * unrelated
+        assert delta(x, y) == pytest.approx(
+            ref, rel=5e-2 if dtype == jnp.float32 else 1e-6
+        )
+
+
+def test_isometric_first_and_last_layers_are_refused(getkey):
+    x = jr.normal(getkey(), (50, 3))
+    Q = jnp.linalg.qr(jr.normal(getkey(), (3, 3)))[0]
+    z = jr.normal(getkey(), (50, 3))
+    with pytest.raises(ValueError, match="isometric"):
+        flowrep.coordinate_free_scores(flowrep.Tracks([x, z, x @ Q + 2.0]))
+    # a near-isometric last layer (distances moved by ~1e-4) is scored
+    near = (x + 1e-4 * jr.normal(getkey(), (50, 3))) @ Q
+    out = flowrep.coordinate_free_scores(flowrep.Tracks([x, z, near]))
+    assert 0 < float(out.dm_from_source[-1]) < 1e-2
+
+
 def test_gw_within_brute_force_bracket(getkey):
     x = jr.normal(getkey(), (5, 2))
     z = jr.normal(getkey(), (5, 2)) * jnp.array([2.0, 0.3])
@@ -78,7 +138,7 @@ def test_gw_of_isometric_layers_is_zero(getkey):
     assert big > 0.5
     assert float(out.layer_gw[0]) < 1e-2 * big
     assert float(out2.layer_gw[0]) < 1e-2 * big
-    assert float(out.layer_dm[0]) < 1e-10 and float(out.layer_dm[1]) > 0.5
+    assert float(out.layer_dm[0]) < 1e-12 and float(out.layer_dm[1]) > 0.5
     # delta is the GW objective at the identity coupling, so it bounds GW.
     assert float(out.layer_gw[1]) <= float(out.layer_dm[1]) * (1 + 1e-6)
     # The default epsilon and caps converge on typical pairs.
