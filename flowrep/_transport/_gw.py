@@ -40,7 +40,9 @@ class CoordinateFreeScores(eqx.Module):
     - `layer_dm` `(L,)`: $\\delta(l,l+1)$ with
       $\\delta(l,m)^2=\\frac1{n^2}\\sum_{ik}(c_l(i,k)-c_m(i,k))^2$, the GW objective at
       the identity coupling (samples keep their identity across layers), so
-      $\\delta\\ge GW$. `dm_from_source` `(L+1,)`: $\\delta(0,l)$.
+      $\\delta\\ge GW$. `dm_from_source` `(L+1,)`: $\\delta(0,l)$. Computed in
+      O(n d^2) without cancellation, so near-isometric layers read it at the
+      rounding of the points (`identity_objective`).
     - `dm_path_ratio` $=\\sum_l\\delta(l,l+1)/\\delta(0,L)\\ge1$ and
       `dm_straightness` $=1/$`dm_path_ratio` $\\in(0,1]$: 1 iff the distance
       matrices move on a straight segment, monotonically.
