@@ -267,4 +267,9 @@ def test_05_analyze_your_network(tmp_path, monkeypatch):
     assert perm["layer_gw_change"] < 1e-3
     assert perm["layer_w2_change"] > 10 * perm["layer_gw_change"]
     if s["torch_max_diff"] is not None:
-        assert s["torch_max_diff"] < 1e-5
+        # float32 features: torch's and XLA's matmuls round differently, by a
+        # few ulps of the largest features (1.14e-5 = 3 * 2**-18 with the
+        # packages of 2026-12-02: three ulps at magnitude 32-64; it was < 1e-5
+        # before); a wrong copy (a transposed weight, a missing bias) is off
+        # by O(1).
+        assert s["torch_max_diff"] < 1e-4
